@@ -1,0 +1,132 @@
+"""Settings: every environment variable the console reads, validated once at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.errors import ConfigError
+
+Venue = Literal["paper", "live-engine", "alpaca-paper"]
+
+
+class Settings(BaseSettings):
+    """The console's configuration. Field names are the environment variable names (case-insensitive).
+
+    Secrets are ``SecretStr``: they print as ``**********`` and are read with ``.get_secret_value()``
+    only where a client needs them.
+    """
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    app_env: Literal["local", "production", "test"] = "local"
+    nexus_home: Path = Path("./var")
+
+    # blob storage
+    azure_storage_connection_string: SecretStr | None = None
+    azure_storage_account_url: str | None = None
+    ohlcv_container: str = "ohlcv"
+    exports_container: str = "exports"
+
+    # records database (SQLite under NEXUS_HOME when unset)
+    database_url: SecretStr | None = None
+    supabase_url: str | None = None
+    supabase_key: SecretStr | None = None
+
+    # job queue (Huey: SQLite under NEXUS_HOME by default, Redis when set)
+    redis_url: SecretStr | None = None
+
+    # execution
+    execution_venue: Venue = "paper"
+    live_engine_url: str | None = None
+    live_engine_service_api_key: SecretStr | None = None
+    live_engine_timeout_seconds: float = 8.0
+    paper_slippage_bps: float = Field(5.0, ge=0)
+    paper_fee_bps: float = Field(10.0, ge=0)
+    paper_initial_cash: float = Field(100_000.0, gt=0)
+
+    # market data providers
+    alpaca_api_key: SecretStr | None = None
+    alpaca_api_secret: SecretStr | None = None
+    alpaca_base_url: str | None = None
+    alpaca_data_url: str | None = None
+    alpaca_feed: Literal["iex", "sip", "otc", "delayed_sip"] = "iex"
+    alpaca_adjustment: Literal["raw", "split", "dividend", "all"] = "all"
+    binance_api_url: str | None = None
+
+    # Lona
+    lona_gateway_url: str = "https://gateway.lona.agency"
+    lona_agent_id: str = "trade-nexus"
+    lona_agent_name: str = "Trade Nexus Orchestrator"
+    lona_agent_token: SecretStr | None = None
+    lona_agent_registration_secret: SecretStr | None = None
+    lona_token_ttl_days: int = 30
+
+    # LLM and tracing
+    xai_api_key: SecretStr | None = None
+    xai_model: str = "grok-4-1-fast-non-reasoning"
+    xai_base_url: str | None = None
+    langsmith_api_key: SecretStr | None = None
+    langsmith_project: str = "trade-nexus-console"
+    langsmith_endpoint: str = "https://api.smith.langchain.com"
+    langsmith_tracing: bool = False
+
+    @model_validator(mode="after")
+    def _venue_has_its_settings(self) -> Settings:
+        if self.execution_venue == "live-engine" and not self.live_engine_url:
+            raise ValueError("EXECUTION_VENUE=live-engine needs LIVE_ENGINE_URL")
+        if self.execution_venue == "alpaca-paper" and not (self.alpaca_api_key and self.alpaca_api_secret):
+            raise ValueError("EXECUTION_VENUE=alpaca-paper needs ALPACA_API_KEY and ALPACA_API_SECRET")
+        return self
+
+    # --- derived locations -------------------------------------------------------------------------
+    @property
+    def blob_root(self) -> Path:
+        """Folder of the local blob store (one sub-folder per container)."""
+        return self.nexus_home / "blob"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Folder of the local columnar cache."""
+        return self.nexus_home / "cache"
+
+    @property
+    def records_url(self) -> str:
+        """SQLAlchemy URL of the records database."""
+        if self.database_url:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.nexus_home / 'console.db').resolve()}"
+
+    @property
+    def uses_azure_blob(self) -> bool:
+        """True when blob storage points at Azure (or Azurite) instead of the local folder."""
+        return bool(self.azure_storage_connection_string or self.azure_storage_account_url)
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        name = ".".join(str(p) for p in item["loc"]).upper() or "configuration"
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(message if not item["loc"] else f"{name}: {message}")
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment; a bad or missing value raises ConfigError naming it."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(f"Invalid configuration: {_describe(error)}") from None
+    settings.nexus_home.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

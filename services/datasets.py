@@ -1,0 +1,653 @@
+"""Datasets in the ``ohlcv`` container: catalog, partitions + manifest, atomic merges, range reads, cache.
+
+Layout: ``<exchange>/<SYMBOL>/<interval>/<YYYY-MM>.csv`` (intraday) or ``<YYYY>.csv`` (daily and slower),
+plus ``_manifest.json``. A write is made atomic by a rollback journal: the writer takes the dataset by
+creating ``_journal.json`` (create-only), copies every partition it will overwrite to ``_backup/``,
+writes the partitions, then the manifest (compare-and-set on its ETag), then removes journal and backups.
+Readers trust only the manifest: a partition whose ETag differs from the manifest's is read from its
+backup, so a reader never sees half a write and a writer killed half-way leaves the old data readable.
+The next writer rolls an abandoned journal back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+
+from services import clock, ohlcv
+from services.errors import BadInput, Conflict, DatasetBusy, DatasetNotFound, InvalidCandles
+from services.storage import BlobInfo, BlobNotFound, BlobStore, sha256_hex
+
+MANIFEST = "_manifest.json"
+JOURNAL = "_journal.json"
+BACKUP_DIR = "_backup"
+_EXCHANGE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
+_SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9.]{0,31}$")
+_PARTITION_RE = re.compile(r"^(\d{4}(?:-\d{2})?)\.(csv|json)$")
+
+
+@dataclass(frozen=True, order=True)
+class DatasetRef:
+    """A dataset's reference ``exchange/SYMBOL/interval`` (CLI, URLs and blob paths all use it)."""
+
+    exchange: str
+    symbol: str
+    interval: str
+
+    @classmethod
+    def parse(cls, text: str) -> DatasetRef:
+        """Parse ``exchange/SYMBOL/interval``; raise BadInput saying what is wrong."""
+        parts = str(text).strip().strip("/").split("/")
+        if len(parts) != 3:
+            raise BadInput(f"dataset reference '{text}' must look like exchange/SYMBOL/interval (binance/BTCUSDT/1h)")
+        return cls.of(*parts)
+
+    @classmethod
+    def of(cls, exchange: str, symbol: str, interval: str) -> DatasetRef:
+        """Build a reference from parts, normalising case and checking each part."""
+        exchange, symbol = exchange.strip().lower(), symbol.strip().upper()
+        if not _EXCHANGE_RE.match(exchange):
+            raise BadInput(f"exchange '{exchange}' must be a lower-case id such as binance or alpaca")
+        if not _SYMBOL_RE.match(symbol):
+            raise BadInput(f"symbol '{symbol}' must be the venue's market id without separators (BTCUSDT, AAPL)")
+        ohlcv.check_interval(interval.strip())
+        return cls(exchange, symbol, interval.strip())
+
+    def __str__(self) -> str:
+        return f"{self.exchange}/{self.symbol}/{self.interval}"
+
+    @property
+    def prefix(self) -> str:
+        """Blob-name prefix of the dataset's folder."""
+        return f"{self}/"
+
+    def partition_key(self, timestamp_ms: int) -> str:
+        """``YYYY-MM`` for intraday intervals, ``YYYY`` for daily and slower."""
+        moment = clock.from_ms(timestamp_ms)
+        return f"{moment:%Y-%m}" if ohlcv.is_intraday(self.interval) else f"{moment:%Y}"
+
+    def partition_keys(self, timestamps: np.ndarray) -> np.ndarray:
+        """Vectorised ``partition_key``."""
+        unit = "datetime64[M]" if ohlcv.is_intraday(self.interval) else "datetime64[Y]"
+        return np.asarray(timestamps, dtype="int64").astype("datetime64[ms]").astype(unit).astype(str)
+
+
+@dataclass
+class Partition:
+    """One partition as recorded in a manifest."""
+
+    key: str
+    name: str
+    rows: int
+    first_ts: int
+    last_ts: int
+    sha256: str
+    size: int
+    etag: str
+
+
+@dataclass
+class Manifest:
+    """What a dataset holds; the commit point of every write."""
+
+    ref: DatasetRef
+    rows: int = 0
+    first_ts: int | None = None
+    last_ts: int | None = None
+    columns: list[str] = field(default_factory=lambda: list(ohlcv.BASE_COLUMNS))
+    close_only: bool = False
+    partitions: list[Partition] = field(default_factory=list)
+    created_at: str = ""
+    updated_at: str = ""
+    imports: list[dict] = field(default_factory=list)
+    etag: str | None = None  # of the manifest blob itself; not stored inside it
+    external: bool = False  # partitions dropped in by another component, no manifest of ours
+
+    def to_json(self) -> bytes:
+        """Serialise (without the etag)."""
+        body = {
+            "version": 1,
+            "ref": str(self.ref),
+            "exchange": self.ref.exchange,
+            "symbol": self.ref.symbol,
+            "interval": self.ref.interval,
+            "rows": self.rows,
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+            "columns": self.columns,
+            "close_only": self.close_only,
+            "partitions": [vars(p) for p in self.partitions],
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "imports": self.imports[-50:],
+        }
+        return json.dumps(body, indent=1).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, etag: str) -> Manifest:
+        """Parse a stored manifest."""
+        body = json.loads(data)
+        return cls(
+            ref=DatasetRef.parse(body["ref"]),
+            rows=body["rows"],
+            first_ts=body["first_ts"],
+            last_ts=body["last_ts"],
+            columns=body["columns"],
+            close_only=body.get("close_only", False),
+            partitions=[Partition(**p) for p in body["partitions"]],
+            created_at=body.get("created_at", ""),
+            updated_at=body.get("updated_at", ""),
+            imports=body.get("imports", []),
+            etag=etag,
+        )
+
+    def partitions_in(self, start_ms: int | None, end_ms: int | None) -> list[Partition]:
+        """Partitions that may hold candles in [start_ms, end_ms]."""
+        return [
+            p
+            for p in self.partitions
+            if (start_ms is None or p.last_ts >= start_ms) and (end_ms is None or p.first_ts <= end_ms)
+        ]
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One line of the catalog."""
+
+    ref: DatasetRef
+    rows: int | None
+    first_ts: int | None
+    last_ts: int | None
+    size: int
+    updated: datetime | None
+    close_only: bool
+    external: bool
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write changed."""
+
+    ref: DatasetRef
+    rows_added: int
+    rows_replaced: int
+    rows_total: int
+    partitions_written: list[str]
+    bytes_written: int
+
+
+class ColumnarCache:
+    """Local Arrow (Feather) files keyed by a blob's name and ETag, plus a small in-memory LRU.
+
+    A blob's ETag changes with its content, so a hit is always current and nothing needs invalidation.
+    Frames in memory are shared, never copied: callers must not modify what they get.
+    """
+
+    def __init__(self, folder: Path, memory_items: int = 64):
+        self.folder = Path(folder)
+        self._memory: OrderedDict[tuple[str, str], pd.DataFrame] = OrderedDict()
+        self._memory_items = memory_items
+        self._lock = threading.Lock()
+
+    def _file(self, name: str, etag: str) -> Path:
+        digest = sha256_hex(f"{name}\n{etag}".encode())[:32]
+        return self.folder / digest[:2] / f"{digest}.arrow"
+
+    def get(self, name: str, etag: str) -> pd.DataFrame | None:
+        """The cached frame for this blob version, or None."""
+        key = (name, etag)
+        with self._lock:
+            if key in self._memory:
+                self._memory.move_to_end(key)
+                return self._memory[key]
+        path = self._file(name, etag)
+        if not path.exists():
+            return None
+        try:
+            frame = feather.read_table(path, memory_map=True).to_pandas()
+        except (OSError, pa.ArrowInvalid):
+            return None
+        self._remember(key, frame)
+        return frame
+
+    def put(self, name: str, etag: str, frame: pd.DataFrame) -> None:
+        """Store a frame for this blob version (atomically: temp file then rename)."""
+        path = self._file(name, etag)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+        feather.write_feather(frame, tmp, compression="uncompressed")
+        os.replace(tmp, path)
+        self._remember((name, etag), frame)
+
+    def _remember(self, key: tuple[str, str], frame: pd.DataFrame) -> None:
+        with self._lock:
+            self._memory[key] = frame
+            self._memory.move_to_end(key)
+            while len(self._memory) > self._memory_items:
+                self._memory.popitem(last=False)
+
+
+class Datasets:
+    """The catalog and every read and write of OHLCV datasets."""
+
+    def __init__(self, store: BlobStore, cache_dir: Path, container: str = "ohlcv", read_workers: int = 8):
+        self.store = store
+        self.container = container
+        self.cache = ColumnarCache(cache_dir)
+        self.read_workers = read_workers
+
+    # --- catalog ----------------------------------------------------------------------------------
+    def catalog(self) -> list[CatalogEntry]:
+        """Every dataset in the container, from one listing plus one manifest read each."""
+        groups: dict[str, list[BlobInfo]] = {}
+        for blob in self.store.list(self.container):
+            parts = blob.name.split("/")
+            if len(parts) == 4:
+                groups.setdefault("/".join(parts[:3]), []).append(blob)
+        entries = []
+        for ref_text, blobs in sorted(groups.items()):
+            try:
+                ref = DatasetRef.parse(ref_text)
+            except (BadInput, InvalidCandles):
+                continue  # not a dataset folder of ours
+            names = {b.name.rsplit("/", 1)[1]: b for b in blobs}
+            partitions = [b for n, b in names.items() if _PARTITION_RE.match(n)]
+            if not partitions:
+                continue
+            size = sum(b.size for b in partitions)
+            if MANIFEST in names:
+                manifest = self.manifest(ref)
+                entries.append(
+                    CatalogEntry(
+                        ref, manifest.rows, manifest.first_ts, manifest.last_ts, size,
+                        names[MANIFEST].last_modified, manifest.close_only, False,
+                    )
+                )
+            else:
+                updated = max(b.last_modified for b in partitions)
+                entries.append(CatalogEntry(ref, None, None, None, size, updated, False, True))
+        return entries
+
+    def manifest(self, ref: DatasetRef) -> Manifest:
+        """The dataset's manifest; for a folder of dropped-in partitions, one derived from the listing."""
+        return self._stored_manifest(ref) or self._external_manifest(ref)
+
+    def _stored_manifest(self, ref: DatasetRef) -> Manifest | None:
+        try:
+            data, etag = self.store.get(self.container, ref.prefix + MANIFEST)
+        except BlobNotFound:
+            return None
+        return Manifest.from_json(data, etag)
+
+    def exists(self, ref: DatasetRef) -> bool:
+        """True when the dataset has a manifest or partitions."""
+        return bool(self.store.list(self.container, ref.prefix))
+
+    def _external_manifest(self, ref: DatasetRef) -> Manifest:
+        partitions = []
+        for blob in self.store.list(self.container, ref.prefix):
+            match = _PARTITION_RE.match(blob.name[len(ref.prefix):])
+            if match:
+                bounds = _key_bounds(match.group(1))
+                partitions.append(Partition(match.group(1), blob.name, -1, *bounds, "", blob.size, blob.etag))
+        if not partitions:
+            raise DatasetNotFound(f"no dataset {ref} (nexus data list shows what exists)")
+        return Manifest(ref=ref, rows=-1, partitions=partitions, external=True)
+
+    # --- reads ------------------------------------------------------------------------------------
+    def read(self, ref: DatasetRef, start_ms: int | None = None, end_ms: int | None = None) -> pd.DataFrame:
+        """Candles of ``ref`` with start_ms <= timestamp <= end_ms, reading only partitions in range.
+
+        Partitions are fetched and parsed in parallel and cached locally by ETag. Retries when a
+        concurrent writer commits while we read, so the result is always one consistent version.
+        """
+        for _attempt in range(3):
+            manifest = self.manifest(ref)
+            try:
+                return self.read_version(manifest, start_ms, end_ms)
+            except Conflict:
+                continue
+        raise DatasetBusy(f"{ref} kept changing while being read; try again")
+
+    def read_version(self, manifest: Manifest, start_ms: int | None = None, end_ms: int | None = None) -> pd.DataFrame:
+        """Candles of exactly the version ``manifest`` describes (Conflict if it is gone)."""
+        wanted = manifest.partitions_in(start_ms, end_ms)
+        if not wanted:
+            return ohlcv.empty_frame()
+        journal = _Lazy(lambda: self._journal(manifest.ref))
+        if len(wanted) == 1:
+            frames = [self._read_partition(manifest, wanted[0], journal)]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.read_workers, len(wanted))) as pool:
+                frames = list(pool.map(lambda p: self._read_partition(manifest, p, journal), wanted))
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        if manifest.external:
+            frame = frame.sort_values("timestamp", kind="stable").drop_duplicates("timestamp", keep="last")
+        if start_ms is not None or end_ms is not None:
+            ts = frame["timestamp"].to_numpy()
+            lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, "left"))
+            hi = len(ts) if end_ms is None else int(np.searchsorted(ts, end_ms, "right"))
+            frame = frame.iloc[lo:hi]
+        return frame.reset_index(drop=True)
+
+    def _read_partition(self, manifest: Manifest, part: Partition, journal: _Lazy) -> pd.DataFrame:
+        cached = self.cache.get(part.name, part.etag)
+        if cached is not None:
+            return cached
+        try:
+            data, etag = self.store.get(self.container, part.name)
+        except BlobNotFound:
+            raise Conflict(f"partition {part.name} vanished") from None
+        if etag != part.etag and not manifest.external and sha256_hex(data) != part.sha256:
+            data = self._backup_for(part, journal.value)
+        frame = _parse_partition(data, part.name, manifest.ref.interval)
+        self.cache.put(part.name, part.etag, frame)
+        return frame
+
+    def _backup_for(self, part: Partition, journal: dict | None) -> bytes:
+        """Content of ``part`` as the manifest knows it, while a write is in progress or abandoned."""
+        backup = (journal or {}).get("backups", {}).get(part.name)
+        if not backup or backup["etag"] != part.etag:
+            raise Conflict(f"{part.name} changed under the manifest")  # a newer manifest is committed
+        try:
+            data, _ = self.store.get(self.container, backup["name"])
+        except BlobNotFound:
+            raise Conflict(f"{part.name} changed under the manifest") from None  # the write just committed
+        return data
+
+    def _journal(self, ref: DatasetRef) -> dict | None:
+        try:
+            data, _ = self.store.get(self.container, ref.prefix + JOURNAL)
+        except BlobNotFound:
+            return None
+        return json.loads(data)
+
+    # --- writes -----------------------------------------------------------------------------------
+    def write(
+        self,
+        ref: DatasetRef,
+        frame: pd.DataFrame,
+        *,
+        replace_overlap: bool = False,
+        close_only: bool = False,
+        source: str = "",
+        actor: str = "",
+        note: dict | None = None,
+        on_partition: Callable[[str], None] | None = None,
+    ) -> WriteResult:
+        """Merge validated candles into ``ref`` atomically (partitions first, manifest last).
+
+        Candles at timestamps the dataset already has are refused when they differ, unless
+        ``replace_overlap``; identical ones are left alone. A refused write changes nothing.
+        """
+        ohlcv.validate(frame, ref.interval, source=source or str(ref))
+        journal_name = ref.prefix + JOURNAL
+        self._take(ref)
+        committed = False
+        try:
+            old = self._stored_manifest(ref)
+            if old is None:
+                blobs = self.store.list(self.container, ref.prefix)
+                if any(_PARTITION_RE.match(b.name[len(ref.prefix):]) for b in blobs):
+                    raise BadInput(f"{ref} holds files without a manifest; import them into a new dataset")
+                old = Manifest(ref=ref)
+            plan = self._plan(old, frame, replace_overlap, source or str(ref))
+            txid = uuid.uuid4().hex
+            by_name = {p.name: p for p in old.partitions}
+            journal = {
+                "txid": txid,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started": clock.now().isoformat(),
+                "manifest_etag": old.etag,
+                "backups": {
+                    name: {"name": f"{ref.prefix}{BACKUP_DIR}/{txid}/{name.rsplit('/', 1)[1]}",
+                           "etag": by_name[name].etag}
+                    for name in plan.blobs
+                    if name in by_name
+                },
+            }
+            self.store.put(self.container, journal_name, json.dumps(journal).encode())
+            for name, backup in journal["backups"].items():
+                self.store.copy(self.container, name, backup["name"])
+            new_parts = {p.key: p for p in old.partitions}
+            written = 0
+            for name, (data, part_frame) in plan.blobs.items():
+                etag = self.store.put(self.container, name, data)
+                written += len(data)
+                part = _partition(name, data, etag, part_frame)
+                new_parts[part.key] = part
+                self.cache.put(name, etag, part_frame)
+                if on_partition:
+                    on_partition(name)
+            manifest = self._next_manifest(old, new_parts, plan, close_only, source, actor, note)
+            body = manifest.to_json()
+            if old.etag:
+                self.store.put(self.container, ref.prefix + MANIFEST, body, if_match=old.etag)
+            else:
+                self.store.put(self.container, ref.prefix + MANIFEST, body, if_none_match=True)
+            committed = True
+            self._clear_journal(ref, journal)
+            return WriteResult(
+                ref, plan.added, plan.replaced, manifest.rows, sorted(plan.blobs), written + len(body)
+            )
+        except BaseException:
+            if not committed:
+                self.recover(ref, force=True)
+            raise
+
+    def _take(self, ref: DatasetRef) -> None:
+        """Take the dataset for writing by creating the journal blob (create-only)."""
+        name = ref.prefix + JOURNAL
+        lock = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": clock.now().isoformat()})
+        for _attempt in range(2):
+            try:
+                self.store.put(self.container, name, lock.encode(), if_none_match=True)
+                return
+            except Conflict:
+                if not self.recover(ref):
+                    raise DatasetBusy(f"{ref} is being written by another job; try again when it finishes") from None
+        raise DatasetBusy(f"{ref} is being written by another job; try again when it finishes")
+
+    def recover(self, ref: DatasetRef, force: bool = False) -> bool:
+        """Roll back an abandoned write of ``ref``; return True when the dataset is free afterwards.
+
+        A journal is abandoned when ``force`` is set (our own failed write), when its process is gone
+        (same host), or when it is older than an hour. Uncommitted partitions are restored from backups.
+        """
+        journal = self._journal(ref)
+        if journal is None:
+            return True
+        if not force and not _abandoned(journal):
+            return False
+        current = self.store.info(self.container, ref.prefix + MANIFEST)
+        committed = current is not None and current.etag != journal.get("manifest_etag")
+        if not committed:
+            for name, backup in journal.get("backups", {}).items():
+                now = self.store.info(self.container, name)
+                if now is not None and now.etag != backup["etag"]:
+                    data, _ = self.store.get(self.container, backup["name"])
+                    self.store.put(self.container, name, data)
+            known = {p.name for p in self.manifest(ref).partitions} if current is not None else set()
+            for blob in self.store.list(self.container, ref.prefix):
+                if _PARTITION_RE.match(blob.name[len(ref.prefix):]) and blob.name not in known:
+                    self.store.delete(self.container, blob.name)
+        self._clear_journal(ref, journal)
+        return True
+
+    def _clear_journal(self, ref: DatasetRef, journal: dict) -> None:
+        self.store.delete(self.container, ref.prefix + JOURNAL)
+        for backup in journal.get("backups", {}).values():
+            self.store.delete(self.container, backup["name"])
+
+    def _plan(self, old: Manifest, frame: pd.DataFrame, replace_overlap: bool, source: str) -> _Plan:
+        ref = old.ref
+        frame = frame.reset_index(drop=True)
+        keys = ref.partition_keys(frame["timestamp"].to_numpy())
+        existing = {p.key: p for p in old.partitions}
+        plan = _Plan()
+        for key in pd.unique(keys):
+            incoming = frame[keys == key]
+            if key in existing:
+                current = self.read_version(old, existing[key].first_ts, existing[key].last_ts)
+                merged, added, replaced = _merge(current, incoming, replace_overlap, source)
+                if added == 0 and replaced == 0:
+                    continue
+            else:
+                merged, added, replaced = incoming, len(incoming), 0
+            merged = merged.reset_index(drop=True)
+            name = f"{ref.prefix}{key}.csv"
+            plan.blobs[name] = (ohlcv.to_csv_bytes(merged), merged)
+            plan.added += added
+            plan.replaced += replaced
+        return plan
+
+    def _next_manifest(
+        self, old: Manifest, parts: dict[str, Partition], plan: _Plan, close_only: bool,
+        source: str, actor: str, note: dict | None,
+    ) -> Manifest:
+        ordered = [parts[k] for k in sorted(parts)]
+        columns = list(old.columns)
+        for _data, frame in plan.blobs.values():
+            columns += [c for c in frame.columns if c not in columns]
+        now = clock.now().isoformat()
+        entry = {"at": now, "source": source, "actor": actor, "rows_added": plan.added,
+                 "rows_replaced": plan.replaced, **(note or {})}
+        return Manifest(
+            ref=old.ref,
+            rows=sum(p.rows for p in ordered),
+            first_ts=ordered[0].first_ts,
+            last_ts=ordered[-1].last_ts,
+            columns=columns,
+            close_only=close_only or old.close_only,
+            partitions=ordered,
+            created_at=old.created_at or now,
+            updated_at=now,
+            imports=[*old.imports, entry],
+        )
+
+    def delete(self, ref: DatasetRef) -> int:
+        """Remove a dataset whole (manifest first, so readers stop seeing it at once); return blobs removed."""
+        blobs = self.store.list(self.container, ref.prefix)
+        if not blobs:
+            raise DatasetNotFound(f"no dataset {ref}")
+        self.store.delete(self.container, ref.prefix + MANIFEST)
+        for blob in blobs:
+            self.store.delete(self.container, blob.name)
+        return len(blobs)
+
+
+@dataclass
+class _Plan:
+    blobs: dict[str, tuple[bytes, pd.DataFrame]] = field(default_factory=dict)
+    added: int = 0
+    replaced: int = 0
+
+
+class _Lazy:
+    """A value computed at most once, on first use (the journal is read only when a partition disagrees)."""
+
+    def __init__(self, compute: Callable[[], object]):
+        self._compute = compute
+        self._done = False
+        self._value: object = None
+        self._lock = threading.Lock()
+
+    @property
+    def value(self):
+        with self._lock:
+            if not self._done:
+                self._value, self._done = self._compute(), True
+            return self._value
+
+
+def _partition(name: str, data: bytes, etag: str, frame: pd.DataFrame) -> Partition:
+    ts = frame["timestamp"]
+    part_key = name.rsplit("/", 1)[1][:-4]
+    return Partition(part_key, name, len(frame), int(ts.iloc[0]), int(ts.iloc[-1]), sha256_hex(data), len(data), etag)
+
+
+def _merge(
+    current: pd.DataFrame, incoming: pd.DataFrame, replace_overlap: bool, source: str
+) -> tuple[pd.DataFrame, int, int]:
+    """Merge two sorted frames; returns (merged, rows added, rows replaced)."""
+    overlap = incoming["timestamp"].isin(current["timestamp"])
+    added = int((~overlap).sum())
+    replaced = 0
+    if overlap.any():
+        old_rows = current[current["timestamp"].isin(incoming["timestamp"])].set_index("timestamp")
+        new_rows = incoming[overlap].set_index("timestamp")
+        shared = [c for c in ohlcv.BASE_COLUMNS[1:] if c in old_rows.columns]
+        differs = ~np.isclose(
+            old_rows.loc[new_rows.index, shared].to_numpy(), new_rows[shared].to_numpy(), rtol=1e-12, atol=0
+        ).all(axis=1)
+        replaced = int(differs.sum())
+        if replaced and not replace_overlap:
+            first = int(new_rows.index[np.flatnonzero(differs)[0]])
+            raise InvalidCandles(
+                f"{replaced} candle(s) overlap stored candles with different values; "
+                "choose 'replace overlapping candles' to overwrite them",
+                source=source,
+                detail=f"first at {pd.Timestamp(first, unit='ms', tz='UTC').isoformat()}",
+            )
+        if not replace_overlap:
+            incoming = incoming[~overlap]
+        keep = current[~current["timestamp"].isin(incoming["timestamp"])]
+    else:
+        keep = current
+    merged = pd.concat([keep, incoming], ignore_index=True).sort_values("timestamp", kind="stable")
+    return merged, added, replaced
+
+
+def _parse_partition(data: bytes, name: str, interval: str) -> pd.DataFrame:
+    """Our own CSV partitions on the fast path; anything else (Lona JSON, ISO CSV) through the parser."""
+    if name.endswith(".csv"):
+        try:
+            frame = ohlcv.read_partition_csv(data)
+            if list(frame.columns[:6]) == ohlcv.BASE_COLUMNS:
+                return frame
+        except (pa.ArrowInvalid, ValueError, KeyError):
+            pass
+    frame, _ = ohlcv.parse_candles(data, name, interval=None, repair_order=True)
+    return frame
+
+
+def _key_bounds(key: str) -> tuple[int, int]:
+    start = pd.Timestamp(f"{key}-01" if len(key) == 7 else f"{key}-01-01", tz="UTC")
+    end = start + (pd.DateOffset(months=1) if len(key) == 7 else pd.DateOffset(years=1))
+    return int(start.value // 1_000_000), int(end.value // 1_000_000) - 1
+
+
+def _abandoned(journal: dict) -> bool:
+    started = pd.Timestamp(journal.get("started", "1970-01-01T00:00:00+00:00"))
+    if (pd.Timestamp(clock.now()) - started).total_seconds() > 3600:
+        return True
+    if journal.get("host") == socket.gethostname():
+        try:
+            os.kill(int(journal.get("pid", 0)), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, ValueError):
+            return False
+        return int(journal.get("pid", 0)) <= 0
+    return False
+
+
+def iter_refs(entries: Iterable[CatalogEntry]) -> list[str]:
+    """Reference strings of catalog entries, for pickers."""
+    return [str(e.ref) for e in entries]

@@ -1,0 +1,74 @@
+"""Shared fixtures: an isolated runtime (temp NEXUS_HOME, jobs run inline), Azurite, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("LANGSMITH_TRACING", "false")
+os.environ.setdefault("APP_ENV", "test")
+
+from services.config import load_settings  # noqa: E402
+from services.runtime import Runtime, set_runtime  # noqa: E402
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def make_runtime(tmp_path, monkeypatch):
+    """Build a Runtime on a fresh NEXUS_HOME (plus any setting overrides) and install it process-wide.
+
+    Jobs submitted through it run inline (Huey immediate mode), so tests see their end state at once.
+    """
+    for name in list(os.environ):  # never let a developer's real configuration leak into a test
+        if name.startswith(("AZURE_", "LONA_", "ALPACA_", "XAI_", "LIVE_ENGINE", "LANGSMITH_API", "DATABASE_URL")):
+            monkeypatch.delenv(name, raising=False)
+
+    def build(**overrides) -> Runtime:
+        overrides.setdefault("nexus_home", tmp_path / "home")
+        runtime = Runtime(load_settings(**overrides))
+        set_runtime(runtime)
+        from services import worker
+
+        worker.huey.immediate = True
+        return runtime
+
+    yield build
+    set_runtime(None)
+
+
+@pytest.fixture
+def runtime(make_runtime) -> Runtime:
+    """A Runtime on embedded defaults (local blob folder, SQLite) in a temp folder."""
+    return make_runtime()
+
+
+@pytest.fixture(scope="session")
+def azurite_connection_string() -> Iterator[str]:
+    """One Azurite for the whole session (in memory); its connection string."""
+    from tests.support.azurite import azurite
+
+    with azurite() as connection_string:
+        yield connection_string
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database on 127.0.0.1:5432, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    name = f"nexus_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # the suite must say why, not skip silently
+        pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not usable: {error}")
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     azure_storage_connection_string: SecretStr | None = None
     azure_storage_account_url: str | None = None
     ohlcv_container: str = "ohlcv"
+    max_import_mb: int = Field(100, gt=0, le=2000)
     exports_container: str = "exports"
 
     # records database (SQLite under NEXUS_HOME when unset)
@@ -88,6 +89,11 @@ class Settings(BaseSettings):
     def blob_root(self) -> Path:
         """Folder of the local blob store (one sub-folder per container)."""
         return self.nexus_home / "blob"
+
+    @property
+    def max_import_bytes(self) -> int:
+        """Largest candle file accepted for import (NEXUS_MAX_IMPORT_MB / MAX_IMPORT_MB)."""
+        return self.max_import_mb * 1024 * 1024
 
     @property
     def cache_dir(self) -> Path:

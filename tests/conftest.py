@@ -11,8 +11,8 @@ import pytest
 os.environ.setdefault("LANGSMITH_TRACING", "false")
 os.environ.setdefault("APP_ENV", "test")
 
-from services.config import load_settings  # noqa: E402
-from services.runtime import Runtime, set_runtime  # noqa: E402
+from services.config import load_settings
+from services.runtime import Runtime, set_runtime
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

@@ -38,11 +38,10 @@ def azurite(in_memory: bool = True) -> Iterator[str]:
     if not BINARY.exists():
         raise RuntimeError(f"Azurite is not installed ({BINARY}); run `npm ci` (make test does)")
     port = free_port()
-    location = tempfile.mkdtemp(prefix="azurite-")
-    args = [str(BINARY), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", location,
-            "--skipApiVersionCheck", "--disableTelemetry", "--silent"]
-    if in_memory:
-        args.append("--inMemoryPersistence")
+    location = tempfile.mkdtemp(prefix="azurite-")  # also where Azurite writes its debug/extent files
+    args = [str(BINARY), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--skipApiVersionCheck",
+            "--disableTelemetry", "--silent"]
+    args += ["--inMemoryPersistence"] if in_memory else ["--location", location]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20

@@ -1,0 +1,79 @@
+"""Figure builders (plotly, no Streamlit): candlesticks with a volume panel, overlays and markers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from services.market_view import ChartData
+
+UP, DOWN = "#26a69a", "#ef5350"
+OVERLAY_COLOURS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A point of interest drawn on the price panel (an anomaly, a proposed order)."""
+
+    timestamp_ms: int
+    price: float
+    label: str
+    colour: str = "#d62728"
+    symbol: str = "x"
+
+
+def _times(ms: np.ndarray) -> np.ndarray:
+    return np.asarray(ms, dtype="int64").astype("datetime64[ms]")
+
+
+def candles_figure(chart: ChartData, markers: Sequence[Marker] = (), height: int = 620) -> go.Figure:
+    """Candlesticks (or a close line for close-only data) over a volume panel on a shared time axis."""
+    frame = chart.frame
+    x = _times(frame["timestamp"].to_numpy())
+    show_volume = not chart.close_only
+    figure = make_subplots(rows=2 if show_volume else 1, cols=1, shared_xaxes=True, vertical_spacing=0.03,
+                           row_heights=[0.78, 0.22] if show_volume else None)
+    if chart.close_only:
+        figure.add_trace(go.Scatter(x=x, y=frame["close"], mode="lines", name="close", line={"width": 1.4}),
+                         row=1, col=1)
+    else:
+        figure.add_trace(
+            go.Candlestick(x=x, open=frame["open"], high=frame["high"], low=frame["low"], close=frame["close"],
+                           name=str(chart.ref.symbol), increasing_line_color=UP, decreasing_line_color=DOWN),
+            row=1, col=1,
+        )
+        colours = np.where(frame["close"].to_numpy() >= frame["open"].to_numpy(), UP, DOWN)
+        figure.add_trace(go.Bar(x=x, y=frame["volume"], name="volume", marker_color=colours, showlegend=False),
+                         row=2, col=1)
+        figure.update_yaxes(title_text="volume", row=2, col=1)
+    for index, overlay in enumerate(chart.overlays):
+        figure.add_trace(go.Scatter(x=x, y=overlay.values, mode="lines", name=overlay.name,
+                                    line={"width": 1.2, "color": OVERLAY_COLOURS[index % len(OVERLAY_COLOURS)]}),
+                         row=1, col=1)
+    if markers:
+        figure.add_trace(go.Scatter(
+            x=_times(np.array([m.timestamp_ms for m in markers])), y=[m.price for m in markers],
+            mode="markers", name="events", text=[m.label for m in markers], hoverinfo="text+x",
+            marker={"color": [m.colour for m in markers], "symbol": [m.symbol for m in markers], "size": 11},
+        ), row=1, col=1)
+    figure.update_layout(
+        title=f"{chart.ref} · shown at {chart.interval}", height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis_rangeslider_visible=False, legend={"orientation": "h", "y": 1.02, "x": 0}, hovermode="x unified",
+        uirevision=str(chart.ref),
+    )
+    return figure
+
+
+def line_figure(series: dict[str, pd.Series], title: str, height: int = 320, y_title: str = "") -> go.Figure:
+    """Several named series (indexed by time) as lines."""
+    figure = go.Figure()
+    for name, values in series.items():
+        figure.add_trace(go.Scatter(x=values.index, y=values.to_numpy(), mode="lines", name=name))
+    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         yaxis_title=y_title, legend={"orientation": "h"})
+    return figure

@@ -1,0 +1,147 @@
+"""Market Data page: catalog, chart with overlays, data quality, import and export for Lona."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import pandas as pd
+import streamlit as st
+
+from components.charts import candles_figure
+from components.context import actor, console, shows_errors
+from components.quality_panel import quality_panel
+from services import clock, ohlcv
+from services.datasets import DatasetRef
+from services.exports import export
+from services.imports import import_file, preview
+from services.market_view import catalog_table, intervals_from
+
+
+def _day_bounds(first: date, last: date) -> tuple[int, int]:
+    start = clock.to_ms(datetime.combine(first, time.min, UTC))
+    return start, clock.to_ms(datetime.combine(last, time.max, UTC))
+
+
+def _catalog() -> DatasetRef | None:
+    entries = console().runtime.datasets.catalog()
+    query = st.text_input("Filter datasets", placeholder="e.g. AAPL, binance, 1h", key="catalog_filter")
+    table = catalog_table(entries, query)
+    st.dataframe(table, hide_index=True, width="stretch", height=min(38 * (len(table) + 1), 320),
+                 column_config={"first candle": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                                "last candle": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                                "last update": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+    if table.empty:
+        st.info("No dataset yet. Run `nexus demo seed` or import a file below.")
+        return None
+    refs = table["dataset"].tolist()
+    wanted = st.query_params.get("dataset")
+    index = refs.index(wanted) if wanted in refs else 0
+    chosen = st.selectbox("Dataset", refs, index=index, key="dataset_choice")
+    st.query_params["dataset"] = chosen
+    return DatasetRef.parse(chosen)
+
+
+def _chart(ref: DatasetRef) -> tuple[int, int]:
+    manifest = console().runtime.datasets.manifest(ref)
+    first_ms = manifest.first_ts if manifest.first_ts is not None else clock.now_ms()
+    last_ms = manifest.last_ts if manifest.last_ts is not None else clock.now_ms()
+    first, last = clock.from_ms(first_ms).date(), clock.from_ms(last_ms).date()
+    left, middle, right = st.columns([2, 1, 2])
+    chosen = left.date_input("Date range (UTC)", value=(first, last), min_value=first, max_value=last,
+                             key=f"range_{ref}")
+    start_day, end_day = (chosen if isinstance(chosen, tuple) and len(chosen) == 2 else (first, last))
+    interval = middle.selectbox("Interval", intervals_from(ref.interval), key=f"interval_{ref}")
+    with right:
+        sma_windows = st.multiselect("SMA", [10, 20, 50, 100, 200], default=[], key=f"sma_{ref}",
+                                     accept_new_options=True)
+        ema_windows = st.multiselect("EMA", [9, 12, 21, 26, 50], default=[], key=f"ema_{ref}",
+                                     accept_new_options=True)
+        vwap = "vwap" in manifest.columns and st.checkbox("VWAP", key=f"vwap_{ref}")
+    start_ms, end_ms = _day_bounds(start_day, end_day)
+    windows = tuple(sorted({int(w) for w in sma_windows if str(w).isdigit() and int(w) > 1}))
+    ema_set = tuple(sorted({int(w) for w in ema_windows if str(w).isdigit() and int(w) > 1}))
+    chart = console().charts.build(ref, start_ms, end_ms, interval, windows, ema_set, vwap)
+    if chart.frame.empty:
+        st.warning("No candles in this range.")
+    else:
+        st.plotly_chart(candles_figure(chart), width="stretch", key=f"chart_{ref}")
+        st.caption(chart.caption())
+    return start_ms, end_ms
+
+
+def _import(selected: DatasetRef | None) -> None:
+    upload = st.file_uploader("Candle file (CSV or JSON, Lona format or a common variant)", type=["csv", "json"],
+                              key="upload_file")
+    mode = st.radio("Into", ["a new dataset", "the selected dataset"], horizontal=True,
+                    disabled=selected is None, key="upload_target")
+    if mode == "the selected dataset" and selected is not None:
+        target_parts = (selected.exchange, selected.symbol, selected.interval)
+        st.caption(f"Target: {selected}")
+    else:
+        a, b, c = st.columns(3)
+        target_parts = (a.text_input("Exchange", "upload", key="up_exchange"),
+                        b.text_input("Symbol", key="up_symbol", placeholder="BTCUSDT"),
+                        c.selectbox("Interval", ohlcv.INTERVALS, index=6, key="up_interval"))
+    sort_rows = st.checkbox("Sort rows and drop exact duplicate rows", key="up_sort")
+    replace = st.checkbox("Replace stored candles at the same timestamps", key="up_replace",
+                          help="Off: a file whose candles disagree with stored ones is refused.")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    with shows_errors():
+        shown = preview(data, upload.name, target_parts[2], sort_rows, console().runtime.settings.max_import_bytes)
+        report = shown.report
+        st.write(f"**{report.rows_read:,} rows** read from `{upload.name}`; timestamps: {report.timestamp_format}; "
+                 f"interval guess: {shown.interval_guess or 'unknown'}")
+        if report.columns_dropped:
+            st.caption(f"Ignored columns: {', '.join(report.columns_dropped)}")
+        if report.duplicates_dropped or report.rows_reordered:
+            st.caption(f"{report.duplicates_dropped} exact duplicate rows dropped, "
+                       f"{report.rows_reordered} out-of-order rows sorted")
+        head = shown.frame.head(10).assign(time=lambda f: pd.to_datetime(f["timestamp"], unit="ms", utc=True))
+        st.dataframe(head, hide_index=True, width="stretch")
+        if shown.problem:
+            st.error(f"This file cannot be imported: {shown.problem}", icon="⛔")
+            return
+        if st.button("Import", type="primary", key="do_import"):
+            ref = DatasetRef.of(*target_parts)
+            result = import_file(console().runtime.datasets, ref, data, upload.name, replace_overlap=replace,
+                                 repair_order=sort_rows, actor=actor(),
+                                 max_bytes=console().runtime.settings.max_import_bytes)
+            st.success(f"{ref}: {result.rows_added:,} candles added, {result.rows_replaced:,} replaced, "
+                       f"{result.rows_total:,} in total.")
+            st.query_params["dataset"] = str(ref)
+
+
+def _export(ref: DatasetRef, start_ms: int, end_ms: int) -> None:
+    st.write(f"Export **{ref}** from {clock.from_ms(start_ms):%Y-%m-%d} to {clock.from_ms(end_ms):%Y-%m-%d} with "
+             "exactly Lona's columns (timestamp in Unix ms, open, high, low, close, volume).")
+    left, right = st.columns(2)
+    fmt = left.radio("Format", ["csv", "json"], horizontal=True, key="export_format")
+    name = right.text_input("Name (optional)", key="export_name", placeholder="SYMBOL_interval_first_last")
+    if st.button("Export to the exports container", key="do_export"):
+        with shows_errors():
+            runtime = console().runtime
+            result = export(runtime.datasets, runtime.store, ref, fmt, start_ms, end_ms, name or None,
+                            runtime.settings.exports_container)
+            st.success(f"{result.rows:,} candles written to {runtime.settings.exports_container}/{result.blob_name}")
+            st.download_button("Download", result.data, file_name=result.blob_name, mime=result.media_type,
+                               key="export_download")
+
+
+def render() -> None:
+    """Draw the page."""
+    st.title("Market Data")
+    with shows_errors():
+        ref = _catalog()
+        tabs = st.tabs(["Chart", "Data quality", "Import", "Export"])
+        start_ms = end_ms = None
+        if ref is not None:
+            with tabs[0]:
+                start_ms, end_ms = _chart(ref)
+            with tabs[1]:
+                quality_panel(ref, start_ms, end_ms)
+            with tabs[3]:
+                _export(ref, start_ms, end_ms)
+        with tabs[2]:
+            _import(ref)

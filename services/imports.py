@@ -34,7 +34,7 @@ def check_size(size: int, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> No
         raise InvalidCandles("empty file (0 bytes)", source=source)
     if size > max_bytes:
         raise InvalidCandles(
-            f"file is {size / 1e6:.0f} MB, over the {max_bytes / 1e6:.0f} MB import limit; "
+            f"file is {size / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB import limit; "
             "split it (for example by year) and import the parts",
             source=source,
         )

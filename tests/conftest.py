@@ -31,6 +31,9 @@ def make_runtime(tmp_path, monkeypatch):
         overrides.setdefault("nexus_home", tmp_path / "home")
         runtime = Runtime(load_settings(**overrides))
         set_runtime(runtime)
+        import streamlit as st
+
+        st.cache_resource.clear()  # pages keep services in st.cache_resource; rebuild them on this runtime
         from services import worker
 
         worker.huey.immediate = True

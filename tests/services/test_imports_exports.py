@@ -1,0 +1,105 @@
+"""Importing candle files (preview, variants, limits) and exporting for Lona; quality report; seeding."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from services.datasets import DatasetRef
+from services.errors import BadInput, InvalidCandles
+from services.exports import export
+from services.imports import check_size, import_file, preview
+from services.quality import assess
+from services.seed import seed
+
+T0 = 1_704_067_200_000
+HOUR = 3_600_000
+REF = DatasetRef.parse("upload/TEST/1h")
+
+
+def hourly_csv(n: int = 48, start: int = T0) -> bytes:
+    close = 10 + np.arange(n, dtype=float)
+    frame = pd.DataFrame({"Date": pd.to_datetime(start + HOUR * np.arange(n), unit="ms", utc=True).astype(str),
+                          "Open": close, "High": close + 1, "Low": close - 1, "Close": close, "Volume": 5.0})
+    return frame.to_csv(index=False).encode()
+
+
+def test_preview_reports_problem_without_writing(runtime):
+    data = hourly_csv().replace(b",5.0\n", b",-5.0\n", 1)
+    shown = preview(data, "bad.csv", "1h")
+    assert not shown.ok and "volume must be >= 0" in shown.problem and "row 1" in shown.problem
+    assert shown.interval_guess == "1h"
+    assert runtime.datasets.catalog() == []
+
+
+def test_import_new_then_merge(runtime):
+    result = import_file(runtime.datasets, REF, hourly_csv(24), "day1.csv", actor="tester")
+    assert result.rows_total == 24
+    result = import_file(runtime.datasets, REF, hourly_csv(48), "two-days.csv", actor="tester")
+    assert (result.rows_added, result.rows_total) == (24, 48)
+    history = runtime.datasets.manifest(REF).imports
+    assert [h["source"] for h in history] == ["day1.csv", "two-days.csv"] and history[-1]["actor"] == "tester"
+
+
+def test_zero_byte_and_oversized_uploads_are_refused(runtime):
+    with pytest.raises(InvalidCandles, match="0 bytes"):
+        import_file(runtime.datasets, REF, b"", "empty.csv")
+    with pytest.raises(InvalidCandles, match="over the 100 MB import limit"):
+        check_size(200 * 1024 * 1024, "huge.csv")
+
+
+def test_refused_import_writes_nothing(runtime):
+    import_file(runtime.datasets, REF, hourly_csv(24), "ok.csv")
+    before = runtime.datasets.manifest(REF).to_json()
+    unsorted = b"\n".join(hourly_csv(24, start=T0 + 24 * HOUR).splitlines()[::-1][:-1])
+    header = hourly_csv(1).splitlines()[0]
+    with pytest.raises(InvalidCandles, match="out of order"):
+        import_file(runtime.datasets, REF, header + b"\n" + unsorted, "reversed.csv")
+    assert runtime.datasets.manifest(REF).to_json() == before
+    result = import_file(runtime.datasets, REF, header + b"\n" + unsorted, "reversed.csv", repair_order=True)
+    assert result.rows_total == 48
+    assert runtime.datasets.manifest(REF).imports[-1]["rows_reordered"] > 0
+
+
+def test_export_csv_and_json_to_the_exports_container(runtime):
+    import_file(runtime.datasets, REF, hourly_csv(48), "x.csv")
+    result = export(runtime.datasets, runtime.store, REF, "csv", T0 + 24 * HOUR, None)
+    assert result.blob_name == "TEST_1h_20240102_20240102.csv" and result.rows == 24
+    stored, _ = runtime.store.get("exports", result.blob_name)
+    assert stored.decode().splitlines()[0] == "timestamp,open,high,low,close,volume"
+    result = export(runtime.datasets, runtime.store, REF, "json", name="my-export")
+    payload = json.loads(runtime.store.get("exports", "my-export.json")[0])
+    assert len(payload["data"]) == 48 and set(payload["data"][0]) == {"timestamp", "open", "high", "low", "close",
+                                                                      "volume"}
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a/b", "x y", ""])
+def test_export_names_never_become_paths(runtime, name):
+    import_file(runtime.datasets, REF, hourly_csv(2), "x.csv")
+    with pytest.raises(BadInput):
+        export(runtime.datasets, runtime.store, REF, "csv", name=name or "..")
+
+
+def test_quality_finds_gaps_and_zero_volume_runs(runtime):
+    data = pd.read_csv(pd.io.common.BytesIO(hourly_csv(48)))
+    data = data.drop(index=[10, 11, 12]).reset_index(drop=True)
+    data.loc[20:24, "Volume"] = 0.0
+    import_file(runtime.datasets, REF, data.to_csv(index=False).encode(), "gappy.csv")
+    report = assess(runtime.datasets.read(REF), runtime.datasets.manifest(REF), "1h")
+    assert report.missing == 3 and report.gaps[0].candles == 3 and report.gaps[0].start_ms == T0 + 10 * HOUR
+    assert report.zero_volume_runs[0].candles == 5
+
+
+def test_seed_brings_every_sample_set_once(runtime):
+    first = seed(runtime.datasets)
+    refs = {str(r.ref) for r in first}
+    assert {"sample/EURUSD/1h", "sample/BTCUSD/1M", "sample/GOOG/1d", "sample/AAPL/1d", "sample/IBM/1d",
+            "sample/MSFT/1d", "sample-close/AAPL/1d", "sample-close/XOM/1d"} <= refs
+    assert len(refs) == 26
+    assert seed(runtime.datasets) == []
+    assert runtime.datasets.manifest(DatasetRef.parse("sample-close/AAPL/1d")).close_only
+    btc = runtime.datasets.read(DatasetRef.parse("sample/BTCUSD/1M"))
+    assert pd.Timestamp(btc["timestamp"].iloc[0], unit="ms").day == 1

@@ -421,14 +421,9 @@ def to_lona_upload_csv(frame: pd.DataFrame) -> bytes:
     return data.to_csv(index=False).encode()
 
 
-def read_partition_csv(data: bytes) -> pd.DataFrame:
-    """Fast reader for the partitions this console writes (contract CSV, ms timestamps)."""
-    table = pacsv.read_csv(
-        io.BytesIO(data),
-        convert_options=pacsv.ConvertOptions(column_types={"timestamp": pa.int64()}),
-    )
-    frame = table.to_pandas()
-    for column in frame.columns:
-        if column != "timestamp":
-            frame[column] = frame[column].astype("float64")
-    return frame
+_PARTITION_TYPES = {"timestamp": pa.int64(), **{c: pa.float64() for c in BASE_COLUMNS[1:] + OPTIONAL_COLUMNS}}
+
+
+def read_partition_table(data: bytes) -> pa.Table:
+    """Fast reader for the partitions this console writes (contract CSV, ms timestamps) into Arrow."""
+    return pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(column_types=_PARTITION_TYPES))

@@ -208,21 +208,19 @@ class AzureBlobStore(BlobStore):
             )
         else:
             raise BadInput("AzureBlobStore needs AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_URL")
-        self._ready: set[str] = set()
 
     def describe(self) -> str:
         """Account URL (never the key)."""
         return f"Azure Blob {self._service.url}"
 
     def _container(self, container: str):
+        return self._service.get_container_client(container)
+
+    def _create_container(self, container: str) -> None:
         from azure.core.exceptions import ResourceExistsError
 
-        client = self._service.get_container_client(container)
-        if container not in self._ready:
-            with self._errors(container), contextlib.suppress(ResourceExistsError):
-                client.create_container()
-            self._ready.add(container)
-        return client
+        with self._errors(container), contextlib.suppress(ResourceExistsError):
+            self._service.get_container_client(container).create_container()
 
     @contextlib.contextmanager
     def _errors(self, what: str):
@@ -244,17 +242,23 @@ class AzureBlobStore(BlobStore):
     ) -> str:
         """Upload as one block blob (committed whole)."""
         from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceExistsError
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
         kwargs: dict = {"overwrite": not if_none_match, "max_concurrency": 4}
         if if_match is not None:
             kwargs.update(etag=if_match, match_condition=MatchConditions.IfNotModified)
         blob = self._container(container).get_blob_client(check_blob_name(name))
-        try:
-            with self._errors(name):
-                result = blob.upload_blob(data, **kwargs)
-        except ResourceExistsError:
-            raise Conflict(f"blob '{name}' already exists") from None
+        for attempt in range(2):
+            try:
+                with self._errors(name):
+                    result = blob.upload_blob(data, **kwargs)
+                break
+            except ResourceExistsError:
+                raise Conflict(f"blob '{name}' already exists") from None
+            except ResourceNotFoundError as error:
+                if attempt or getattr(error, "error_code", "") != "ContainerNotFound":
+                    raise Conflict(f"blob '{name}' changed since it was read") from None
+                self._create_container(container)  # created on first write, never on reads
         return result["etag"]
 
     def get(self, container: str, name: str) -> tuple[bytes, str]:
@@ -283,12 +287,17 @@ class AzureBlobStore(BlobStore):
 
     def list(self, container: str, prefix: str = "") -> list[BlobInfo]:
         """List by prefix (server-side)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
         client = self._container(container)
-        with self._errors(container):
-            items = [
-                BlobInfo(b.name, b.size, b.etag, b.last_modified)
-                for b in client.list_blobs(name_starts_with=prefix or None)
-            ]
+        try:
+            with self._errors(container):
+                items = [
+                    BlobInfo(b.name, b.size, b.etag, b.last_modified)
+                    for b in client.list_blobs(name_starts_with=prefix or None)
+                ]
+        except ResourceNotFoundError:
+            return []  # the container does not exist yet
         return sorted(items, key=lambda b: b.name)
 
     def delete(self, container: str, name: str) -> None:

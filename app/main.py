@@ -9,8 +9,8 @@ st.set_page_config(page_title="Trade Nexus Console", page_icon="📈", layout="w
 services = console()
 navigation = st.navigation(
     {
-        "Markets": [st.Page(market_data.render, title="Market Data", icon="📊", url_path="market-data", default=True)],
+        "Markets": [st.Page(market_data.render, title="Market Data", icon=":material/candlestick_chart:", url_path="market-data", default=True)],
     }
 )
-st.sidebar.info("Local mode: one operator, no sign-in.", icon="🏠")
+st.sidebar.info("Local mode: one operator, no sign-in.", icon=":material/home:")
 navigation.run()

@@ -29,3 +29,71 @@ jobs = Table(
     Index("ix_jobs_status_created", "status", "created_at"),
     Index("ix_jobs_kind_created", "kind", "created_at"),
 )
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("client_order_id", String(32), nullable=False, unique=True),  # idempotency key at the venue
+    Column("run_id", String(64), nullable=False),
+    Column("proposal_id", String(64), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("dataset_ref", String(120), nullable=False, default=""),
+    Column("side", String(4), nullable=False),
+    Column("order_type", String(8), nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("limit_price", Float),
+    Column("reference_price", Float, nullable=False),
+    Column("notional", Float, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("approvals_needed", Integer, nullable=False, default=1),
+    Column("approved_by", JsonDoc, nullable=False, default=list),
+    Column("checks", JsonDoc, nullable=False, default=list),
+    Column("context", JsonDoc, nullable=False, default=dict),  # forecast, anomalies, weights, rationale, trace link
+    Column("proposed", JsonDoc, nullable=False, default=dict),  # the order as the agent proposed it
+    Column("venue", String(20), nullable=False, default=""),
+    Column("venue_order_id", String(64)),
+    Column("filled_quantity", Float, nullable=False, default=0.0),
+    Column("average_price", Float),
+    Column("fee", Float, nullable=False, default=0.0),
+    Column("submit_attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime()),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_orders_status", "status"),
+    Index("ix_orders_run", "run_id"),
+)
+
+audit_log = Table(  # append-only: every decision and state change, with who, when and why
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(64), nullable=False),  # an order id, "risk-policy" or "kill-switch"
+    Column("run_id", String(64), nullable=False, default=""),
+    Column("actor", String(200), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("from_status", String(20)),
+    Column("to_status", String(20)),
+    Column("reason", Text, nullable=False, default=""),
+    Column("checkpoint_id", String(64)),
+    Column("dataset_versions", JsonDoc),
+    Column("venue_order_id", String(64)),
+    Column("details", JsonDoc, nullable=False, default=dict),
+    Index("ix_audit_log_subject", "subject"),
+    Index("ix_audit_log_at", "at"),
+)
+
+risk_policies = Table(
+    "risk_policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("policy", JsonDoc, nullable=False),
+    Column("gate", JsonDoc, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)

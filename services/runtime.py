@@ -12,7 +12,10 @@ from sqlalchemy import Engine
 from services.config import Settings, get_settings
 from services.datasets import Datasets
 from services.db import ensure_schema, make_engine
+from services.execution.base import ExecutionVenue
 from services.jobs import Jobs, make_queue
+from services.orders import Orders
+from services.quotes import LatestPrices
 from services.storage import BlobStore, open_blob_store
 
 
@@ -48,6 +51,35 @@ class Runtime:
     def jobs(self) -> Jobs:
         """Background jobs."""
         return Jobs(self.engine, self.queue)
+
+    @cached_property
+    def prices(self) -> LatestPrices:
+        """Latest stored prices (paper fills, re-quotes)."""
+        return LatestPrices(self.datasets)
+
+    @cached_property
+    def venue(self) -> ExecutionVenue:
+        """The execution venue EXECUTION_VENUE names."""
+        from services.execution.factory import open_venue
+
+        return open_venue(self.settings, self.engine, self.prices.require)
+
+    @cached_property
+    def orders(self) -> Orders:
+        """The order book: proposals, decisions, exactly-once submission."""
+        from services.trading import make_book
+
+        orders = Orders(self.engine, self.venue, lambda: make_book(self.venue, orders), self.prices.quote)
+        return orders
+
+    def after_decisions(self, run_id: str | None) -> None:
+        """Resume a run's graph once none of its orders waits for a decision (when the graph is installed)."""
+        if run_id and not self.orders.list(status="pending_approval", run_id=run_id, limit=1):
+            try:
+                from services.graph_runs import resume_run
+            except ImportError:
+                return
+            resume_run(self, run_id)
 
 
 _lock = threading.Lock()

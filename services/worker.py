@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from huey import crontab
 
+import services.trading  # noqa: F401  (registers the execute job kind)
 from services.runtime import get_runtime
 
 huey = get_runtime().queue
@@ -16,6 +17,16 @@ def run_job(job_id: str) -> None:
 
 
 @huey.periodic_task(crontab(minute="*"))
-def sweep_stale_jobs() -> None:
-    """Fail jobs whose worker died (no heartbeat)."""
-    get_runtime().jobs.sweep_stale()
+def upkeep() -> None:
+    """Every minute: fail jobs whose worker died, expire proposals, retry and reconcile orders."""
+    runtime = get_runtime()
+    runtime.jobs.sweep_stale()
+    services.trading.upkeep()
+
+
+@huey.on_startup()
+def reconcile_at_start() -> None:
+    """A worker that starts after a crash first settles what the crash left half-done."""
+    runtime = get_runtime()
+    runtime.jobs.sweep_stale()
+    runtime.orders.reconcile()

@@ -1,0 +1,70 @@
+"""Who is acting and what they may do: roles from configuration, enforced here (not only in the UI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.errors import PermissionDenied
+
+ROLES = ("viewer", "trader", "approver", "admin")
+#: what each role may do; higher roles do not imply lower ones except through the lists below
+ROLE_HELP = {
+    "viewer": "read everything",
+    "trader": "start runs, ingest data, submit to Lona",
+    "approver": "approve, edit or reject orders",
+    "admin": "kill switch, risk limits, settings",
+}
+LOCAL_OPERATOR = "local-operator"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in person (or the local operator, or a CLI user) and their roles."""
+
+    name: str
+    roles: frozenset[str]
+    email: str = ""
+
+    def can(self, role: str) -> bool:
+        """True when the actor holds ``role``."""
+        return role in self.roles
+
+    def require(self, role: str, action: str) -> None:
+        """Raise PermissionDenied naming the missing role and the refused action."""
+        if role not in self.roles:
+            raise PermissionDenied(f"{self.name} may not {action}: the {role} role is needed ({ROLE_HELP[role]})")
+
+    @property
+    def label(self) -> str:
+        """Name and roles, for the sidebar."""
+        return f"{self.name} ({', '.join(r for r in ROLES if r in self.roles) or 'no role'})"
+
+
+def local_operator(name: str = LOCAL_OPERATOR) -> Actor:
+    """The single operator of local mode: every role."""
+    return Actor(name=name, roles=frozenset(ROLES))
+
+
+def roles_for(identity: str, settings) -> frozenset[str]:
+    """Roles of an e-mail or user name from the role lists in the settings (everyone is a viewer)."""
+    identity = identity.strip().lower()
+    roles = {"viewer"}
+    for role in ("trader", "approver", "admin"):
+        members = {m.strip().lower() for m in getattr(settings, f"role_{role}s").split(",") if m.strip()}
+        if identity in members or "*" in members:
+            roles.add(role)
+    return frozenset(roles)
+
+
+def auth_configured(settings) -> bool:
+    """True when role lists are configured (sign-in decides who is who)."""
+    return any(getattr(settings, f"role_{r}s").strip() for r in ("trader", "approver", "admin"))
+
+
+def cli_actor(name: str, settings) -> Actor:
+    """The actor behind a CLI command run ``--as NAME``: roles from the lists, or every role in local mode."""
+    if not name.strip():
+        raise PermissionDenied("say who you are with --as NAME; every decision is recorded with who and why")
+    if settings.app_env != "production" and not auth_configured(settings):
+        return local_operator(name.strip())
+    return Actor(name=name.strip(), roles=roles_for(name, settings), email=name.strip())

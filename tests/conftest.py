@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 os.environ.setdefault("LANGSMITH_TRACING", "false")
 os.environ.setdefault("APP_ENV", "test")
 
-from services.config import load_settings  # noqa: E402
-from services.runtime import Runtime, set_runtime  # noqa: E402
+from services.config import load_settings
+from services.runtime import Runtime, set_runtime
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -55,9 +56,8 @@ def azurite_connection_string() -> Iterator[str]:
         yield connection_string
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL database on 127.0.0.1:5432, dropped afterwards."""
+@contextmanager
+def _throwaway_postgres() -> Iterator[str]:
     from sqlalchemy import create_engine, text
 
     name = f"nexus_test_{uuid.uuid4().hex[:10]}"
@@ -72,3 +72,17 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database on 127.0.0.1:5432, dropped afterwards."""
+    with _throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_module_url() -> Iterator[str]:
+    """One throwaway PostgreSQL database for a whole test module (its tests clear their own rows)."""
+    with _throwaway_postgres() as url:
+        yield url

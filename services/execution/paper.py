@@ -94,11 +94,9 @@ class PaperVenue(ExecutionVenue):
                 self._check_funds(connection, order_id, request, quote, cash)
                 if _crosses(request.side, request.limit_price, quote):
                     self._fill(connection, order_id, quote, now)
-        except IntegrityError:
-            pass  # a concurrent submit of the same client order id committed first: its order is the one
-        order = self._read(request.client_order_id)
-        assert order is not None  # inserted above, or by the concurrent submit
-        return _to_venue_order(order)
+        except IntegrityError:  # a concurrent submit of this client order id committed first
+            return self.submit(request)  # answered as any id already placed
+        return _to_venue_order(self._read(request.client_order_id))
 
     def lookup(self, client_order_id: str) -> VenueOrder | None:
         """The order (a resting limit order is filled first when its limit is now crossed), or None."""

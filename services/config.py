@@ -45,7 +45,10 @@ class Settings(BaseSettings):
     execution_venue: Venue = "paper"
     live_engine_url: str | None = None
     live_engine_service_api_key: SecretStr | None = None
-    live_engine_timeout_seconds: float = 8.0
+    live_engine_timeout_seconds: float = Field(8.0, gt=0)
+    live_engine_tenant_id: str = "trade-nexus"
+    live_engine_user_id: str = "console"
+    live_engine_portfolio_id: str | None = None  # unset: the account sums every portfolio of the tenant
     paper_slippage_bps: float = Field(5.0, ge=0)
     paper_fee_bps: float = Field(10.0, ge=0)
     paper_initial_cash: float = Field(100_000.0, gt=0)
@@ -54,6 +57,7 @@ class Settings(BaseSettings):
     alpaca_api_key: SecretStr | None = None
     alpaca_api_secret: SecretStr | None = None
     alpaca_base_url: str | None = None
+    alpaca_timeout_seconds: float = Field(10.0, gt=0)
     alpaca_data_url: str | None = None
     alpaca_feed: Literal["iex", "sip", "otc", "delayed_sip"] = "iex"
     alpaca_adjustment: Literal["raw", "split", "dividend", "all"] = "all"
@@ -78,8 +82,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _venue_has_its_settings(self) -> Settings:
-        if self.execution_venue == "live-engine" and not self.live_engine_url:
-            raise ValueError("EXECUTION_VENUE=live-engine needs LIVE_ENGINE_URL")
+        if self.execution_venue == "live-engine" and not (self.live_engine_url and self.live_engine_service_api_key):
+            raise ValueError("EXECUTION_VENUE=live-engine needs LIVE_ENGINE_URL and LIVE_ENGINE_SERVICE_API_KEY")
         if self.execution_venue == "alpaca-paper" and not (self.alpaca_api_key and self.alpaca_api_secret):
             raise ValueError("EXECUTION_VENUE=alpaca-paper needs ALPACA_API_KEY and ALPACA_API_SECRET")
         return self

@@ -49,7 +49,14 @@ class StorageUnavailable(NexusError):
 
 
 class ServiceUnavailable(NexusError):
-    """An external service is down, timed out or answered with a server error."""
+    """An external service is down, timed out or answered with a server error.
+
+    ``status_code`` is the HTTP status of the last answer, or None when there was none (timeout, no connection).
+    """
+
+    def __init__(self, message: str, status_code: int | None = None):
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class PermissionDenied(NexusError):

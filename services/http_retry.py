@@ -46,23 +46,26 @@ def send_with_retry(
     """Call ``send`` until it returns a non-retryable response or the attempts run out.
 
     Returns the last response (which may be a 4xx for the caller to map). Raises ServiceUnavailable,
-    naming ``service``, when every attempt timed out, could not connect or got a retryable status.
+    naming ``service``, when every attempt timed out, could not connect or got a retryable status; its
+    ``status_code`` is that of the last attempt's answer (None when the last attempt got none).
     """
     last_problem = ""
+    last_status: int | None = None
     for attempt in range(policy.attempts):
         try:
             response = send()
         except httpx.TimeoutException:
-            last_problem = "timed out"
+            last_problem, last_status = "timed out", None
             retry_after = None
         except httpx.TransportError as error:
-            last_problem = f"could not connect ({type(error).__name__})"
+            last_problem, last_status = f"could not connect ({type(error).__name__})", None
             retry_after = None
         else:
             if response.status_code not in RETRYABLE_STATUS:
                 return response
-            last_problem = f"answered HTTP {response.status_code}"
+            last_problem, last_status = f"answered HTTP {response.status_code}", response.status_code
             retry_after = response.headers.get("Retry-After")
         if attempt + 1 < policy.attempts:
             sleep(policy.delay(attempt, retry_after))
-    raise ServiceUnavailable(f"{service} {last_problem} after {policy.attempts} attempts")
+    tries = f"{policy.attempts} attempt{'s' if policy.attempts != 1 else ''}"
+    raise ServiceUnavailable(f"{service} {last_problem} after {tries}", status_code=last_status)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from services.db import JsonDoc, UtcDateTime, metadata
 
@@ -96,4 +96,62 @@ risk_policies = Table(
     Column("actor", String(200), nullable=False),
     Column("reason", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# --- paper venue: the embedded simulated account (services.execution.paper) -----------------------------
+paper_accounts = Table(
+    "paper_accounts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("cash", Float, nullable=False),
+    Column("initial_cash", Float, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+paper_orders = Table(
+    "paper_orders",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the venue order id
+    Column("account_id", String(40), ForeignKey("paper_accounts.id"), nullable=False),
+    Column("client_order_id", String(32), nullable=False, unique=True),  # the idempotency key
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(4), nullable=False),  # buy sell
+    Column("type", String(6), nullable=False),  # market limit
+    Column("quantity", Float, nullable=False),
+    Column("limit_price", Float),
+    Column("reference_price", Float),
+    Column("status", String(20), nullable=False),  # submitted filled cancelled
+    Column("filled_quantity", Float, nullable=False, default=0.0),
+    Column("average_price", Float),
+    Column("fee", Float, nullable=False, default=0.0),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_paper_orders_account_status", "account_id", "status"),
+)
+
+paper_fills = Table(
+    "paper_fills",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("order_id", String(40), ForeignKey("paper_orders.id"), nullable=False, index=True),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("quote", Float, nullable=False),  # the market price the fill was made against
+    Column("price", Float, nullable=False),  # after slippage (and capped at the limit)
+    Column("fee", Float, nullable=False),
+    Column("realized_pnl", Float, nullable=False),  # of a sell, against the average price; 0 for a buy
+    Column("filled_at", UtcDateTime(), nullable=False),
+)
+
+paper_positions = Table(
+    "paper_positions",
+    metadata,
+    Column("account_id", String(40), ForeignKey("paper_accounts.id"), primary_key=True),
+    Column("symbol", String(32), primary_key=True),
+    Column("quantity", Float, nullable=False),  # 0 once closed; the row keeps the realized P&L
+    Column("avg_price", Float, nullable=False),
+    Column("realized_pnl", Float, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )

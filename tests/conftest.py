@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -58,9 +59,8 @@ def azurite_connection_string() -> Iterator[str]:
         yield connection_string
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL database on 127.0.0.1:5432, dropped afterwards."""
+@contextmanager
+def _throwaway_postgres() -> Iterator[str]:
     from sqlalchemy import create_engine, text
 
     name = f"nexus_test_{uuid.uuid4().hex[:10]}"
@@ -75,3 +75,17 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database on 127.0.0.1:5432, dropped afterwards."""
+    with _throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_module_url() -> Iterator[str]:
+    """One throwaway PostgreSQL database for a whole test module (its tests clear their own rows)."""
+    with _throwaway_postgres() as url:
+        yield url

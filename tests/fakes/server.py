@@ -6,7 +6,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,12 +28,17 @@ class Request:
 
 @dataclass
 class Response:
-    """What a route returns: status, body (bytes, str or JSON-able) and headers."""
+    """What a route returns: status, body (bytes, str or JSON-able) and headers.
+
+    ``delay_s`` holds the answer back (a slow server); ``drop`` closes the connection without an answer
+    (the server did the work, then died before it could say so).
+    """
 
     status: int = 200
     body: object = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    drop: bool = False
 
     def encoded(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
@@ -46,15 +51,29 @@ class Response:
 Route = Callable[..., Response]
 
 
+@dataclass
+class _Fault:
+    """What the next ``count`` requests (of ``method``, or any) get instead of a plain answer."""
+
+    count: int
+    method: str | None
+    answer: Response | None = None  # given instead of running the route
+    delay_s: float = 0.0  # the route runs, its answer comes late
+    drop: bool = False  # the route runs, its answer never comes
+
+
 class FakeServer:
     """Routes ``(METHOD, regex)`` to handlers ``handler(request, *groups) -> Response``.
 
     Every request is recorded in ``requests``. Use as a context manager; ``url`` is the base URL.
+    ``authorize`` (override it) may refuse a request before its route runs; ``fail_next``, ``slow_next``
+    and ``drop_next`` inject failures into the next requests.
     """
 
     def __init__(self) -> None:
         self.routes: list[tuple[str, re.Pattern[str], Route]] = []
         self.requests: list[Request] = []
+        self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -67,9 +86,50 @@ class FakeServer:
 
         return register
 
+    def authorize(self, request: Request) -> Response | None:
+        """The refusal of a request that lacks the service's credentials; None lets it through."""
+        return None
+
+    def fail_next(self, count: int = 1, status: int = 500, body: object = None, method: str | None = None) -> None:
+        """The next ``count`` requests (of ``method``) get ``status`` and ``body`` without reaching their route.
+
+        A 200 with a text ``body`` is a proxy's garbage page.
+        """
+        self._add_fault(_Fault(count, method, answer=Response(status, body)))
+
+    def slow_next(self, count: int, delay_s: float, method: str | None = None) -> None:
+        """The next ``count`` requests (of ``method``) are served, but answered only after ``delay_s``."""
+        self._add_fault(_Fault(count, method, delay_s=delay_s))
+
+    def drop_next(self, count: int = 1, method: str | None = None) -> None:
+        """The next ``count`` requests (of ``method``) are served, then the connection closes unanswered."""
+        self._add_fault(_Fault(count, method, drop=True))
+
+    def _add_fault(self, fault: _Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.method in (None, method):
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
     def _dispatch(self, request: Request) -> Response:
         with self._lock:
             self.requests.append(request)
+            fault = self._take_fault(request.method)
+        if fault and fault.answer:
+            return fault.answer
+        response = self.authorize(request) or self._route(request)
+        if fault:
+            response = replace(response, delay_s=fault.delay_s, drop=fault.drop)
+        return response
+
+    def _route(self, request: Request) -> Response:
         for method, pattern, handler in self.routes:
             match = pattern.match(request.path)
             if method == request.method and match:
@@ -81,6 +141,7 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
@@ -99,6 +160,9 @@ class FakeServer:
                 response = fake._dispatch(request)
                 if response.delay_s:
                     threading.Event().wait(response.delay_s)
+                if response.drop:
+                    self.close_connection = True
+                    return
                 payload, content_type = response.encoded()
                 try:
                     self.send_response(response.status)
@@ -116,7 +180,8 @@ class FakeServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # a short poll interval: shutdown() waits up to one interval, and every test stops its fake
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,0 +1,1 @@
+"""Execution venues: the embedded paper venue, the Live Engine and Alpaca paper, behind one interface."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from huey import crontab
 
+import services.strategies  # noqa: F401  (registers the lona_backtest job kind)
 from services.runtime import get_runtime
 
 huey = get_runtime().queue

@@ -11,8 +11,8 @@ import pytest
 os.environ.setdefault("LANGSMITH_TRACING", "false")
 os.environ.setdefault("APP_ENV", "test")
 
-from services.config import load_settings  # noqa: E402
-from services.runtime import Runtime, set_runtime  # noqa: E402
+from services.config import load_settings
+from services.runtime import Runtime, set_runtime
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -72,3 +72,21 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def lona_gateway():
+    """A fake Lona Gateway on loopback (tests/fakes/lona_gateway.py), fresh for each test."""
+    from tests.fakes.lona_gateway import FakeLonaGateway
+
+    with FakeLonaGateway() as fake:
+        yield fake
+
+
+@pytest.fixture
+def lona_runtime(make_runtime, lona_gateway) -> Runtime:
+    """A Runtime whose Lona settings point at ``lona_gateway`` with its token, polling every millisecond."""
+    from tests.fakes.lona_gateway import TOKEN
+
+    return make_runtime(lona_gateway_url=lona_gateway.url, lona_agent_token=TOKEN, lona_poll_interval_seconds=0.001,
+                        lona_poll_timeout_seconds=5)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from services.auth import Actor, local_operator
 from services.errors import NexusError
 from services.market_view import ChartBuilder
 from services.runtime import Runtime, get_runtime
@@ -28,9 +29,14 @@ def console() -> Console:
     return Console(runtime=runtime, charts=ChartBuilder(runtime.datasets))
 
 
+def current_actor() -> Actor:
+    """Who is acting in this browser session (recorded with every change): the local operator in local mode."""
+    return local_operator()
+
+
 def actor() -> str:
-    """Who is acting in this browser session (recorded with every change)."""
-    return st.session_state.get("actor", "local-operator")
+    """The acting person's name."""
+    return current_actor().name
 
 
 @contextlib.contextmanager

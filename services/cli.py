@@ -2,77 +2,28 @@
 
 from __future__ import annotations
 
-import functools
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from services import clock
+from services import cli_lona, clock
+from services.cli_support import End, Start, fail, os_user, parse_day, reports_errors, runtime
 from services.datasets import DatasetRef
-from services.errors import NexusError
 
 app = typer.Typer(help="Trade Nexus Console: market data, agent runs, approvals, Lona.", no_args_is_help=True)
 data_app = typer.Typer(help="OHLCV datasets in the blob store.", no_args_is_help=True)
 demo_app = typer.Typer(help="Sample data shipped inside PyPI packages.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(demo_app, name="demo")
-
-
-def fail(message: str, code: int) -> None:
-    """One line on stderr, then exit with ``code``."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn domain errors into one line on stderr and exit code 2 (bad input) or 1 (anything else)."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except NexusError as error:
-            fail(str(error), error.exit_code)
-        except OSError as error:
-            fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), 2 if error.filename else 1)
-
-    return run
-
-
-def runtime():
-    """The process runtime (settings read from the environment)."""
-    from services.runtime import get_runtime
-
-    return get_runtime()
-
-
-def parse_day(text: str | None, end_of_day: bool = False) -> int | None:
-    """``YYYY-MM-DD`` (or full ISO time) to Unix ms UTC; None passes through."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        from services.errors import BadInput
-
-        raise BadInput(f"date '{text}' must look like 2024-01-31 or 2024-01-31T12:00") from None
-    ms = clock.to_ms(moment)
-    if end_of_day and len(text) == 10:
-        ms += 86_400_000 - 1
-    return ms
+app.add_typer(cli_lona.app, name="lona")
 
 
 Ref = Annotated[str, typer.Argument(help="dataset reference exchange/SYMBOL/interval, e.g. sample/AAPL/1d")]
-Start = Annotated[str | None, typer.Option(help="first day (UTC), YYYY-MM-DD")]
-End = Annotated[str | None, typer.Option(help="last day (UTC, inclusive), YYYY-MM-DD")]
 
 
 @data_app.command("list")
@@ -106,7 +57,7 @@ def data_import(
     ref = DatasetRef.of(exchange, symbol, interval)
     check_size(file.stat().st_size, file.name, rt.settings.max_import_bytes)
     result = import_file(rt.datasets, ref, file.read_bytes(), file.name, replace_overlap=replace_overlap,
-                         repair_order=sort, actor=_cli_actor(), max_bytes=rt.settings.max_import_bytes)
+                         repair_order=sort, actor=os_user(), max_bytes=rt.settings.max_import_bytes)
     typer.echo(f"{ref}: {result.rows_added} candles added, {result.rows_replaced} replaced, "
                f"{result.rows_total} in total ({len(result.partitions_written)} partitions written)")
 
@@ -221,11 +172,6 @@ def serve(
 
 def _interrupt(*_args: object) -> None:
     raise KeyboardInterrupt
-
-
-def _cli_actor() -> str:
-    """Who runs this command (the OS user), recorded with every change made from the CLI."""
-    return f"cli:{os.environ.get('USER') or os.environ.get('USERNAME') or 'unknown'}"
 
 
 if __name__ == "__main__":

@@ -69,7 +69,12 @@ class Settings(BaseSettings):
     lona_agent_name: str = "Trade Nexus Orchestrator"
     lona_agent_token: SecretStr | None = None
     lona_agent_registration_secret: SecretStr | None = None
-    lona_token_ttl_days: int = 30
+    lona_token_ttl_days: int = Field(30, ge=1)
+    lona_credentials_file: Path | None = None  # where `nexus lona register` keeps the token; default under NEXUS_HOME
+    lona_timeout_seconds: float = Field(60.0, gt=0)
+    lona_generate_timeout_seconds: float = Field(180.0, gt=0)
+    lona_poll_interval_seconds: float = Field(5.0, gt=0)
+    lona_poll_timeout_seconds: float = Field(300.0, gt=0)
 
     # LLM and tracing
     xai_api_key: SecretStr | None = None
@@ -110,6 +115,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url.get_secret_value()
         return f"sqlite:///{(self.nexus_home / 'console.db').resolve()}"
+
+    @property
+    def lona_credentials_path(self) -> Path:
+        """File holding the Lona token saved by registration (JSON, owner-only permissions)."""
+        return self.lona_credentials_file or self.nexus_home / "lona-credentials.json"
 
     @property
     def uses_azure_blob(self) -> bool:

@@ -9,6 +9,7 @@ to ``submitting`` first; the venue is asked for the client order id before any r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
@@ -355,10 +356,8 @@ class Orders:
         if order.status != "pending_approval":
             raise Conflict(f"order {order.id} is already {order.status}")
         if order.seconds_left <= 0:
-            try:
+            with contextlib.suppress(Conflict):
                 self._move(order, "expired", "system", "expire", "no decision before the proposal expired")
-            except Conflict:
-                pass
             raise Conflict(f"order {order.id} expired before it was decided")
 
     # --- submission -----------------------------------------------------------------------------------------
@@ -407,7 +406,7 @@ class Orders:
         if target == "rejected":
             target = "failed"
         changes = {"venue_order_id": result.venue_order_id, "filled_quantity": result.filled_quantity,
-                   "average_price": result.average_price, "fee": result.fee}
+                   "average_price": result.average_price, "fee": result.fee or 0.0}
         if target == order.status and order.filled_quantity == result.filled_quantity:
             return order
         if target == order.status and target != "partially_filled":

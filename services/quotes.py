@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from services.datasets import Datasets, DatasetRef
+from services.datasets import DatasetRef, Datasets
 from services.errors import BadInput
 from services.ohlcv import INTERVALS
 

@@ -20,10 +20,10 @@ class _Strict(BaseModel):
 class Limits(_Strict):
     """risk-policy.v1 limits (USD, percent)."""
 
-    maxNotionalUsd: float = Field(ge=0)  # noqa: N815  (field names are the schema's)
-    maxPositionNotionalUsd: float = Field(ge=0)  # noqa: N815
-    maxDrawdownPct: float = Field(ge=0, le=100)  # noqa: N815
-    maxDailyLossUsd: float = Field(ge=0)  # noqa: N815
+    maxNotionalUsd: float = Field(ge=0)
+    maxPositionNotionalUsd: float = Field(ge=0)
+    maxDrawdownPct: float = Field(ge=0, le=100)
+    maxDailyLossUsd: float = Field(ge=0)
 
 
 class KillSwitch(_Strict):
@@ -31,7 +31,7 @@ class KillSwitch(_Strict):
 
     enabled: bool
     triggered: bool = False
-    triggeredAt: str | None = None  # noqa: N815
+    triggeredAt: str | None = None
     reason: str | None = Field(default=None, min_length=1)
 
     @field_validator("triggeredAt")
@@ -51,8 +51,8 @@ class RiskPolicy(_Strict):
     version: Literal["risk-policy.v1"]
     mode: Literal["advisory", "enforced"]
     limits: Limits
-    killSwitch: KillSwitch  # noqa: N815
-    actionsOnBreach: list[Literal["reject_order", "cancel_open_orders", "halt_deployments", "notify_ops"]] = Field(  # noqa: N815
+    killSwitch: KillSwitch
+    actionsOnBreach: list[Literal["reject_order", "cancel_open_orders", "halt_deployments", "notify_ops"]] = Field(
         min_length=1
     )
 
@@ -68,12 +68,12 @@ class RiskPolicy(_Strict):
 class GateLimits(_Strict):
     """Limits of the console's own gate, beside risk-policy.v1 (which has no room for them)."""
 
-    maxPositionWeight: float = Field(0.25, gt=0, le=1)  # noqa: N815  share of equity per symbol
-    maxGrossExposure: float = Field(1.0, gt=0, le=5)  # noqa: N815  gross position value / equity
-    dailyNotionalCapUsd: float = Field(250_000.0, ge=0)  # noqa: N815
-    maxDriftPct: float = Field(2.0, ge=0)  # noqa: N815  re-quote vs proposal before approve is disabled
-    fourEyesNotionalUsd: float = Field(50_000.0, ge=0)  # noqa: N815  above this two approvers are needed
-    proposalTtlMinutes: float = Field(60.0, gt=0)  # noqa: N815
+    maxPositionWeight: float = Field(0.25, gt=0, le=1)
+    maxGrossExposure: float = Field(1.0, gt=0, le=5)
+    dailyNotionalCapUsd: float = Field(250_000.0, ge=0)
+    maxDriftPct: float = Field(2.0, ge=0)
+    fourEyesNotionalUsd: float = Field(50_000.0, ge=0)
+    proposalTtlMinutes: float = Field(60.0, gt=0)
 
 
 DEFAULT_POLICY = {

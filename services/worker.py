@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from huey import crontab
 
-import services.trading  # noqa: F401  (registers the execute job kind)
+import services.strategies
+import services.trading
 from services.runtime import get_runtime
 
 huey = get_runtime().queue

@@ -89,3 +89,21 @@ def postgres_module_url() -> Iterator[str]:
     """One throwaway PostgreSQL database for a whole test module (its tests clear their own rows)."""
     with _throwaway_postgres() as url:
         yield url
+
+
+@pytest.fixture
+def lona_gateway():
+    """A fake Lona Gateway on loopback (tests/fakes/lona_gateway.py), fresh for each test."""
+    from tests.fakes.lona_gateway import FakeLonaGateway
+
+    with FakeLonaGateway() as fake:
+        yield fake
+
+
+@pytest.fixture
+def lona_runtime(make_runtime, lona_gateway) -> Runtime:
+    """A Runtime whose Lona settings point at ``lona_gateway`` with its token, polling every millisecond."""
+    from tests.fakes.lona_gateway import TOKEN
+
+    return make_runtime(lona_gateway_url=lona_gateway.url, lona_agent_token=TOKEN, lona_poll_interval_seconds=0.001,
+                        lona_poll_timeout_seconds=5)

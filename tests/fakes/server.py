@@ -105,6 +105,11 @@ class FakeServer:
         """The next ``count`` requests (of ``method``) are served, then the connection closes unanswered."""
         self._add_fault(_Fault(count, method, drop=True))
 
+    def heal(self) -> None:
+        """Drop every failure still queued: the service works again."""
+        with self._lock:
+            self._faults.clear()
+
     def _add_fault(self, fault: _Fault) -> None:
         with self._lock:
             self._faults.append(fault)

@@ -2,15 +2,21 @@
 
 import streamlit as st
 
+from components.banners import banners
 from components.context import console
-from pages import market_data
+from pages import approvals, market_data, orders
 
-st.set_page_config(page_title="Trade Nexus Console", page_icon="📈", layout="wide")
+st.set_page_config(page_title="Trade Nexus Console", page_icon=":material/monitoring:", layout="wide")
 services = console()
-navigation = st.navigation(
-    {
-        "Markets": [st.Page(market_data.render, title="Market Data", icon=":material/candlestick_chart:", url_path="market-data", default=True)],
-    }
-)
-st.sidebar.info("Local mode: one operator, no sign-in.", icon=":material/home:")
+pending, _oldest = services.runtime.orders.pending_summary()
+navigation = st.navigation({
+    "Markets": [st.Page(market_data.render, title="Market Data", icon=":material/candlestick_chart:",
+                        url_path="market-data", default=True)],
+    "Trading": [
+        st.Page(approvals.render, title=f"Approvals ({pending})" if pending else "Approvals",
+                icon=":material/approval:", url_path="approvals"),
+        st.Page(orders.render, title="Orders & Portfolio", icon=":material/receipt_long:", url_path="orders"),
+    ],
+})
+banners(services)
 navigation.run()

@@ -58,7 +58,11 @@ def _actions(order: Order, blocked: str) -> None:
             st.rerun()
 
 
-@st.dialog("Confirm", width="large")
+def _close_bulk() -> None:
+    st.session_state.pop("bulk", None)
+
+
+@st.dialog("Confirm", width="large", on_dismiss=_close_bulk)
 def _confirm_bulk(action: str, pending: list[Order]) -> None:
     verb = "approve and send" if action == "approve" else "reject"
     st.write(f"You are about to **{verb}** exactly these {len(pending)} order(s):")
@@ -79,6 +83,7 @@ def _confirm_bulk(action: str, pending: list[Order]) -> None:
         for run_id in sorted({o.run_id for o in pending}):
             _dispatch(run_id)
         st.session_state["bulk_problems"] = problems
+        _close_bulk()
         st.rerun()
 
 
@@ -104,9 +109,11 @@ def _inbox() -> None:
             head.subheader(f"Run {run_id}")
             head.caption(f"{len(group)} proposal(s), proposed {group[-1].created_at:%Y-%m-%d %H:%M:%S} UTC")
             if approve_all.button("Approve all…", key=f"bulk_approve_{run_id}"):
-                _confirm_bulk("approve", group)
+                st.session_state["bulk"] = ("approve", run_id)
             if reject_all.button("Reject all…", key=f"bulk_reject_{run_id}"):
-                _confirm_bulk("reject", group)
+                st.session_state["bulk"] = ("reject", run_id)
+            if st.session_state.get("bulk", (None, None))[1] == run_id:  # stays open until confirmed or dismissed
+                _confirm_bulk(st.session_state["bulk"][0], group)
             for order in group:
                 with st.container(border=True), shows_errors():
                     checks = [c.as_dict() for c in orders.recheck(order)]

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from services import cli_lona, clock
+from services import cli_lona, cli_orders, clock
 from services.cli_support import End, Start, fail, os_user, parse_day, reports_errors, runtime
 from services.datasets import DatasetRef
 
@@ -21,6 +21,8 @@ demo_app = typer.Typer(help="Sample data shipped inside PyPI packages.", no_args
 app.add_typer(data_app, name="data")
 app.add_typer(demo_app, name="demo")
 app.add_typer(cli_lona.app, name="lona")
+app.add_typer(cli_orders.app, name="orders")
+app.command("killswitch")(reports_errors(cli_orders.killswitch))
 
 
 Ref = Annotated[str, typer.Argument(help="dataset reference exchange/SYMBOL/interval, e.g. sample/AAPL/1d")]

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     app_env: Literal["local", "production", "test"] = "local"
     nexus_home: Path = Path("./var")
 
+    # sign-in and roles: comma-separated e-mails (or "*"); everyone signed in is a viewer
+    role_traders: str = ""
+    role_approvers: str = ""
+    role_admins: str = ""
+
     # blob storage
     azure_storage_connection_string: SecretStr | None = None
     azure_storage_account_url: str | None = None

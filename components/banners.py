@@ -1,0 +1,19 @@
+"""Banners on every page: local mode, PAPER/LIVE and the kill switch."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.context import Console, current_actor
+
+
+def banners(services: Console) -> None:
+    """Draw the status banners in the sidebar and, for the kill switch, across the top of the page."""
+    runtime = services.runtime
+    mode = "LIVE" if runtime.settings.execution_venue == "live-engine" else "PAPER"
+    st.sidebar.markdown(f"**{mode}** · venue `{runtime.settings.execution_venue}`")
+    st.sidebar.caption(f"Signed in as {current_actor().label}")
+    if runtime.settings.app_env != "production":
+        st.sidebar.info("Local mode: one operator, no sign-in.", icon=":material/home:")
+    if runtime.orders.kill_switch_on():
+        st.error("KILL SWITCH ON: all order submission is halted.", icon=":material/dangerous:")

@@ -68,7 +68,9 @@ def make_engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=serializer)
+    # recycle rather than ping on every checkout: a ping is a round trip on each of the many short transactions
+    # of an approval; connections a server (or Supabase's pooler) dropped are replaced within five minutes
+    return create_engine(url, pool_recycle=300, pool_size=5, max_overflow=10, json_serializer=serializer)
 
 
 def _dumps(value: object) -> str:

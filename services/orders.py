@@ -253,9 +253,10 @@ class Orders:
         return created
 
     # --- decisions ------------------------------------------------------------------------------------------
-    def recheck(self, order: Order, quantity: float | None = None, limit_price: float | None = None) -> list[Check]:
+    def recheck(self, order: Order, quantity: float | None = None, limit_price: float | None = None,
+                rules: tuple[RiskPolicy, GateLimits] | None = None) -> list[Check]:
         """The risk checks for this order now (current book, policy, optional edited values)."""
-        policy, gate = self.policy()
+        policy, gate = rules or self.policy()
         price = limit_price or order.limit_price or order.reference_price
         intent = OrderIntent(order.symbol, order.side, quantity or order.quantity, price)
         book = self.book()
@@ -278,14 +279,14 @@ class Orders:
         actor.require("approver", "approve orders")
         order = self._fresh(order_id)
         self._ensure_decidable(order, expected_version)
-        if self.kill_switch_on():
+        policy, gate = rules = self.policy()
+        if policy.killSwitch.enabled and policy.killSwitch.triggered:
             raise Conflict("the kill switch is on: no order can be approved until an admin re-arms it")
-        failing = [c for c in self.recheck(order) if not c.passed]
+        failing = [c for c in self.recheck(order, rules=rules) if not c.passed]
         if failing:
             raise Conflict("approval refused, a risk check fails: " + "; ".join(
                 f"{c.name} {c.value} > {c.limit}" if isinstance(c.value, float) else f"{c.name}: {c.value}"
                 for c in failing))
-        _policy, gate = self.policy()
         drift = self.drift_pct(order)
         if drift is not None and abs(drift) > gate.maxDriftPct:
             raise Conflict(f"approval refused: price drifted {drift:+.2f}% since the proposal "
@@ -524,15 +525,15 @@ class Orders:
         if venue_order_id:
             values["venue_order_id"] = venue_order_id
         with self.engine.begin() as connection:
-            moved = connection.execute(update(orders).where(
+            row = connection.execute(update(orders).where(
                 orders.c.id == order.id, orders.c.status == order.status, orders.c.version == order.version,
-            ).values(**values)).rowcount
-            if moved != 1:
+            ).values(**values).returning(*orders.c)).first()
+            if row is None:
                 current = connection.execute(select(orders.c.status).where(orders.c.id == order.id)).scalar()
                 raise Conflict(f"order {order.id} was changed by someone else (now {current}); nothing was done")
             self._audit(connection, order.id, actor, action, order.status, target, reason, run_id=order.run_id,
                         venue_order_id=venue_order_id or order.venue_order_id, details=details or {})
-        return self.get(order.id)
+        return _order(row)
 
     @staticmethod
     def _audit(connection: Connection, subject: str, actor: str, action: str, from_status: str | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from services.datasets import DatasetRef, Datasets
 from services.errors import BadInput
@@ -16,8 +17,10 @@ class LatestPrices:
     else to the catalog's finest-interval OHLCV dataset of that symbol (close-only sets come last).
     """
 
-    def __init__(self, datasets: Datasets):
+    def __init__(self, datasets: Datasets, catalog_ttl_s: float = 30.0):
         self.datasets = datasets
+        self._catalog_ttl_s = catalog_ttl_s
+        self._catalog: tuple[float, dict[str, DatasetRef | None]] = (0.0, {})
         self._bound: dict[str, DatasetRef] = {}
         self._last: dict[str, tuple[str | None, float]] = {}
         self._lock = threading.Lock()
@@ -32,11 +35,15 @@ class LatestPrices:
         with self._lock:
             if symbol in self._bound:
                 return self._bound[symbol]
-        candidates = [e for e in self.datasets.catalog() if e.ref.symbol == symbol]
-        if not candidates:
-            return None
-        best = min(candidates, key=lambda e: (e.close_only, e.external, INTERVALS.index(e.ref.interval)))
-        return best.ref
+        read_at, choices = self._catalog
+        if time.monotonic() - read_at > self._catalog_ttl_s:  # one catalog listing serves many quotes
+            choices = {}
+            ranked = sorted(self.datasets.catalog(),
+                            key=lambda e: (e.close_only, e.external, INTERVALS.index(e.ref.interval)))
+            for entry in ranked:
+                choices.setdefault(entry.ref.symbol, entry.ref)
+            self._catalog = (time.monotonic(), choices)
+        return choices.get(symbol)
 
     def quote(self, symbol: str) -> float | None:
         """Last stored close of ``symbol``; None when no dataset holds it."""

@@ -4,10 +4,12 @@ import streamlit as st
 
 from components.banners import banners
 from components.context import console
+from components.sign_in import sign_in_gate
 from pages import approvals, market_data, orders
 
 st.set_page_config(page_title="Trade Nexus Console", page_icon=":material/monitoring:", layout="wide")
 services = console()
+sign_in_gate()
 pending, _oldest = services.runtime.orders.pending_summary()
 navigation = st.navigation({
     "Markets": [st.Page(market_data.render, title="Market Data", icon=":material/candlestick_chart:",

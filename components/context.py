@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
-from services.auth import Actor, local_operator
+from services.auth import Actor, local_operator, signed_in_actor
 from services.errors import NexusError
 from services.market_view import ChartBuilder
 from services.runtime import Runtime, get_runtime
@@ -29,8 +30,20 @@ def console() -> Console:
     return Console(runtime=runtime, charts=ChartBuilder(runtime.datasets))
 
 
+def sign_in_enabled() -> bool:
+    """True when Streamlit's secrets carry an [auth] section (OIDC sign-in through st.login)."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        return False
+
+
 def current_actor() -> Actor:
     """Who is acting in this browser session (recorded with every change): the local operator in local mode."""
+    if sign_in_enabled() and st.user.is_logged_in:
+        user = st.user.to_dict()
+        return signed_in_actor(str(user.get("email") or ""), str(user.get("name") or ""), user,
+                               console().runtime.settings)
     return local_operator()
 
 

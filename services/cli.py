@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from services import cli_lona, cli_orders, clock
+from services.auth import ensure_can_start
 from services.cli_support import End, Start, fail, os_user, parse_day, reports_errors, runtime
 from services.datasets import DatasetRef
 
@@ -143,10 +144,11 @@ def serve(
     from services.seed import seed
 
     rt = runtime()
+    root = Path(__file__).resolve().parents[1]
+    ensure_can_start(rt.settings, root / ".streamlit" / "secrets.toml")
     seeded = seed(rt.datasets, log=typer.echo)
     typer.echo(f"sample data: {len(seeded)} dataset(s) seeded" if seeded else "sample data present")
     rt.engine  # noqa: B018  (migrates the records database before two processes race to do it)
-    root = Path(__file__).resolve().parents[1]
     children = []
     if worker:
         children.append(subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer", "services.worker.huey",

@@ -5,15 +5,17 @@ import streamlit as st
 from components.banners import banners
 from components.context import console
 from components.sign_in import sign_in_gate
-from pages import approvals, market_data, orders
+from pages import approvals, market_data, orders, overview
 
 st.set_page_config(page_title="Trade Nexus Console", page_icon=":material/monitoring:", layout="wide")
 services = console()
 sign_in_gate()
 pending, _oldest = services.runtime.orders.pending_summary()
 navigation = st.navigation({
+    "Console": [st.Page(overview.render, title="Overview", icon=":material/dashboard:", url_path="overview",
+                        default=True)],
     "Markets": [st.Page(market_data.render, title="Market Data", icon=":material/candlestick_chart:",
-                        url_path="market-data", default=True)],
+                        url_path="market-data")],
     "Trading": [
         st.Page(approvals.render, title=f"Approvals ({pending})" if pending else "Approvals",
                 icon=":material/approval:", url_path="approvals"),

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from services import cli_lona, cli_orders, clock
-from services.auth import ensure_can_start
+from services.auth import ensure_can_start, secrets_file_has_auth
 from services.cli_support import End, Start, fail, os_user, parse_day, reports_errors, runtime
 from services.datasets import DatasetRef
 
@@ -145,7 +145,9 @@ def serve(
 
     rt = runtime()
     root = Path(__file__).resolve().parents[1]
-    ensure_can_start(rt.settings, root / ".streamlit" / "secrets.toml")
+    secrets_files = [root / ".streamlit" / "secrets.toml", rt.settings.nexus_home / "streamlit-secrets.toml"]
+    if not secrets_file_has_auth(secrets_files[0]):
+        ensure_can_start(rt.settings, secrets_files[1])
     seeded = seed(rt.datasets, log=typer.echo)
     typer.echo(f"sample data: {len(seeded)} dataset(s) seeded" if seeded else "sample data present")
     rt.engine  # noqa: B018  (migrates the records database before two processes race to do it)
@@ -154,8 +156,9 @@ def serve(
         children.append(subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer", "services.worker.huey",
                                           "--workers", "2", "--worker-type", "thread", "--quiet"], cwd=root))
     children.append(subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(root / "app" / "main.py"),
-         "--server.port", str(port), "--server.address", address], cwd=root))
+        [sys.executable, "-m", "streamlit", "run", str(root / "app" / "main.py"), "--server.port", str(port),
+         "--server.address", address, *[arg for f in secrets_files for arg in ("--secrets.files", str(f))]],
+        cwd=root))
     typer.echo(f"Trade Nexus Console on http://localhost:{port}")
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
-from services.auth import Actor, local_operator
+from services.auth import ROLE_HELP, Actor, local_operator
 from services.errors import NexusError
 from services.market_view import ChartBuilder
 from services.runtime import Runtime, get_runtime
@@ -32,6 +33,16 @@ def console() -> Console:
 def current_actor() -> Actor:
     """Who is acting in this browser session (recorded with every change): the local operator in local mode."""
     return local_operator()
+
+
+def needs_role(role: str, help_text: str | None = None, *, ready: bool = True) -> dict[str, Any]:
+    """Options of a button whose action needs ``role``: disabled, saying why, for an operator without it.
+
+    ``ready=False`` disables it too (its inputs are incomplete); ``help_text`` is shown otherwise.
+    """
+    refused = not current_actor().can(role)
+    return {"disabled": refused or not ready, "help": f"Needs the {role} role ({ROLE_HELP[role]})." if refused
+            else help_text}
 
 
 def actor() -> str:

@@ -48,7 +48,7 @@ def _results(report: BacktestReport) -> None:
         st.dataframe(report.trades, hide_index=True, width="stretch")
 
 
-def backtest_report(report: BacktestReport) -> None:
+def report_panel(report: BacktestReport) -> None:
     """Draw ``report``: its trace, then results, the failure, or the progress of a run still going."""
     _trace(report)
     if report.status == "COMPLETED":

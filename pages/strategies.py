@@ -6,7 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from components.backtest_report import backtest_report as report_view
+from components.backtest_report import report_panel
 from components.context import console, current_actor, needs_role, shows_errors
 from components.strategy_forms import create_form, strategy_code, upload_form
 from services import clock, strategies
@@ -165,7 +165,7 @@ def _report_tab() -> None:
         st.query_params.pop("report", None)
         return
     st.query_params["report"] = report_id
-    report_view(strategies.backtest_report(runtime, report_id))
+    report_panel(strategies.backtest_report(runtime, report_id))
 
 
 def _history_tab() -> None:

@@ -5,7 +5,7 @@ import streamlit as st
 from components.banners import banners
 from components.context import console
 from components.sign_in import sign_in_gate
-from pages import approvals, market_data, orders, overview
+from pages import approvals, market_data, orders, overview, strategies
 
 st.set_page_config(page_title="Trade Nexus Console", page_icon=":material/monitoring:", layout="wide")
 services = console()
@@ -21,6 +21,7 @@ navigation = st.navigation({
                 icon=":material/approval:", url_path="approvals"),
         st.Page(orders.render, title="Orders & Portfolio", icon=":material/receipt_long:", url_path="orders"),
     ],
+    "Strategies": [st.Page(strategies.render, title="Strategies", icon=":material/science:", url_path="strategies")],
 })
 banners(services)
 navigation.run()

@@ -68,8 +68,10 @@ class AnomalyConfig:
     min_weeks_for_sessions: int = 4
     #: least number of repeated closes that can be stale, whatever the series' own repeat rate
     min_stale_repeats: int = 3
-    #: expected number of chance stale runs per series that the adaptive threshold tolerates
-    stale_false_alarms: float = 0.01
+    #: chance of a stale alarm per bar that the adaptive threshold tolerates (1e-4: one per 10,000 bars)
+    stale_false_alarm_rate: float = 1e-4
+    #: bars before a run whose share of repeated closes sets the run's threshold
+    stale_rate_window: int = 250
     #: bars in the rolling windows of the jump and volume rules
     window: int = 60
     #: bars needed in a rolling window before it is trusted
@@ -77,11 +79,11 @@ class AnomalyConfig:
     jump_sigmas: float = 6.0
     critical_jump_sigmas: float = 12.0
     volume_ratio: float = 4.0
-    volume_sigmas: float = 4.0
+    volume_sigmas: float = 2.0
     #: bars at the end of the series in which a very large jump is critical
     recent_bars: int = 5
     isolation_forest: bool = True
-    forest_threshold: float = 0.70
+    forest_threshold: float = 0.75
     forest_trees: int = 200
     #: bars needed to fit the IsolationForest
     forest_min_bars: int = 200
@@ -132,7 +134,7 @@ def detect(
         events += _stale_runs(priced, cfg)
         sigma_units, returns_ok = _robust_return_z(priced, cfg)
         events += _jumps(priced, sigma_units, returns_ok, cfg)
-        volume_z, volume_ratio = _volume_burst_stats(priced, cfg)
+        volume_z, volume_ratio = _volume_burst_stats(priced, step, cfg)
         if volume_z is not None:
             events += _volume_bursts(priced, volume_z, volume_ratio, cfg)
         if cfg.isolation_forest and len(priced) >= cfg.forest_min_bars:
@@ -319,13 +321,13 @@ def _gaps(
 
 
 # --- stale prices -------------------------------------------------------------------------------------
-def _stale_threshold(repeat_rate: float, n: int, cfg: AnomalyConfig) -> int:
-    """Repeats needed before a run is unlikely to be chance: n * rate**r <= stale_false_alarms."""
+def _stale_threshold(repeat_rate: float, cfg: AnomalyConfig) -> int:
+    """Repeats needed before a run is unlikely to be chance: repeat_rate ** r <= stale_false_alarm_rate."""
     if repeat_rate <= 0:
         return cfg.min_stale_repeats
     if repeat_rate >= 0.95:
-        return max(cfg.min_stale_repeats, n)  # a series that barely moves: only an exact-copy run can be stale
-    needed = math.log(cfg.stale_false_alarms / max(n, 1)) / math.log(repeat_rate)
+        return 1_000_000  # a series that barely moves: only an exact-copy run can be called stale
+    needed = math.log(cfg.stale_false_alarm_rate) / math.log(repeat_rate)
     return max(cfg.min_stale_repeats, math.ceil(needed))
 
 
@@ -336,17 +338,31 @@ def _stale_runs(priced: pd.DataFrame, cfg: AnomalyConfig) -> list[AnomalyEvent]:
     same_close = np.concatenate([[False], close[1:] == close[:-1]])
     informative = (values[:, 4] > 0) | (values[:, 1] > values[:, 2])
     exact_copy = np.concatenate([[False], np.all(values[1:] == values[:-1], axis=1) & informative[1:]])
-    threshold = _stale_threshold(float(same_close[1:].mean()), len(close) - 1, cfg)
+    # how often this series repeats a close depends on its price level against its tick: use the rate of
+    # the bars before each run (a low-priced decade repeats far more often than a high-priced one)
+    local_rate = (
+        pd.Series(same_close, dtype="float64")
+        .shift(1)
+        .rolling(cfg.stale_rate_window, min_periods=cfg.min_window)
+        .mean()
+        .fillna(float(same_close[1:].mean()))
+        .to_numpy()
+    )
     events = []
     last = len(close) - 1
     for start, end in _runs(same_close):
         repeats = end - start + 1
         copies = bool(exact_copy[start : end + 1].all())
+        threshold = _stale_threshold(float(local_rate[start]), cfg)
         needed = 1 if copies else threshold
         if repeats < needed:
             continue
         at_end = end == last
-        why = "exact copies of the previous bar" if copies else f"threshold {threshold} for this series"
+        why = (
+            "exact copies of the previous bar"
+            if copies
+            else f"{local_rate[start]:.1%} of recent bars repeat their close, so {threshold} repeats are needed"
+        )
         events.append(
             AnomalyEvent(
                 timestamp=int(ts[start]),
@@ -413,13 +429,23 @@ def _jumps(priced: pd.DataFrame, z: np.ndarray, ok: np.ndarray, cfg: AnomalyConf
     return events
 
 
-def _volume_burst_stats(priced: pd.DataFrame, cfg: AnomalyConfig) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Robust z of log volume and ratio to the rolling median; (None, None) when the series has no volume."""
+def _volume_burst_stats(
+    priced: pd.DataFrame, step: int | None, cfg: AnomalyConfig
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Robust z of log volume and ratio to its typical level; (None, None) when the series has no volume.
+
+    Intraday volume follows the clock (Asian hours trade a fraction of London's), so for bars shorter
+    than a day the median log volume of each time of day is removed before the rolling statistics.
+    """
     volume = priced["volume"].to_numpy()
     positive = volume > 0
     if positive.mean() < 0.5 or positive.sum() < cfg.min_window:
         return None, None
     log_volume = pd.Series(np.where(positive, np.log(np.where(positive, volume, 1.0)), np.nan))
+    if step is not None and step < _DAY_MS and _DAY_MS % step == 0:
+        time_of_day = (priced["timestamp"].to_numpy() % _DAY_MS) // step
+        profile = log_volume.groupby(time_of_day).transform("median")
+        log_volume = log_volume - profile + log_volume.median()
     center = _rolling_past_median(log_volume, cfg)
     spread = _MAD_TO_SIGMA * _rolling_past_median((log_volume - center).abs(), cfg)
     overall = _MAD_TO_SIGMA * float((log_volume - log_volume.median()).abs().median())

@@ -109,6 +109,20 @@ def shrunk_covariance(returns: pd.DataFrame) -> tuple[pd.DataFrame, float]:
     return covariance, float(estimator.shrinkage_)
 
 
+def equal_sharpe_prior(
+    covariance: pd.DataFrame, annual_sharpe: float = 0.3, horizon: int = 1, periods_per_year: int = 252
+) -> pd.Series:
+    """Expected returns over ``horizon`` steps when there is no view: every asset earns the same Sharpe ratio.
+
+    ``mu_i = annual_sharpe * sigma_i * horizon / sqrt(periods_per_year)`` with ``sigma_i`` the per-step
+    volatility from ``covariance``. Mean-variance on this prior sits between the minimum-variance and the
+    maximum-diversification portfolios; 0.3 is a conservative long-run Sharpe ratio of single stocks.
+    """
+    sigma = np.sqrt(np.clip(np.diag(covariance.to_numpy(dtype=np.float64)), 0.0, None))
+    scale = annual_sharpe * horizon / math.sqrt(periods_per_year)
+    return pd.Series(scale * sigma, index=covariance.index, name="expected_return")
+
+
 def _bounds(symbols: list[str], value: float | Mapping[str, float], default: float) -> np.ndarray:
     if isinstance(value, Mapping):
         return np.array([float(value.get(s, default)) for s in symbols])
@@ -116,19 +130,28 @@ def _bounds(symbols: list[str], value: float | Mapping[str, float], default: flo
 
 
 def optimize(
-    returns: pd.DataFrame, expected: pd.Series | None = None, constraints: Constraints | None = None
+    returns: pd.DataFrame,
+    expected: pd.Series | None = None,
+    constraints: Constraints | None = None,
+    covariance: pd.DataFrame | None = None,
 ) -> OptimizationResult:
     """Maximise ``mu'w - lambda/2 w'Sigma_h w - penalty * sum|w - w_current|`` over long-only weights.
 
     ``returns``: per-step returns (rows = dates, columns = symbols). ``expected``: expected returns
     over ``constraints.horizon`` steps per symbol; None means no view (mu = 0). Note that with mu = 0
     and cash allowed, holding cash is optimal: use ``fully_invested=True`` for the minimum-variance
-    portfolio. Raises InfeasibleConstraints when the bounds cannot meet the budget.
+    portfolio. ``covariance``: a per-step covariance to use instead of the Ledoit-Wolf estimate of
+    ``returns`` (e.g. one already computed; ``shrinkage`` is then reported as NaN). Raises
+    InfeasibleConstraints when the bounds cannot meet the budget.
     """
     cons = constraints or Constraints()
     symbols = [str(c) for c in returns.columns]
     frame = returns.set_axis(symbols, axis=1)
-    covariance, shrinkage = shrunk_covariance(frame)
+    if covariance is None:
+        covariance, shrinkage = shrunk_covariance(frame)
+    else:
+        given = covariance.rename(index=str, columns=str)
+        covariance, shrinkage = given.loc[symbols, symbols], float("nan")
     sigma_h = covariance.to_numpy() * cons.horizon
     n = len(symbols)
     mu = np.zeros(n) if expected is None else expected.reindex(symbols).fillna(0.0).to_numpy(dtype=np.float64)

@@ -13,8 +13,9 @@ random bars at least 40 bars apart (one per ~150 bars), then:
 - stale: 3 to 8 bars replaced by copies of the bar before them (close only: the same close);
 - ohlc_violation: high pushed below the body, low above it, or high and low swapped.
 
-A detection matches a label when it has the label's kind and falls between the label's first bar and
-the next real bar (a spike's reversal bar, the bar after a gap). Real series carry real anomalies
+A detection matches a label when it has the label's kind and its span overlaps the label's, from the
+label's first bar to the next real bar (a spike's reversal bar, the bar after a gap); a second
+detection of the same label is a duplicate and counts as false. Real series carry real anomalies
 (splits, crashes, holidays, the 2017 Christmas gap): detections also made on the untouched series
 (same kind, same time) are counted apart as "background", neither true nor false positives.
 
@@ -46,7 +47,7 @@ from bench.package_data import (
     nyse_sessions,
     sp500_closes,
 )
-from models.anomaly import AnomalyConfig, detect
+from models.anomaly import AnomalyConfig, AnomalyEvent, detect
 
 SEED = 20240611
 SPACING = 40
@@ -203,32 +204,39 @@ def rolling_zscore_alarms(frame: pd.DataFrame, window: int = 20, threshold: floa
     return alarms
 
 
-def score(labels: list[Label], detected: np.ndarray, background: set[int]) -> dict[str, int]:
-    """Counts for precision/recall.
+def score(labels: list[Label], detected: list[tuple[int, int]], background: set[int]) -> dict[str, int]:
+    """Counts for precision/recall; ``detected`` holds (first, last) timestamps of each detection.
 
-    A label is found when a detection falls in its window; the first such detection is a true event,
-    further ones in the same window are duplicates (the same anomaly reported twice) and count as
-    false. Other detections are false unless the untouched series raised them too (``background``);
-    ``strict_false`` counts them all.
+    A label is found when a detection overlaps its window; the first such detection is a true event,
+    further ones on the same label are duplicates (the same anomaly reported twice) and count as
+    false. Other detections are false unless the untouched series raised them too (``background``,
+    by first timestamp); ``strict_false`` counts them all.
     """
-    detected = np.sort(np.asarray(detected, dtype=np.int64))
-    found, matched = 0, np.zeros(detected.size, dtype=bool)
-    duplicates = 0
+    matched = [False] * len(detected)
+    found = duplicates = 0
     for label in labels:
-        lo, hi = np.searchsorted(detected, label.start), np.searchsorted(detected, label.end, side="right")
-        if hi > lo:
+        hits = [k for k, (first, last) in enumerate(detected) if first <= label.end and last >= label.start]
+        if hits:
             found += 1
-            duplicates += hi - lo - 1
-            matched[lo:hi] = True
-    unmatched = detected[~matched].tolist()
-    false = sum(1 for t in unmatched if t not in background) + duplicates
+            duplicates += len(hits) - 1
+            for k in hits:
+                matched[k] = True
+    unmatched = [first for (first, _), m in zip(detected, matched, strict=True) if not m]
     return {
         "labels": len(labels),
         "found": found,
         "true_events": found,
-        "false_events": false,
+        "false_events": sum(1 for t in unmatched if t not in background) + duplicates,
         "strict_false": len(unmatched) + duplicates,
     }
+
+
+def spans(events: list[AnomalyEvent], kind: str) -> list[tuple[int, int]]:
+    return [(e.timestamp, e.end_timestamp) for e in events if e.kind == kind]
+
+
+def points(timestamps: np.ndarray) -> list[tuple[int, int]]:
+    return [(int(t), int(t)) for t in timestamps]
 
 
 def _prf(counts: dict[str, int]) -> dict[str, float]:
@@ -272,14 +280,13 @@ def main() -> None:
             frame, labels = inject(series.frame, rng)
             events = detect(frame, series.interval_ms, config, series.sessions)
             background = {e.timestamp for e in clean_events if e.kind == kind}
-            mine = score(labels, np.array([e.timestamp for e in events if e.kind == kind]), background)
-            base = score(labels, rolling_zscore_alarms(frame)[kind], set(clean_alarms[kind].tolist()))
+            mine = score(labels, spans(events, kind), background)
+            base = score(labels, points(rolling_zscore_alarms(frame)[kind]), set(clean_alarms[kind].tolist()))
             _add(model_totals[kind], mine)
             _add(base_totals[kind], base)
             if kind in STATISTICAL:
                 forest_bg = {e.timestamp for e in clean_events if e.kind == "isolation_forest"}
-                forest = [e.timestamp for e in events if e.kind == "isolation_forest"]
-                _add(forest_totals[kind], score(labels, np.array(forest), forest_bg))
+                _add(forest_totals[kind], score(labels, spans(events, "isolation_forest"), forest_bg))
             prf = {k: round(v, 3) for k, v in _prf(mine).items()}
             per_series.append({"series": series.name, "kind": kind, **mine, **prf})
 

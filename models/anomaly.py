@@ -12,15 +12,19 @@ Kinds and when they are critical (a critical event removes the symbol from a run
   (weekends, a venue's daily break) are learned from the series and not counted. A single missing
   daily bar without a calendar is ``info`` (most likely a holiday), other gaps are warnings.
 - ``stale``: a run of identical closes. Exact copies of the previous bar (OHLCV, with volume > 0 or
-  high > low) count from one repeat; for other bars the run must be longer than chance allows given
-  how often this series repeats a close (tick size, liquidity). Warning; **critical** when the run
-  reaches the last bar: the feed is frozen now.
+  high > low) count from one repeat; for other bars (close-only series) the run must be longer than
+  chance allows given how often the series repeated a close over the previous ``stale_rate_window``
+  bars (tick size against price, liquidity): ``rate ** repeats <= stale_false_alarm_rate``, and at
+  least ``min_stale_repeats``. Warning; **critical** when the run reaches the last bar: the feed is
+  frozen now.
 - ``jump``: a log return beyond ``jump_sigmas`` robust sigmas (1.4826 x rolling median |return| of the
-  previous bars). A jump undone on the next bar is reported once, as a spike. Warning; **critical**
-  beyond ``critical_jump_sigmas`` within the last ``recent_bars`` bars (a bad print would be traded on).
-- ``volume_burst``: volume beyond ``volume_ratio`` x its rolling median and ``volume_sigmas`` robust
-  sigmas in log volume. Info (a market event, not a data error); warning from 10x. Skipped when the
-  series has no volume (close-only).
+  previous ``window`` bars), or a spike: a move and its reversal on the next bar, both beyond
+  ``spike_sigmas`` (reported once). Warning; **critical** beyond ``critical_jump_sigmas`` within the
+  last ``recent_bars`` bars (a bad print would be traded on). Unadjusted splits show up here.
+- ``volume_burst``: volume at least ``volume_ratio`` x its rolling median and ``volume_sigmas`` robust
+  sigmas of log volume above it (the second test spares series whose volume routinely swings that
+  much); intraday volume is first divided by its time-of-day profile. Info (a market event, not a
+  data error); warning from 10x. Skipped when the series has no volume (close-only).
 - ``isolation_forest``: scikit-learn IsolationForest on standardised return, bar range and volume;
   bars whose anomaly score (0.5 ordinary, towards 1 isolated) exceeds ``forest_threshold``. Info.
 
@@ -77,6 +81,8 @@ class AnomalyConfig:
     #: bars needed in a rolling window before it is trusted
     min_window: int = 20
     jump_sigmas: float = 6.0
+    #: both legs of a move-and-reversal must pass this to be a spike
+    spike_sigmas: float = 4.5
     critical_jump_sigmas: float = 12.0
     volume_ratio: float = 4.0
     volume_sigmas: float = 2.0
@@ -340,14 +346,18 @@ def _stale_runs(priced: pd.DataFrame, cfg: AnomalyConfig) -> list[AnomalyEvent]:
     exact_copy = np.concatenate([[False], np.all(values[1:] == values[:-1], axis=1) & informative[1:]])
     # how often this series repeats a close depends on its price level against its tick: use the rate of
     # the bars before each run (a low-priced decade repeats far more often than a high-priced one)
-    local_rate = (
-        pd.Series(same_close, dtype="float64")
+    # counted by run starts, so that one long (stale) run does not raise the rate for the runs after it;
+    # with independent repeats of probability p, runs start at rate p(1 - p)
+    starts = same_close & ~np.concatenate([[False], same_close[:-1]])
+    start_rate = (
+        pd.Series(starts, dtype="float64")
         .shift(1)
         .rolling(cfg.stale_rate_window, min_periods=cfg.min_window)
         .mean()
-        .fillna(float(same_close[1:].mean()))
+        .fillna(float(starts[1:].mean()))
         .to_numpy()
     )
+    local_rate = (1 - np.sqrt(np.clip(1 - 4 * start_rate, 0.0, None))) / 2
     events = []
     last = len(close) - 1
     for start, end in _runs(same_close):
@@ -400,30 +410,38 @@ def _jumps(priced: pd.DataFrame, z: np.ndarray, ok: np.ndarray, cfg: AnomalyConf
     ts = priced["timestamp"].to_numpy()
     close = priced["close"].to_numpy()
     n = len(close)
-    candidates = np.flatnonzero(ok & (np.abs(z) > cfg.jump_sigmas))
+    size = np.abs(np.where(ok, z, 0.0))
+    following = np.concatenate([size[1:], [0.0]])
+    opposite = np.concatenate([np.sign(z[1:]) == -np.sign(z[:-1]), [False]])
+    # a bad print is a move and its undoing: two opposite legs beyond spike_sigmas are as unlikely by
+    # chance as one leg beyond jump_sigmas, so spikes are caught smaller than level shifts
+    spike = opposite & (
+        ((size >= cfg.spike_sigmas) & (following >= cfg.spike_sigmas))
+        | ((size > cfg.jump_sigmas) & (following >= 0.5 * size))
+    )
+    candidates = np.flatnonzero(spike | (size > cfg.jump_sigmas))
     events, skip = [], set()
     for i in candidates.tolist():
         if i in skip:
             continue
-        size = abs(z[i])
         move = close[i] / close[i - 1] - 1.0
-        reverted = i + 1 < n and ok[i + 1] and np.sign(z[i + 1]) == -np.sign(z[i]) and abs(z[i + 1]) >= 0.5 * abs(z[i])
-        if reverted:
+        if spike[i]:
             skip.add(i + 1)
             back = close[i + 1] / close[i] - 1.0
-            what = f"spike {move:+.2%} then {back:+.2%} on the next bar ({size:.1f} sigma)"
+            what = f"spike {move:+.2%} then {back:+.2%} on the next bar ({size[i]:.1f} then {following[i]:.1f} sigma)"
+            threshold = cfg.spike_sigmas
         else:
-            what = f"jump {move:+.2%} ({size:.1f} sigma)"
-        recent = i >= n - cfg.recent_bars
-        critical = recent and size >= cfg.critical_jump_sigmas
+            what = f"jump {move:+.2%} ({size[i]:.1f} sigma)"
+            threshold = cfg.jump_sigmas
+        critical = i >= n - cfg.recent_bars and size[i] >= cfg.critical_jump_sigmas
         events.append(
             AnomalyEvent(
                 timestamp=int(ts[i]),
                 kind="jump",
-                score=_threshold_score(size, cfg.jump_sigmas),
+                score=_threshold_score(float(size[i]), threshold),
                 severity="critical" if critical else "warning",
                 detail=what + ("; in the last bars, price may be a bad print" if critical else ""),
-                end_timestamp=int(ts[i + 1] if reverted else ts[i]),
+                end_timestamp=int(ts[i + 1] if spike[i] else ts[i]),
             )
         )
     return events

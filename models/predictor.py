@@ -82,7 +82,18 @@ class PredictorConfig:
     num_threads: int = 2
 
     def __post_init__(self) -> None:
-        positive = ("lookback", "horizon", "hidden_size", "num_layers", "batch_size", "max_epochs", "n_folds")
+        positive = (
+            "lookback",
+            "horizon",
+            "hidden_size",
+            "num_layers",
+            "batch_size",
+            "max_epochs",
+            "patience",
+            "samples_per_epoch",
+            "n_folds",
+            "min_samples",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"PredictorConfig.{name} must be >= 1, got {getattr(self, name)}")
@@ -95,8 +106,13 @@ class PredictorConfig:
 
     @property
     def required_length(self) -> int:
-        """Non-NaN returns a symbol needs for ``fit``."""
-        return self.lookback + self.horizon + self.min_samples
+        """Non-NaN returns a symbol needs for ``fit``: enough, on its own, for every walk-forward fold.
+
+        The first fold trains on ``initial_train_fraction`` of the as-of span and needs ``min_samples``
+        windows whose targets end before it; each fold needs at least one validation date.
+        """
+        span = math.ceil((self.min_samples + self.horizon) / self.initial_train_fraction)
+        return self.lookback + self.horizon + span + self.n_folds
 
 
 @dataclass(frozen=True)
@@ -519,7 +535,7 @@ def _fold_bounds(samples: _Samples, cfg: PredictorConfig, n_rows: int) -> list[t
         if n_train < cfg.min_samples or n_valid < 1 or end <= start:
             raise InsufficientData(
                 {"universe (dates)": n_rows},
-                cfg.required_length + cfg.n_folds * cfg.horizon,
+                cfg.required_length,
                 f"validate the predictor walk-forward on {cfg.n_folds} folds",
             )
     return folds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -186,7 +187,7 @@ def test_unknown_symbol_uses_pooled_calibration(fitted, returns):
 
 def test_torch_threads_are_restored(returns):
     before = torch.get_num_threads()
-    fit(returns, PredictorConfig(**{**TINY.__dict__, "num_threads": 1}))
+    fit(returns, replace(TINY, num_threads=1))
     assert torch.get_num_threads() == before
 
 
@@ -195,3 +196,19 @@ def test_bad_configuration_is_refused():
         PredictorConfig(interval_level=1.5)
     with pytest.raises(ValueError, match="volatility"):
         PredictorConfig(volatility="arch")
+
+
+def test_required_length_is_enough_for_a_symbol_on_its_own():
+    single = random_walk_returns(n=TINY.required_length, symbols=("ONE",), seed=4)
+    assert "ONE" in fit(single, TINY).predict(single)
+    with pytest.raises(InsufficientData, match="ONE has"):
+        fit(single.iloc[1:], TINY)
+
+
+def test_garch_volatility_is_fitted_per_symbol_and_saved(returns):
+    model = fit(returns, replace(TINY, volatility="garch"))
+    assert {m.method for m in model.volatility.values()} == {"garch"}
+    restored = FittedPredictor.from_bytes(model.to_bytes())
+    assert restored.volatility == model.volatility
+    forecast = restored.predict(returns)["CCC"]
+    assert forecast.lower < forecast.expected_return < forecast.upper

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from services.errors import PermissionDenied
 
@@ -68,3 +71,40 @@ def cli_actor(name: str, settings) -> Actor:
     if settings.app_env != "production" and not auth_configured(settings):
         return local_operator(name.strip())
     return Actor(name=name.strip(), roles=roles_for(name, settings), email=name.strip())
+
+
+#: where Streamlit reads ``secrets.toml``, whose ``[auth]`` table configures ``st.login``: user-wide, then project
+SIGN_IN_FILES = (Path.home() / ".streamlit" / "secrets.toml", Path(".streamlit") / "secrets.toml")
+SIGN_IN_KEYS = ("redirect_uri", "cookie_secret")
+PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The OIDC sign-in configuration, by key names only (values are secrets and never leave the file)."""
+
+    providers: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+def sign_in_config(files: Sequence[Path] | None = None) -> SignIn | None:
+    """The ``[auth]`` table of the Streamlit secrets files (later files win, as in Streamlit); None when absent.
+
+    A provider is either the table itself (``[auth]`` with ``client_id``…) or a sub-table (``[auth.microsoft]``).
+    """
+    auth: dict = {}
+    for path in files or SIGN_IN_FILES:
+        if path.is_file():
+            with path.open("rb") as handle:
+                auth.update(tomllib.load(handle).get("auth", {}))
+    if not auth:
+        return None
+    providers = {name: table for name, table in auth.items() if isinstance(table, dict)}
+    if any(auth.get(key) for key in PROVIDER_KEYS):
+        providers = {"default": auth, **providers}
+    missing = [key for key in SIGN_IN_KEYS if not auth.get(key)]
+    missing += [key if name == "default" else f"{name}.{key}"
+                for name, table in providers.items() for key in PROVIDER_KEYS if not table.get(key)]
+    if not providers:
+        missing.append("a provider (" + ", ".join(PROVIDER_KEYS) + ")")
+    return SignIn(tuple(providers), tuple(missing))

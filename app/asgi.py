@@ -27,13 +27,16 @@ NO_STORE = {"Cache-Control": "no-store"}
 def health(_request: Request) -> JSONResponse:
     """200 and each dependency's state while the console can serve; 503 when a required one is down.
 
-    A sync endpoint: Starlette runs it on its thread pool, and the report is cached for a few seconds.
+    The route is public, so in production it tells states only: the details (hosts, paths) are for the signed-in
+    Settings page. A sync endpoint: Starlette runs it on its thread pool; the report is cached for a few seconds.
     """
     try:
-        report = health_report(get_runtime())
-    except NexusError as error:  # settings that do not validate: nothing can serve (the message names no value)
+        runtime = get_runtime()
+        report = health_report(runtime)
+    except (NexusError, OSError) as error:  # settings that do not validate, NEXUS_HOME not writable: cannot serve
         return JSONResponse({"status": "down", "error": str(error)}, status_code=503, headers=NO_STORE)
-    return JSONResponse(report.as_dict(), status_code=200 if report.serving else 503, headers=NO_STORE)
+    body = report.as_dict(details=runtime.settings.app_env != "production")
+    return JSONResponse(body, status_code=200 if report.serving else 503, headers=NO_STORE)
 
 
 class SecurityHeaders:

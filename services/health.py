@@ -68,14 +68,17 @@ class Check:
         """``up``, ``down`` or ``not configured``."""
         return "not configured" if self.ok is None else "up" if self.ok else "down"
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {
+    def as_dict(self, details: bool = True) -> dict[str, Any]:
+        """JSON-ready fields; without ``details`` the detail (hosts, paths, what is missing) is left out."""
+        fields = {
             "name": self.name, "title": self.title, "required": self.required, "configured": self.configured,
             "ok": self.ok, "state": self.state, "detail": self.detail,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
             "checked_at": self.checked_at.isoformat(), "since": self.since.isoformat(),
         }
+        if not details:
+            del fields["detail"]
+        return fields
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,12 @@ class HealthReport:
         """The check called ``name``."""
         return next(check for check in self.checks if check.name == name)
 
-    def as_dict(self) -> dict[str, Any]:
-        """The body of ``GET /health``."""
+    def as_dict(self, details: bool = True) -> dict[str, Any]:
+        """The body of ``GET /health`` (see ``Check.as_dict`` for ``details``)."""
         return {
             "status": self.status, "service": "trade-nexus-console", "checked_at": self.checked_at.isoformat(),
             "required": [check.name for check in self.checks if check.required],
-            "checks": [check.as_dict() for check in self.checks],
+            "checks": [check.as_dict(details) for check in self.checks],
         }
 
 

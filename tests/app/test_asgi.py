@@ -54,6 +54,12 @@ def test_health_is_503_when_the_blob_store_is_unusable(make_runtime, tmp_path, c
     assert next(c for c in body["checks"] if c["name"] == "database")["ok"] is True
 
 
+def test_in_production_the_public_route_tells_states_without_details(make_runtime, client):
+    make_runtime(app_env="production")
+    checks = client.get("/health").json()["checks"]
+    assert all("detail" not in check and check["state"] for check in checks)
+
+
 def test_health_is_503_when_the_settings_do_not_validate(client, monkeypatch):
     def invalid():
         raise ConfigError("Invalid configuration: EXECUTION_VENUE=live-engine needs LIVE_ENGINE_URL")

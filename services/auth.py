@@ -73,8 +73,10 @@ def cli_actor(name: str, settings) -> Actor:
     return Actor(name=name.strip(), roles=roles_for(name, settings), email=name.strip())
 
 
-#: where Streamlit reads ``secrets.toml``, whose ``[auth]`` table configures ``st.login``: user-wide, then project
-SIGN_IN_FILES = (Path.home() / ".streamlit" / "secrets.toml", Path(".streamlit") / "secrets.toml")
+_PROJECT = Path(__file__).resolve().parents[1]
+#: where Streamlit reads ``secrets.toml``, whose ``[auth]`` table configures ``st.login``, in its order: user-wide,
+#: the project (``streamlit run`` starts there), then beside ``app/main.py``
+SIGN_IN_FILES = tuple(folder / ".streamlit" / "secrets.toml" for folder in (Path.home(), _PROJECT, _PROJECT / "app"))
 SIGN_IN_KEYS = ("redirect_uri", "cookie_secret")
 PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
 

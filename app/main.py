@@ -10,7 +10,8 @@ if __name__ == "__main__":  # every browser session runs this file as __main__: 
     services = console()
     navigation = st.navigation(
         {
-            "Markets": [st.Page(market_data.render, title="Market Data", icon=":material/candlestick_chart:", url_path="market-data", default=True)],
+            "Markets": [st.Page(market_data.render, title="Market Data", icon=":material/candlestick_chart:",
+                                url_path="market-data", default=True)],
         }
     )
     st.sidebar.info("Local mode: one operator, no sign-in.", icon=":material/home:")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,3 +132,42 @@ def signed_in_actor(email: str, name: str, claims: dict, settings) -> Actor:
         claimed = claimed.split(",") if isinstance(claimed, str) else claimed
         roles |= {str(r).strip().lower() for r in claimed if str(r).strip().lower() in ROLES}
     return Actor(name=email or name or "unknown", roles=frozenset(roles), email=email)
+
+
+_PROJECT = Path(__file__).resolve().parents[1]
+#: where Streamlit reads ``secrets.toml``, whose ``[auth]`` table configures ``st.login``, in its order: user-wide,
+#: the project (``streamlit run`` starts there), then beside ``app/main.py``
+SIGN_IN_FILES = tuple(folder / ".streamlit" / "secrets.toml" for folder in (Path.home(), _PROJECT, _PROJECT / "app"))
+SIGN_IN_KEYS = ("redirect_uri", "cookie_secret")
+PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The OIDC sign-in configuration, by key names only (values are secrets and never leave the file)."""
+
+    providers: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+def sign_in_config(files: Sequence[Path] | None = None) -> SignIn | None:
+    """The ``[auth]`` table of the Streamlit secrets files (later files win, as in Streamlit); None when absent.
+
+    A provider is either the table itself (``[auth]`` with ``client_id``…) or a sub-table (``[auth.microsoft]``).
+    """
+    auth: dict = {}
+    for path in files or SIGN_IN_FILES:
+        if path.is_file():
+            with path.open("rb") as handle:
+                auth.update(tomllib.load(handle).get("auth", {}))
+    if not auth:
+        return None
+    providers = {name: table for name, table in auth.items() if isinstance(table, dict)}
+    if any(auth.get(key) for key in PROVIDER_KEYS):
+        providers = {"default": auth, **providers}
+    missing = [key for key in SIGN_IN_KEYS if not auth.get(key)]
+    missing += [key if name == "default" else f"{name}.{key}"
+                for name, table in providers.items() for key in PROVIDER_KEYS if not table.get(key)]
+    if not providers:
+        missing.append("a provider (" + ", ".join(PROVIDER_KEYS) + ")")
+    return SignIn(tuple(providers), tuple(missing))

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from services import cli_lona, cli_orders, clock
-from services.auth import ensure_can_start, secrets_file_has_auth
+from services.auth import SIGN_IN_FILES, ensure_can_start, secrets_file_has_auth
 from services.cli_support import End, Start, fail, os_user, parse_day, reports_errors, runtime
 from services.datasets import DatasetRef
 
@@ -145,9 +145,10 @@ def serve(
 
     rt = runtime()
     root = Path(__file__).resolve().parents[1]
-    secrets_files = [root / ".streamlit" / "secrets.toml", rt.settings.nexus_home / "streamlit-secrets.toml"]
-    if not secrets_file_has_auth(secrets_files[0]):
-        ensure_can_start(rt.settings, secrets_files[1])
+    # Streamlit's own places (user-wide, project) first, then the file written from AUTH_* variables
+    secrets_files = [*SIGN_IN_FILES, rt.settings.nexus_home / "streamlit-secrets.toml"]
+    if not any(secrets_file_has_auth(path) for path in secrets_files[:-1]):
+        ensure_can_start(rt.settings, secrets_files[-1])
     seeded = seed(rt.datasets, log=typer.echo)
     typer.echo(f"sample data: {len(seeded)} dataset(s) seeded" if seeded else "sample data present")
     rt.engine  # noqa: B018  (migrates the records database before two processes race to do it)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.deploy.test_container_files import SECRET_PATTERNS
+
 ROOT = Path(__file__).resolve().parents[2]
 UI = [p for folder in ("app", "pages", "components") for p in (ROOT / folder).rglob("*.py")]
 
@@ -28,10 +30,11 @@ def test_pages_never_reach_storage_databases_or_http_directly():
 
 
 def test_no_secret_shaped_values_are_committed():
-    emulator = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq"  # Azurite's public key
-    pattern = re.compile(rf"(AccountKey=(?!{emulator})[A-Za-z0-9+/=]{{20,}}"
-                         r"|xai-[A-Za-z0-9]{20,}|lsv2_[A-Za-z0-9_]{20,}|sk-[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})")
+    """Code, configuration and docs carry no secret (tests hold only dummy keys of their fakes, so they are out)."""
     files = [p for p in ROOT.rglob("*") if p.is_file() and p.suffix in {".py", ".toml", ".yml", ".yaml", ".md", ".cfg"}
-             and not any(part in {".venv", "node_modules", ".git", "var"} for part in p.parts)]
-    offenders = [str(p.relative_to(ROOT)) for p in files if pattern.search(p.read_text(errors="ignore"))]
-    assert offenders == []
+             and not any(part in {".venv", "node_modules", ".git", "var", "tests"} for part in p.parts)]
+    # the generic "name = long value" rule is for configuration: in code it would flag every widget key="…"
+    offenders = {str(p.relative_to(ROOT)): name for p in files for name, pattern in SECRET_PATTERNS.items()
+                 if not (p.suffix == ".py" and name == "literal secret assignment")
+                 and pattern.search(p.read_text(errors="ignore"))}
+    assert offenders == {}

@@ -6,7 +6,7 @@ if __name__ == "__main__":  # every browser session runs this file as __main__: 
     from components.banners import banners
     from components.context import console
     from components.sign_in import sign_in_gate
-    from pages import approvals, market_data, orders, overview, strategies
+    from pages import approvals, market_data, orders, overview, settings, strategies
 
     st.set_page_config(page_title="Trade Nexus Console", page_icon=":material/monitoring:", layout="wide")
     services = console()
@@ -24,6 +24,7 @@ if __name__ == "__main__":  # every browser session runs this file as __main__: 
         ],
         "Strategies": [st.Page(strategies.render, title="Strategies", icon=":material/science:",
                                url_path="strategies")],
+        "Admin": [st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings")],
     })
     banners(services)
     navigation.run()

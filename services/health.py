@@ -423,7 +423,7 @@ _GROUPS = (
     ("database_", "database"), ("supabase_", "database"), ("redis_", "queue"),
     ("execution_", "execution"), ("paper_", "execution"), ("live_engine_", "live-engine"),
     ("alpaca_", "alpaca"), ("binance_", "binance"), ("lona_", "lona"), ("xai_", "xai"),
-    ("langsmith_", "langsmith"), ("role_", "auth"), ("app_env", "auth"),
+    ("langsmith_", "langsmith"), ("role_", "auth"), ("auth_", "auth"), ("app_env", "auth"),
 )
 
 

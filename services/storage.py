@@ -196,16 +196,14 @@ class AzureBlobStore(BlobStore):
     def __init__(self, connection_string: str | None = None, account_url: str | None = None, timeout_s: int = 30):
         from azure.storage.blob import BlobServiceClient
 
+        # the SDK reads response bodies in 4 KiB blocks by default: 1 MiB blocks halve a partition's download time
+        options = {"connection_timeout": 5, "read_timeout": timeout_s, "connection_data_block_size": 1024 * 1024}
         if connection_string:
-            self._service = BlobServiceClient.from_connection_string(
-                connection_string, connection_timeout=5, read_timeout=timeout_s
-            )
+            self._service = BlobServiceClient.from_connection_string(connection_string, **options)
         elif account_url:
             from azure.identity import DefaultAzureCredential
 
-            self._service = BlobServiceClient(
-                account_url, credential=DefaultAzureCredential(), connection_timeout=5, read_timeout=timeout_s
-            )
+            self._service = BlobServiceClient(account_url, credential=DefaultAzureCredential(), **options)
         else:
             raise BadInput("AzureBlobStore needs AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_URL")
 

@@ -34,14 +34,18 @@ class IngestProgress:
     fraction: float
     eta_s: float | None
 
-    def message(self) -> str:
-        """One line: candles, speed, date reached, ETA."""
-        parts = [f"{self.ref}: {self.candles:,} candles", f"{self.candles_per_s:,.0f}/s"]
+    def figures(self) -> str:
+        """Candles, speed, date reached, ETA."""
+        parts = [f"{self.candles:,} candles", f"{self.candles_per_s:,.0f}/s"]
         if self.reached_ms is not None:
             parts.append(f"reached {iso(self.reached_ms)}")
         if self.eta_s is not None:
             parts.append(f"ETA {_duration(self.eta_s)}")
         return " · ".join(parts)
+
+    def message(self) -> str:
+        """One line for the job row: the dataset, then the figures."""
+        return f"{self.ref}: {self.figures()}"
 
     def metrics(self) -> dict:
         """JSON-able figures for the job row."""
@@ -88,15 +92,18 @@ class UpdateAllResult:
     failed: dict[str, str] = field(default_factory=dict)
 
     @property
-    def summary(self) -> str:
-        """One line."""
+    def headline(self) -> str:
+        """Counts only."""
         fetched = sum(r.candles for r in self.results)
         text = f"{len(self.results)} dataset(s) updated ({fetched:,} new candles)"
         if self.skipped:
             text += f", {len(self.skipped)} skipped (no source)"
-        if self.failed:
-            text += f", {len(self.failed)} failed: " + "; ".join(f"{r}: {e}" for r, e in self.failed.items())
-        return text
+        return text + (f", {len(self.failed)} failed" if self.failed else "")
+
+    @property
+    def summary(self) -> str:
+        """The headline, then each failure."""
+        return "; ".join([self.headline, *(f"{ref}: {error}" for ref, error in self.failed.items())])
 
     def as_dict(self) -> dict:
         """JSON-able, with the summary."""
@@ -336,15 +343,18 @@ class _Tracker:
         self.done_ms = 0  # of ranges already finished
         self.candles = 0
         self.started = time.monotonic()
+        self.reached_ms: int | None = None
 
     def advance(self, range_start: int, candles: int, reached_ms: int) -> None:
         self.candles += candles
+        self.reached_ms = reached_ms
         self._report(self.done_ms + max(reached_ms - range_start, 0), reached_ms)
 
     def finish_range(self, start: int, end: int) -> None:
         self.done_ms += end - start
+        self._report(self.done_ms, self.reached_ms)
 
-    def _report(self, covered_ms: int, reached_ms: int) -> None:
+    def _report(self, covered_ms: int, reached_ms: int | None) -> None:
         if self.callback is None:
             return
         elapsed = max(time.monotonic() - self.started, 1e-9)

@@ -54,16 +54,17 @@ class _TimeoutSession(requests.Session):
 class Throttle:
     """Spaces calls at least ``60 / per_minute`` seconds apart (Alpaca: 200 requests a minute)."""
 
-    def __init__(self, per_minute: float | None, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, per_minute: float | None, sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.gap_s = 60.0 / per_minute if per_minute else 0.0
-        self.sleep = sleep
+        self.sleep, self.monotonic = sleep, monotonic
         self._next = 0.0
 
     def wait(self) -> None:
         """Sleep until the next call is allowed."""
         if not self.gap_s:
             return
-        now = time.monotonic()
+        now = self.monotonic()
         if now < self._next:
             self.sleep(self._next - now)
         self._next = max(now, self._next) + self.gap_s

@@ -83,6 +83,7 @@ class CandleSource(ABC):
 
     def fetch(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> Iterator[pd.DataFrame]:
         """Pages of contract candles with open times in ``[start_ms, end_ms)``, oldest first."""
+        self.require_credentials()
         self.check_interval(interval)
         source_symbol = self.resolve(symbol)
         if start_ms >= end_ms:

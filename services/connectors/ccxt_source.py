@@ -109,7 +109,7 @@ class CcxtSource(CandleSource):
             last = int(page["timestamp"].iloc[-1])
             if last < since:
                 return  # the exchange ignores `since`; nothing more to page through
-            since = last + 1
+            since = ohlcv.next_interval_start(last, interval)
 
     def _fetch_page(self, symbol: str, interval: str, since: int, limit: int) -> list:
         rows = self.exchange.fetch_ohlcv(symbol, interval, since=since, limit=limit)

@@ -17,7 +17,9 @@ DAY = 1440 * MINUTE
 NOW = 1_735_689_600_000  # the fakes' clock, 2025-01-01T00:00Z
 NOV_20 = NOW - 42 * DAY
 DEC_1 = NOW - 31 * DAY
-REF = DatasetRef("binance", "BTCUSDT", "1m")
+STEP = 5 * MINUTE  # 5-minute candles: monthly partitions, few pages
+PER_DAY = DAY // STEP
+REF = DatasetRef("binance", "BTCUSDT", "5m")
 
 
 def starts(fake) -> list[int]:
@@ -30,43 +32,43 @@ def partitions(runtime, ref=REF) -> list[str]:
 
 def test_ingest_writes_partitions_and_never_stores_the_open_candle(market_runtime, fake_binance):
     seen = []
-    result = ingest(market_runtime, "binance", "BTC/USDT", "1m", NOV_20, None, "tester", progress=seen.append,
+    result = ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, None, "tester", progress=seen.append,
                     now_ms=NOW + 30_000)
     manifest = market_runtime.datasets.manifest(REF)
     assert partitions(market_runtime) == ["2024-11", "2024-12"]
-    assert manifest.first_ts == NOV_20 and manifest.last_ts == NOW - MINUTE  # the 00:00 candle is still open
-    assert result.candles == manifest.rows == 42 * 1440 and result.ref == str(REF)
+    assert manifest.first_ts == NOV_20 and manifest.last_ts == NOW - STEP  # the 00:00 candle is still open
+    assert result.candles == manifest.rows == 42 * PER_DAY and result.ref == str(REF)
     assert manifest.imports[-1]["source_symbol"] == "BTC/USDT" and manifest.imports[-1]["actor"] == "tester"
-    assert seen[-1].fraction == pytest.approx(1.0) and seen[-1].candles == 42 * 1440
-    assert seen[0].eta_s is not None and "reached 2024-11-20T16:39:00Z" in seen[0].message()
+    assert seen[-1].fraction == pytest.approx(1.0) and seen[-1].candles == 42 * PER_DAY
+    assert seen[0].eta_s is not None and "reached 2024-11-23T11:15:00Z" in seen[0].message()
 
 
 def test_a_rerun_and_an_update_with_nothing_new_fetch_nothing(market_runtime, fake_binance):
-    ingest(market_runtime, "binance", "BTC/USDT", "1m", NOW - DAY, None, now_ms=NOW)
+    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOW - DAY, None, now_ms=NOW)
     asked = len(fake_binance.requests)
-    again = ingest(market_runtime, "binance", "BTC/USDT", "1m", NOW - DAY, None, now_ms=NOW + 59_000)
+    again = ingest(market_runtime, "binance", "BTC/USDT", "5m", NOW - DAY, None, now_ms=NOW + 59_000)
     nothing = update(market_runtime, REF, now_ms=NOW + 59_000)
     assert again.candles == nothing.candles == 0 and "up to date" in nothing.summary
-    assert len(fake_binance.klines_calls()) == 2 and len(fake_binance.requests) == asked  # no klines, not even markets
+    assert len(fake_binance.klines_calls()) == 1 and len(fake_binance.requests) == asked  # no klines, not even markets
 
 
 def test_update_fetches_only_new_candles_and_rewrites_one_partition(market_runtime, fake_binance):
-    ingest(market_runtime, "binance", "BTC/USDT", "1m", NOV_20, None, now_ms=NOW)
+    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, None, now_ms=NOW)
     before = len(fake_binance.klines_calls())
     fake_binance.now_ms = NOW + 3 * 60 * MINUTE
     result = update(market_runtime, str(REF), "tester", now_ms=fake_binance.now_ms + 1)
     assert starts(fake_binance)[before:] == [NOW]
-    assert result.candles == 180 and result.partitions == ["binance/BTCUSDT/1m/2025-01.csv"]
-    assert result.bytes_written < 20_000
-    assert market_runtime.datasets.manifest(REF).last_ts == NOW + 179 * MINUTE
+    assert result.candles == 36 and result.partitions == ["binance/BTCUSDT/5m/2025-01.csv"]
+    assert result.bytes_written < 10_000
+    assert market_runtime.datasets.manifest(REF).last_ts == NOW + 175 * MINUTE
 
 
 def test_a_candle_with_high_below_low_stops_the_job_naming_it(market_runtime, fake_binance):
-    fake_binance.bad_candle_at = DEC_1 + 5 * DAY + 7 * MINUTE
-    with pytest.raises(InvalidCandles, match=r"binance BTC/USDT 1m candle at 2024-12-06T00:07:00Z: high < low"):
-        ingest(market_runtime, "binance", "BTC/USDT", "1m", NOV_20, NOW, now_ms=NOW)
+    fake_binance.bad_candle_at = DEC_1 + 5 * DAY + 10 * MINUTE
+    with pytest.raises(InvalidCandles, match=r"binance BTC/USDT 5m candle at 2024-12-06T00:10:00Z: high < low"):
+        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW)
     assert partitions(market_runtime) == ["2024-11"]  # complete partitions kept, none half-written
-    assert market_runtime.datasets.manifest(REF).last_ts == DEC_1 - MINUTE
+    assert market_runtime.datasets.manifest(REF).last_ts == DEC_1 - STEP
 
 
 def test_a_crash_half_way_keeps_finished_partitions_and_the_rerun_fetches_only_the_rest(market_runtime, fake_binance):
@@ -75,28 +77,28 @@ def test_a_crash_half_way_keeps_finished_partitions_and_the_rerun_fetches_only_t
             raise RuntimeError("worker killed")
 
     with pytest.raises(RuntimeError):
-        ingest(market_runtime, "binance", "BTC/USDT", "1m", NOV_20, NOW, progress=crash, now_ms=NOW)
+        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, progress=crash, now_ms=NOW)
     assert partitions(market_runtime) == ["2024-11"]
     before = len(fake_binance.klines_calls())
-    result = ingest(market_runtime, "binance", "BTC/USDT", "1m", NOV_20, NOW, now_ms=NOW)
+    result = ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW)
     assert starts(fake_binance)[before] == DEC_1 and min(starts(fake_binance)[before:]) == DEC_1
-    assert result.candles == 31 * 1440
-    assert market_runtime.datasets.manifest(REF).rows == 42 * 1440
+    assert result.candles == 31 * PER_DAY
+    assert market_runtime.datasets.manifest(REF).rows == 42 * PER_DAY
 
 
 def test_an_outage_keeps_what_was_fetched_and_says_how_far_it_got(market_runtime, fake_binance):
-    fake_binance.outage_after_requests = 20
+    fake_binance.outage_after_requests = 5
     with pytest.raises(ServiceUnavailable) as caught:
-        ingest(market_runtime, "binance", "BTC/USDT", "1m", NOV_20, NOW, now_ms=NOW)
+        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW)
     stored = market_runtime.datasets.manifest(REF).last_ts
-    assert stored == NOV_20 + 20 * 1000 * MINUTE - MINUTE
+    assert stored == NOV_20 + 5 * 1000 * STEP - STEP
     assert f"stored through {clock.from_ms(stored):%Y-%m-%dT%H:%M:%SZ}" in str(caught.value)
     assert "answered HTTP 500" in str(caught.value) or "failed" in str(caught.value)
     fake_binance.outage_after_requests = None
     before = len(fake_binance.klines_calls())
-    ingest(market_runtime, "binance", "BTC/USDT", "1m", NOV_20, NOW, now_ms=NOW)
-    assert starts(fake_binance)[before] == stored + MINUTE
-    assert market_runtime.datasets.manifest(REF).rows == 42 * 1440
+    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW)
+    assert starts(fake_binance)[before] == stored + STEP
+    assert market_runtime.datasets.manifest(REF).rows == 42 * PER_DAY
 
 
 def test_cancel_keeps_what_was_fetched(market_runtime, fake_binance):
@@ -107,7 +109,7 @@ def test_cancel_keeps_what_was_fetched(market_runtime, fake_binance):
         return len(pages) >= 3
 
     with pytest.raises(JobCancelled):
-        ingest(market_runtime, "binance", "BTC/USDT", "1m", NOV_20, NOW, cancelled=cancelled, now_ms=NOW)
+        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, cancelled=cancelled, now_ms=NOW)
     assert market_runtime.datasets.manifest(REF).rows == 3000
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -134,9 +135,9 @@ def ingest(
     ``cancelled`` is called between pages: a true result, or a JobCancelled it raises, stops the run
     after storing what was fetched. Raises BadInput, InvalidCandles, ServiceUnavailable or JobCancelled.
     """
-    datasets, settings = _unpack(target)
+    datasets = _datasets(target)
     ohlcv.check_interval(interval)
-    candle_source = source if isinstance(source, CandleSource) else open_source(source, settings)
+    candle_source = source if isinstance(source, CandleSource) else open_source(source, _settings(target))
     candle_source.require_credentials()
     candle_source.check_interval(interval)
     source_symbol = candle_source.resolve(symbol)
@@ -162,7 +163,7 @@ def update(
 
     When nothing new can exist yet, no source is contacted at all.
     """
-    datasets, settings = _unpack(target)
+    datasets = _datasets(target)
     ref = DatasetRef.parse(ref) if isinstance(ref, str) else ref
     manifest = datasets.manifest(ref)
     if manifest.external or manifest.last_ts is None:
@@ -174,7 +175,7 @@ def update(
     if source is None:
         if not is_source(ref.exchange):
             raise BadInput(f"{ref} did not come from a source the console can fetch from (exchange '{ref.exchange}')")
-        source = open_source(ref.exchange, settings)
+        source = open_source(ref.exchange, _settings(target))
     source.require_credentials()
     symbol = _source_symbol(manifest) or source.resolve(ref.symbol)
     return _fetch_into(datasets, source, symbol, ref, [(start, end)], actor, progress, cancelled)
@@ -189,7 +190,7 @@ def update_all(
     now_ms: int | None = None,
 ) -> UpdateAllResult:
     """Update every dataset that came from a source; one failing does not stop the others (cancel does)."""
-    datasets, _settings = _unpack(target)
+    datasets = _datasets(target)
     entries = datasets.catalog()
     outcome = UpdateAllResult()
     todo = [e.ref for e in entries if not e.external and is_source(e.ref.exchange)]
@@ -272,28 +273,30 @@ def _fetch_into(
     cancelled: CancelCheck | None,
 ) -> IngestResult:
     result = IngestResult(str(ref), source.name, symbol)
-    writer = _PartitionWriter(datasets, ref, source, symbol, actor, result)
     tracker = _Tracker(str(ref), ranges, progress)
     started = time.monotonic()
-    try:
-        for start, end in ranges:
-            for page in source.fetch(symbol, ref.interval, start, end):
-                _check(page, source, symbol, ref.interval, writer.last_ts)
-                writer.add(page)
-                tracker.advance(start, len(page), int(page["timestamp"].iloc[-1]))
-                if cancelled is not None and cancelled():
-                    raise JobCancelled("cancelled by an operator")
+    with _PartitionWriter(datasets, ref, source, symbol, actor, result) as writer:
+        try:
+            for start, end in ranges:
+                for page in source.fetch(symbol, ref.interval, start, end):
+                    _check(page, source, symbol, ref.interval, writer.last_ts)
+                    writer.add(page)
+                    tracker.advance(start, len(page), int(page["timestamp"].iloc[-1]))
+                    if cancelled is not None and cancelled():
+                        raise JobCancelled("cancelled by an operator")
+                writer.flush()
+                tracker.finish_range(start, end)
+        except (JobCancelled, KeyboardInterrupt):
+            writer.flush()  # keep what was fetched, written whole
+            raise
+        except ServiceUnavailable as error:
             writer.flush()
-            tracker.finish_range(start, end)
-    except (JobCancelled, KeyboardInterrupt):
-        writer.flush()  # keep what was fetched, written whole
-        raise
-    except ServiceUnavailable as error:
-        writer.flush()
-        kept = f"{ref} is stored through {iso(writer.last_ts)}" if writer.last_ts is not None else "nothing new stored"
-        raise ServiceUnavailable(f"{error}; {kept}; run it again to resume from there") from None
-    finally:
-        result.seconds = time.monotonic() - started
+            writer.wait()
+            stored = writer.last_ts
+            kept = f"{ref} is stored through {iso(stored)}" if stored is not None else "nothing new stored"
+            raise ServiceUnavailable(f"{error}; {kept}; run it again to resume from there") from None
+        finally:
+            result.seconds = time.monotonic() - started
     manifest = _manifest_or_none(datasets, ref)
     if manifest is not None:
         result.first_ts, result.last_ts = manifest.first_ts, manifest.last_ts
@@ -301,34 +304,62 @@ def _fetch_into(
 
 
 class _PartitionWriter:
-    """Buffers pages until a partition is complete, then writes it with one atomic ``Datasets.write``."""
+    """Buffers pages until a partition is complete, then writes it with one atomic ``Datasets.write``.
+
+    Writes run on one background thread, one at a time and in order, so encoding and uploading a
+    partition overlaps fetching the next pages. Leaving the ``with`` block waits for the last write;
+    a failed write surfaces at the next flush or there.
+    """
 
     def __init__(self, datasets: Datasets, ref: DatasetRef, source: CandleSource, symbol: str, actor: str,
                  result: IngestResult):
         self.datasets, self.ref, self.actor, self.result = datasets, ref, actor, result
         self.note = {"ingest": source.name, "source_symbol": symbol}
         self.label = f"{source.name} {symbol}"
+        self.unit = "datetime64[M]" if ohlcv.is_intraday(ref.interval) else "datetime64[Y]"
         self.frames: list[pd.DataFrame] = []
-        self.key: str | None = None
+        self.bucket: int | None = None  # the month (or year) being buffered
         self.last_ts: int | None = None  # last candle accepted (stored, or buffered until the next flush)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{ref}")
+        self._pending: Future | None = None
+
+    def __enter__(self) -> _PartitionWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown()
 
     def add(self, page: pd.DataFrame) -> None:
-        keys = self.ref.partition_keys(page["timestamp"].to_numpy())
-        bounds = [*np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]).tolist(), len(page)]
+        """Buffer a page, writing each partition it completes."""
+        buckets = page["timestamp"].to_numpy().astype("datetime64[ms]").astype(self.unit).astype(np.int64)
+        bounds = [*np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]]).tolist(), len(page)]
         for lo, hi in itertools.pairwise(bounds):
-            if self.key is not None and keys[lo] != self.key:
+            if self.bucket is not None and buckets[lo] != self.bucket:
                 self.flush()
-            self.key = str(keys[lo])
+            self.bucket = int(buckets[lo])
             self.frames.append(page.iloc[lo:hi])
         self.last_ts = int(page["timestamp"].iloc[-1])
 
     def flush(self) -> None:
+        """Hand the buffered candles to the writer thread (after the previous write has finished)."""
         if not self.frames:
             return
         frame = pd.concat(self.frames, ignore_index=True) if len(self.frames) > 1 else self.frames[0]
-        frame = frame.reset_index(drop=True)
+        self.frames, self.bucket = [], None
+        self.wait()
+        self._pending = self._pool.submit(self._write, frame.reset_index(drop=True))
+
+    def wait(self) -> None:
+        """Block until the write in flight, if any, is stored; re-raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write(self, frame: pd.DataFrame) -> None:
         written = self.datasets.write(self.ref, frame, source=self.label, actor=self.actor, note=self.note)
-        self.frames, self.key = [], None
         self.result.candles += written.rows_added
         self.result.partitions += written.partitions_written
         self.result.bytes_written += written.bytes_written
@@ -405,10 +436,13 @@ def _source_symbol(manifest: Manifest) -> str | None:
     return None
 
 
-def _unpack(target: Runtime | Datasets) -> tuple[Datasets, Settings]:
-    if isinstance(target, Runtime):
-        return target.datasets, target.settings
-    return target, get_settings()
+def _datasets(target: Runtime | Datasets) -> Datasets:
+    return target.datasets if isinstance(target, Runtime) else target
+
+
+def _settings(target: Runtime | Datasets) -> Settings:
+    """The runtime's settings, or the process settings when only Datasets were given."""
+    return target.settings if isinstance(target, Runtime) else get_settings()
 
 
 def _scaled(progress: ProgressCallback | None, index: int, count: int) -> ProgressCallback | None:

@@ -15,7 +15,7 @@ from services.connectors.ccxt_source import CcxtSource
 from services.http_retry import RetryPolicy
 
 __all__ = [
-    "MARKETS", "CandleSource", "MissingCredentials", "SourceInfo", "ccxt_exchange_ids", "list_sources",
+    "MARKETS", "CandleSource", "CcxtSource", "MissingCredentials", "SourceInfo", "ccxt_exchange_ids", "list_sources",
     "market_id", "open_source", "retry_policy", "source_exchange_id",
 ]
 

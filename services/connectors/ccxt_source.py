@@ -147,8 +147,11 @@ class _Malformed(Exception):
 
 
 def _columns(rows: list) -> dict:
-    values = np.array([row[:6] for row in rows], dtype=np.float64)  # None (no value) becomes NaN
-    columns = {name: values[:, i] for i, name in enumerate(ohlcv.BASE_COLUMNS)}
+    try:
+        values = np.array(rows, dtype=np.float64).T  # None (no value) becomes NaN
+    except ValueError:  # rows of unequal length: some exchanges append extra fields
+        values = np.array([row[:6] for row in rows], dtype=np.float64).T
+    columns = dict(zip(ohlcv.BASE_COLUMNS, values[:6], strict=True))
     columns["timestamp"] = columns["timestamp"].astype(np.int64)
     return columns
 

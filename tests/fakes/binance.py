@@ -10,6 +10,7 @@ Errors use Binance's body ``{"code": -1121, "msg": "Invalid symbol."}``. Faults 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +55,7 @@ class FakeBinance(FakeServer):
     faults: list[Fault] = field(default_factory=list)
     bad_candle_at: int | None = None
     outage_after_requests: int | None = None
+    on_klines: Callable[[], None] | None = None  # called before each klines answer (tests act mid-run)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -85,6 +87,8 @@ class FakeBinance(FakeServer):
         })
 
     def _klines(self, request: Request) -> Response:
+        if self.on_klines is not None:
+            self.on_klines()
         fault = self._next_fault()
         if fault is not None and fault.kind != "slow":
             return _fault_response(fault)

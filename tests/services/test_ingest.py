@@ -150,6 +150,18 @@ def test_ingest_and_update_jobs_run_through_the_queue(market_runtime, fake_binan
     assert market_runtime.jobs.get(update_id).status == "succeeded"
 
 
+def test_cancelling_a_running_ingest_job_keeps_what_it_fetched(market_runtime, fake_binance):
+    def operator_cancels() -> None:
+        for job in market_runtime.jobs.list(kind="ingest", status="running"):
+            market_runtime.jobs.cancel(job.id, "operator")
+
+    fake_binance.on_klines = operator_cancels
+    job_id = start_ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, "operator")
+    job = market_runtime.jobs.get(job_id)
+    assert job.status == "cancelled" and job.error == "cancelled by an operator"
+    assert market_runtime.datasets.manifest(REF).rows == 1000  # the first page, written whole
+
+
 def test_a_failing_ingest_job_records_the_reason(market_runtime, fake_binance):
     fake_binance.bad_candle_at = NOW - 3 * DAY
     job = market_runtime.jobs.get(start_ingest(market_runtime, "binance", "BTCUSDT", "1h", NOW - 5 * DAY, NOW, "op"))

@@ -89,10 +89,6 @@ class CcxtSource(CandleSource):
         """The exchange's market id without separators (Binance: ``BTCUSDT``)."""
         return market_id(self._load_markets()[symbol]["id"])
 
-    def credentials_missing(self) -> str | None:
-        """Public candles need no keys on any ccxt exchange."""
-        return None
-
     # --- candles ----------------------------------------------------------------------------------
     def _pages(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> Iterator[pd.DataFrame]:
         self._load_markets()

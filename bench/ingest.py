@@ -119,6 +119,7 @@ def main() -> None:
         "update_candles": updated.candles,
         "update_partitions": updated.partitions,
         "update_bytes_written": update_bytes,
+        "update_partition_and_manifest_bytes": updated.bytes_written,
         "dataset_rows": rows,
         "dataset_bytes": dataset_bytes,
     }
@@ -129,7 +130,8 @@ def main() -> None:
     print(f"ratio ingest / bare fetch        : {figures['ratio']:>10.3f}  (target >= 0.8)")
     print(f"ratio ingest / connector frames  : {figures['ratio_to_connector']:>10.3f}  (validating and storing alone)")
     print(f"one-day update of {rows:,} rows ({dataset_bytes / 1e6:.1f} MB): {update_bytes / 1e6:.2f} MB uploaded "
-          f"({updated.candles} candles, partitions {', '.join(updated.partitions)})")
+          f"({updated.candles} candles; partition {', '.join(updated.partitions)} + manifest "
+          f"{updated.bytes_written / 1e6:.2f} MB, the rest its rollback backup and journal)")
     print(json.dumps(figures))
 
 

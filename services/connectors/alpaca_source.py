@@ -250,7 +250,8 @@ class _Malformed(Exception):
 def _transient(error: Exception) -> Transient | None:
     if isinstance(error, APIError) and error.status_code in RETRYABLE_STATUS:
         headers = error.response.headers if error.response is not None else {}
-        return Transient(f"answered HTTP {error.status_code}", headers.get("Retry-After"))
+        wait = headers.get("Retry-After") or _seconds_until(headers.get("X-RateLimit-Reset"))
+        return Transient(f"answered HTTP {error.status_code}", wait)
     if isinstance(error, requests.Timeout):
         return Transient("timed out")
     if isinstance(error, requests.ConnectionError):
@@ -258,6 +259,14 @@ def _transient(error: Exception) -> Transient | None:
     if isinstance(error, ValueError | _Malformed):  # requests' JSONDecodeError is a ValueError
         return Transient("sent a malformed (unparseable JSON) response")
     return None
+
+
+def _seconds_until(reset: str | None) -> str | None:
+    """Alpaca's ``X-RateLimit-Reset`` (Unix seconds when the window reopens) as a Retry-After value."""
+    try:
+        return f"{max(float(reset) - clock.now_ms() / 1000, 0.0):.3f}" if reset else None
+    except ValueError:
+        return None
 
 
 def _message(error: APIError) -> str:

@@ -10,6 +10,7 @@ asset list need the ``APCA-API-KEY-ID``/``APCA-API-SECRET-KEY`` headers; crypto 
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,13 +30,17 @@ KEY, SECRET = "test-key-id", "test-secret-key"
 
 @dataclass
 class FakeAlpaca(FakeServer):
-    """The fake; ``now_ms`` is its clock; ``faults`` (HTTP statuses, e.g. 429 or 500) hit the next bar requests."""
+    """The fake; ``now_ms`` is its clock; ``faults`` (HTTP statuses, e.g. 429 or 500) hit the next bar requests.
+
+    A 429 carries Alpaca's ``X-RateLimit-*`` headers (the reset ``reset_in_s`` seconds from now, wall clock).
+    """
 
     now_ms: int = 1_735_689_600_000  # 2025-01-01T00:00Z
     stocks: list[str] = field(default_factory=lambda: ["AAPL", "BRK.B", "MSFT"])
     crypto: list[str] = field(default_factory=lambda: ["BTC/USD", "ETH/USD", "ETH/BTC"])
     faults: list[int] = field(default_factory=list)
-    retry_after: str = "1"
+    retry_after: str | None = None  # Alpaca sends X-RateLimit-Reset; a proxy may add Retry-After
+    reset_in_s: int = 2
     malformed_next: bool = False
 
     def __post_init__(self) -> None:
@@ -70,8 +75,13 @@ class FakeAlpaca(FakeServer):
     def _bars(self, request: Request, known: list[str], session: bool) -> Response:
         if self.faults:
             status = self.faults.pop(0)
-            return Response(status, {"message": "too many requests." if status == 429 else "internal server error"},
-                            {"Retry-After": self.retry_after} if status == 429 else {})
+            if status != 429:
+                return Response(status, {"message": "internal server error"})
+            headers = {"X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "0",
+                       "X-RateLimit-Reset": str(int(time.time()) + self.reset_in_s)}
+            if self.retry_after is not None:
+                headers["Retry-After"] = self.retry_after
+            return Response(429, {"message": "too many requests."}, headers)
         if self.malformed_next:
             self.malformed_next = False
             return Response(200, b'{"bars": {"AAPL": [{"t": "2024-', {"Content-Type": "application/json"})

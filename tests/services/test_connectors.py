@@ -178,11 +178,17 @@ def test_alpaca_wrong_keys_and_unknown_symbol(tmp_path, settings, sleeps):
         list(source(settings, "alpaca-crypto", sleeps).fetch("DOGE/USD", "1d", NOW - DAY, NOW))
 
 
-def test_alpaca_429_retry_after_and_500_then_success(settings, sleeps, fake_alpaca):
+def test_alpaca_429_waits_for_the_rate_limit_reset_and_500_then_success(settings, sleeps, fake_alpaca):
     fake_alpaca.faults.extend([429, 500])
-    fake_alpaca.retry_after = "3"
     frame = collect(source(settings, "alpaca-crypto", sleeps).fetch("BTC/USD", "1h", NOW - DAY, NOW))
-    assert len(frame) == 24 and sleeps[0] == 3.0 and len(sleeps) == 2
+    assert len(frame) == 24 and len(sleeps) == 2 and 0.9 < sleeps[0] <= 2.0  # X-RateLimit-Reset is 2 s ahead
+
+
+def test_alpaca_429_retry_after_wins(settings, sleeps, fake_alpaca):
+    fake_alpaca.faults.append(429)
+    fake_alpaca.retry_after = "3"
+    collect(source(settings, "alpaca", sleeps).fetch("AAPL", "1d", NOW - 5 * DAY, NOW))
+    assert sleeps == [3.0]
 
 
 def test_alpaca_malformed_json_then_success_and_bounded_failure(settings, sleeps, fake_alpaca):

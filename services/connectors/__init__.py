@@ -35,7 +35,7 @@ class SourceInfo:
 
 def retry_policy(settings: Settings) -> RetryPolicy:
     """The retry policy of ingestion requests (attempts and backoff from the settings)."""
-    return RetryPolicy(attempts=settings.ingest_retry_attempts, base_delay_s=settings.ingest_retry_base_delay_s)
+    return RetryPolicy(attempts=settings.ingest_retry_attempts, base_delay_s=settings.ingest_retry_base_delay_seconds)
 
 
 def open_source(
@@ -59,7 +59,7 @@ def open_source(
             api_key=settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else None,
             api_secret=secret.get_secret_value() if secret else None,
             data_url=settings.alpaca_data_url, trading_url=settings.alpaca_base_url,
-            timeout_s=settings.ingest_timeout_s,
+            timeout_s=settings.ingest_timeout_seconds,
             requests_per_minute=settings.alpaca_requests_per_minute if rate_limit else None,
             policy=policy, sleep=sleep,
         )
@@ -72,7 +72,7 @@ def open_source(
         api_url=settings.binance_api_url if name == "binance" else None,
         api_key=key.get_secret_value() if key else None,
         api_secret=secret.get_secret_value() if secret else None,
-        timeout_s=settings.ingest_timeout_s, rate_limit=rate_limit, policy=policy, sleep=sleep,
+        timeout_s=settings.ingest_timeout_seconds, rate_limit=rate_limit, policy=policy, sleep=sleep,
     )
 
 

@@ -221,8 +221,8 @@ class AlpacaCrypto(AlpacaBars):
             if quote is None:
                 raise BadInput(f"write the Alpaca crypto pair as BASE/QUOTE (BTC/USD), not '{symbol}'")
             text = f"{text[: -len(quote)]}/{quote}"
-        if not self._missing_keys() and text not in set(self.markets()):
-            raise self.unknown_symbol(symbol)
+        if not self._missing_keys() and market_id(text) not in {market_id(m) for m in self.markets()}:
+            raise self.unknown_symbol(symbol)  # the asset list writes pairs as BTC/USD or, formerly, BTCUSD
         return text
 
     def _client(self) -> RESTClient:

@@ -60,7 +60,7 @@ class CcxtSource(CandleSource):
     # --- markets ----------------------------------------------------------------------------------
     def _load_markets(self) -> dict:
         key = ("ccxt", self.exchange_id, self.api_url)
-        markets = MARKETS.get(key, lambda: self._call(self.exchange.load_markets, "markets"))
+        markets = MARKETS.get(key, lambda: self._call(lambda: self._parsed(self.exchange.load_markets()), "markets"))
         if self.exchange.markets is None:
             self.exchange.set_markets(markets)
         return markets
@@ -108,10 +108,13 @@ class CcxtSource(CandleSource):
             since = ohlcv.next_interval_start(last, interval)
 
     def _fetch_page(self, symbol: str, interval: str, since: int, limit: int) -> list:
-        rows = self.exchange.fetch_ohlcv(symbol, interval, since=since, limit=limit)
-        if not rows and self.exchange.last_json_response is None:
-            raise _Malformed()  # ccxt turns an unparseable body into an empty list; it is not "no data"
-        return rows
+        return self._parsed(self.exchange.fetch_ohlcv(symbol, interval, since=since, limit=limit))
+
+    def _parsed(self, result):
+        """``result`` unless the answer behind it was not JSON: ccxt turns such a body into [], {} or junk."""
+        if self.exchange.last_json_response is None:
+            raise _Malformed()
+        return result
 
     def _call(self, call: Callable, what: str):
         try:

@@ -9,7 +9,6 @@ Errors use Binance's body ``{"code": -1121, "msg": "Invalid symbol."}``. Faults 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,15 +26,6 @@ MAX_LIMIT = 1000
 
 
 @dataclass
-class Fault:
-    """One queued misbehaviour for the next klines request."""
-
-    kind: str  # "rate_limit" | "server_error" | "slow" | "malformed"
-    retry_after: str = "1"
-    delay_s: float = 0.0
-
-
-@dataclass
 class Listing:
     """A spot market the fake lists: base/quote assets and the first candle it has."""
 
@@ -46,20 +36,19 @@ class Listing:
 
 @dataclass
 class FakeBinance(FakeServer):
-    """The fake; ``now_ms`` is its clock, ``faults`` a queue consumed by klines requests."""
+    """The fake; ``now_ms`` is its clock. Failures: ``rate_limit_next``, ``server_error_next``,
+    ``malformed_next`` here, ``slow_next`` and ``drop_next`` of FakeServer; ``bad_candle_at`` serves one
+    candle with high < low."""
 
     now_ms: int = 1_735_689_600_000  # 2025-01-01T00:00Z
     listings: dict[str, Listing] = field(default_factory=lambda: {
         "BTCUSDT": Listing("BTC", "USDT"), "ETHUSDT": Listing("ETH", "USDT"), "ETHBTC": Listing("ETH", "BTC"),
     })
-    faults: list[Fault] = field(default_factory=list)
     bad_candle_at: int | None = None
-    outage_after_requests: int | None = None
     on_klines: Callable[[], None] | None = None  # called before each klines answer (tests act mid-run)
 
     def __post_init__(self) -> None:
         super().__init__()
-        self._fault_lock = threading.Lock()
         self.route("GET", "/api/v3/exchangeInfo")(self._exchange_info)
         self.route("GET", "/api/v3/klines")(self._klines)
 
@@ -71,6 +60,20 @@ class FakeBinance(FakeServer):
     def klines_calls(self) -> list[Request]:
         """Recorded klines requests."""
         return self.calls("GET", "/api/v3/klines")
+
+    def rate_limit_next(self, retry_after: str = "1") -> None:
+        """The next request gets Binance's 429 (code -1003) with a Retry-After header."""
+        body = {"code": -1003, "msg": "Too many requests; current limit is 6000 request weight per 1 MINUTE. "
+                                      "Please use WebSocket Streams for live updates."}
+        self.fail_next(1, 429, body, headers={"Retry-After": retry_after})
+
+    def server_error_next(self, count: int = 1) -> None:
+        """The next ``count`` requests get Binance's 500 (code -1000)."""
+        self.fail_next(count, 500, {"code": -1000, "msg": "An unknown error occurred while processing the request."})
+
+    def malformed_next(self) -> None:
+        """The next request gets a 200 whose JSON body is cut short."""
+        self.fail_next(1, 200, '[[1704067200000,"42283.58000000","42', headers={"Content-Type": "application/json"})
 
     # --- routes -----------------------------------------------------------------------------------
     def _exchange_info(self, request: Request) -> Response:
@@ -89,9 +92,6 @@ class FakeBinance(FakeServer):
     def _klines(self, request: Request) -> Response:
         if self.on_klines is not None:
             self.on_klines()
-        fault = self._next_fault()
-        if fault is not None and fault.kind != "slow":
-            return _fault_response(fault)
         q = request.query
         symbol = q.get("symbol", "")
         if symbol not in self.listings:
@@ -109,17 +109,9 @@ class FakeBinance(FakeServer):
             return _error(400, -1100, "Illegal characters found in parameter 'limit'.")
         opens = self._open_times(interval, self.listings[symbol].listed_ms, start, end, limit)
         body = self._encode(interval, opens)
-        return Response(200, body, {"Content-Type": "application/json;charset=UTF-8",
-                                    "X-MBX-USED-WEIGHT-1M": "2"},
-                        delay_s=fault.delay_s if fault else 0.0)
+        return Response(200, body, {"Content-Type": "application/json;charset=UTF-8", "X-MBX-USED-WEIGHT-1M": "2"})
 
     # --- behaviour --------------------------------------------------------------------------------
-    def _next_fault(self) -> Fault | None:
-        with self._fault_lock:
-            if self.outage_after_requests is not None and len(self.klines_calls()) > self.outage_after_requests:
-                return Fault("server_error")
-            return self.faults.pop(0) if self.faults else None
-
     def _open_times(self, interval: str, listed: int, start: int | None, end: int | None, limit: int) -> np.ndarray:
         last_open = int(floor_open(np.array([self.now_ms]), interval)[0])
         hi = last_open if end is None else min(end, last_open)
@@ -204,15 +196,3 @@ def _symbol_info(name: str, listing: Listing) -> dict:
 
 def _error(status: int, code: int, msg: str) -> Response:
     return Response(status, {"code": code, "msg": msg})
-
-
-def _fault_response(fault: Fault) -> Response:
-    if fault.kind == "rate_limit":
-        return Response(429, {"code": -1003, "msg": "Too many requests; current limit is 6000 request weight per 1 "
-                                                   "MINUTE. Please use WebSocket Streams for live updates."},
-                        {"Retry-After": fault.retry_after})
-    if fault.kind == "server_error":
-        return Response(500, {"code": -1000, "msg": "An unknown error occurred while processing the request."})
-    if fault.kind == "malformed":
-        return Response(200, b'[[1704067200000,"42283.58000000","42', {"Content-Type": "application/json"})
-    raise ValueError(f"unknown fault {fault.kind}")

@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import SecretStr
 
 from services import ohlcv
-from services.config import load_settings
 from services.connectors import MissingCredentials, list_sources, open_source, source_exchange_id
 from services.connectors.alpaca_source import Throttle
 from services.errors import BadInput, ServiceUnavailable
 from services.http_retry import RetryPolicy
-from tests.fakes.alpaca import KEY, SECRET
-from tests.fakes.binance import Fault
+from tests.fakes.alpaca_trading import KEY_ID
 
 MINUTE = 60_000
 DAY = 1440 * MINUTE
@@ -22,10 +21,15 @@ FAST = RetryPolicy(attempts=3, base_delay_s=0.001)
 
 
 @pytest.fixture
-def settings(tmp_path, fake_binance, fake_alpaca):
-    return load_settings(nexus_home=tmp_path, binance_api_url=fake_binance.url, alpaca_data_url=fake_alpaca.url,
-                         alpaca_base_url=fake_alpaca.url, alpaca_api_key=KEY, alpaca_api_secret=SECRET,
-                         alpaca_requests_per_minute=0, ingest_timeout_s=0.5)
+def settings(make_runtime, market_overrides):
+    return make_runtime(**{**market_overrides, "ingest_timeout_seconds": 0.5}).settings
+
+
+@pytest.fixture
+def bare(make_runtime, fake_alpaca, fake_alpaca_trading):
+    """Settings with the Alpaca URLs of the fakes and no keys at all."""
+    return make_runtime(alpaca_data_url=fake_alpaca.url, alpaca_base_url=fake_alpaca_trading.url,
+                        alpaca_requests_per_minute=0).settings
 
 
 @pytest.fixture
@@ -37,6 +41,12 @@ def source(settings, name: str, sleeps: list[float], **attributes):
     opened = open_source(name, settings, policy=FAST, sleep=sleeps.append)
     for key, value in attributes.items():
         setattr(opened, key, value)
+    return opened
+
+
+def warm(opened):
+    """The source with its market list loaded, so failures injected next hit candle requests."""
+    opened.markets()
     return opened
 
 
@@ -95,33 +105,40 @@ def test_symbol_the_exchange_rejects_maps_binance_error_1121(settings, sleeps, f
 
 
 def test_429_waits_for_retry_after_then_succeeds(settings, sleeps, fake_binance):
-    fake_binance.faults.append(Fault("rate_limit", retry_after="7"))
-    frame = collect(source(settings, "binance", sleeps).fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
+    binance = warm(source(settings, "binance", sleeps))
+    fake_binance.rate_limit_next(retry_after="7")
+    frame = collect(binance.fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
     assert len(frame) == 10 and sleeps == [7.0]
 
 
 def test_500_then_success(settings, sleeps, fake_binance):
-    fake_binance.faults.append(Fault("server_error"))
-    frame = collect(source(settings, "binance", sleeps).fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
+    binance = warm(source(settings, "binance", sleeps))
+    fake_binance.server_error_next()
+    frame = collect(binance.fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
     assert len(frame) == 10 and len(sleeps) == 1 and sleeps[0] < 0.01
 
 
 def test_timeout_is_retried(settings, sleeps, fake_binance):
-    fake_binance.faults.append(Fault("slow", delay_s=1.0))
-    frame = collect(source(settings, "binance", sleeps).fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
+    binance = warm(source(settings, "binance", sleeps))
+    fake_binance.slow_next(1, delay_s=1.0)
+    frame = collect(binance.fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
     assert len(frame) == 10 and len(sleeps) == 1
 
 
 def test_malformed_json_is_retried_not_taken_for_the_end_of_data(settings, sleeps, fake_binance):
-    fake_binance.faults.append(Fault("malformed"))
-    frame = collect(source(settings, "binance", sleeps).fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
-    assert len(frame) == 10 and len(sleeps) == 1
+    fake_binance.malformed_next()  # the market list first: not cached as empty, retried
+    binance = warm(source(settings, "binance", sleeps))
+    fake_binance.malformed_next()
+    frame = collect(binance.fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
+    assert len(frame) == 10 and len(sleeps) == 2 and binance.markets() == ["BTC/USDT", "ETH/BTC", "ETH/USDT"]
 
 
 def test_retries_are_bounded_and_the_error_says_which_page(settings, sleeps, fake_binance):
-    fake_binance.faults.extend(Fault("malformed") for _ in range(3))
+    binance = warm(source(settings, "binance", sleeps))
+    for _ in range(3):
+        fake_binance.malformed_next()
     with pytest.raises(ServiceUnavailable) as caught:
-        list(source(settings, "binance", sleeps).fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
+        list(binance.fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
     assert "BTC/USDT 1m from 2024-12-31T23:50:00Z" in str(caught.value)
     assert "malformed" in str(caught.value) and "after 3 attempts" in str(caught.value)
     assert len(fake_binance.klines_calls()) == 3
@@ -137,19 +154,18 @@ def test_alpaca_stocks_follow_next_page_token(settings, sleeps, fake_alpaca):
     calls = fake_alpaca.bar_calls()
     assert len(calls) == 8 and "page_token" not in calls[0].query and all("page_token" in c.query for c in calls[1:])
     assert calls[0].query["feed"] == "iex" and calls[0].query["adjustment"] == "all"
-    assert calls[0].query["timeframe"] == "1Min" and calls[0].headers["apca-api-key-id"] == KEY
+    assert calls[0].query["timeframe"] == "1Min" and calls[0].headers["apca-api-key-id"] == KEY_ID
 
 
 def test_alpaca_daily_bars_are_dated_by_session_on_the_utc_grid(settings, sleeps):
-    frame = collect(source(settings, "alpaca", sleeps).fetch("MSFT", "1d", NOW - 10 * DAY, NOW))
+    frame = collect(source(settings, "alpaca", sleeps).fetch("AAPL", "1d", NOW - 10 * DAY, NOW))
     ohlcv.validate(frame, "1d")
     days = pd.to_datetime(frame["timestamp"], unit="ms").dt.strftime("%m-%d").tolist()
     assert days == ["12-23", "12-24", "12-25", "12-26", "12-27", "12-30", "12-31"]
 
 
-def test_alpaca_crypto_needs_no_keys_for_candles(tmp_path, sleeps, fake_alpaca):
-    no_keys = load_settings(nexus_home=tmp_path, alpaca_data_url=fake_alpaca.url, alpaca_requests_per_minute=0)
-    crypto = source(no_keys, "alpaca-crypto", sleeps)
+def test_alpaca_crypto_needs_no_keys_for_candles(bare, sleeps, fake_alpaca):
+    crypto = source(bare, "alpaca-crypto", sleeps)
     frame = collect(crypto.fetch("BTCUSD", "1h", NOW - DAY, NOW))
     assert len(frame) == 24 and crypto.dataset_symbol(crypto.resolve("BTCUSD")) == "BTCUSD"
     assert fake_alpaca.bar_calls()[0].query["symbols"] == "BTC/USD"
@@ -157,19 +173,18 @@ def test_alpaca_crypto_needs_no_keys_for_candles(tmp_path, sleeps, fake_alpaca):
         crypto.markets()
 
 
-def test_missing_alpaca_credentials_name_the_variables(tmp_path, sleeps, fake_alpaca):
-    no_keys = load_settings(nexus_home=tmp_path, alpaca_data_url=fake_alpaca.url, alpaca_api_key="k")
+def test_missing_alpaca_credentials_name_the_variables(bare, sleeps, fake_alpaca, fake_alpaca_trading):
+    half = bare.model_copy(update={"alpaca_api_key": SecretStr("k")})
     with pytest.raises(MissingCredentials, match="Alpaca stock data needs ALPACA_API_SECRET"):
-        list(source(no_keys, "alpaca", sleeps).fetch("AAPL", "1d", NOW - DAY, NOW))
-    status = {s.name: s.missing_credentials for s in list_sources(load_settings(nexus_home=tmp_path))}
+        list(source(half, "alpaca", sleeps).fetch("AAPL", "1d", NOW - DAY, NOW))
+    status = {s.name: s.missing_credentials for s in list_sources(bare)}
     assert status["binance"] is None and status["alpaca-crypto"] is None
     assert "ALPACA_API_KEY and ALPACA_API_SECRET" in status["alpaca"]
-    assert fake_alpaca.requests == []
+    assert fake_alpaca.requests == fake_alpaca_trading.requests == []
 
 
-def test_alpaca_wrong_keys_and_unknown_symbol(tmp_path, settings, sleeps):
-    wrong = load_settings(nexus_home=tmp_path, alpaca_data_url=settings.alpaca_data_url,
-                          alpaca_base_url=settings.alpaca_base_url, alpaca_api_key="nope", alpaca_api_secret="nope")
+def test_alpaca_wrong_keys_and_unknown_symbol(settings, sleeps):
+    wrong = settings.model_copy(update={"alpaca_api_key": SecretStr("nope"), "alpaca_api_secret": SecretStr("no")})
     with pytest.raises(BadInput, match=r"refused ALPACA_API_KEY / ALPACA_API_SECRET \(HTTP 401\)"):
         source(wrong, "alpaca", sleeps).markets()
     with pytest.raises(BadInput, match="alpaca has no market 'ZZZZ'"):
@@ -179,22 +194,22 @@ def test_alpaca_wrong_keys_and_unknown_symbol(tmp_path, settings, sleeps):
 
 
 def test_alpaca_429_waits_for_the_rate_limit_reset_and_500_then_success(settings, sleeps, fake_alpaca):
-    fake_alpaca.faults.extend([429, 500])
+    fake_alpaca.rate_limit_next(reset_in_s=2)
+    fake_alpaca.fail_next(1, 500, {"code": 50010000, "message": "internal server error"})
     frame = collect(source(settings, "alpaca-crypto", sleeps).fetch("BTC/USD", "1h", NOW - DAY, NOW))
     assert len(frame) == 24 and len(sleeps) == 2 and 0.9 < sleeps[0] <= 2.0  # X-RateLimit-Reset is 2 s ahead
 
 
 def test_alpaca_429_retry_after_wins(settings, sleeps, fake_alpaca):
-    fake_alpaca.faults.append(429)
-    fake_alpaca.retry_after = "3"
+    fake_alpaca.rate_limit_next(reset_in_s=2, retry_after="3")
     collect(source(settings, "alpaca", sleeps).fetch("AAPL", "1d", NOW - 5 * DAY, NOW))
     assert sleeps == [3.0]
 
 
 def test_alpaca_malformed_json_then_success_and_bounded_failure(settings, sleeps, fake_alpaca):
-    fake_alpaca.malformed_next = True
+    fake_alpaca.fail_next(1, 200, '{"bars": {"AAPL": [{"t": "2024-', headers={"Content-Type": "application/json"})
     assert len(collect(source(settings, "alpaca", sleeps).fetch("AAPL", "1h", NOW - 3 * DAY, NOW))) == 14
-    fake_alpaca.faults.extend([503, 503, 503])
+    fake_alpaca.fail_next(3, 503, {"message": "service unavailable"})
     with pytest.raises(ServiceUnavailable, match=r"Alpaca \(bars AAPL 1h from .*\) answered HTTP 503 after 3"):
         list(source(settings, "alpaca", sleeps).fetch("AAPL", "1h", NOW - 3 * DAY, NOW))
 

@@ -87,14 +87,18 @@ def test_a_crash_half_way_keeps_finished_partitions_and_the_rerun_fetches_only_t
 
 
 def test_an_outage_keeps_what_was_fetched_and_says_how_far_it_got(market_runtime, fake_binance):
-    fake_binance.outage_after_requests = 5
+    def outage_after_five_pages() -> None:
+        if len(fake_binance.klines_calls()) == 5:
+            fake_binance.server_error_next(100)
+
+    fake_binance.on_klines = outage_after_five_pages
     with pytest.raises(ServiceUnavailable) as caught:
         ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW)
     stored = market_runtime.datasets.manifest(REF).last_ts
     assert stored == NOV_20 + 5 * 1000 * STEP - STEP
     assert f"stored through {clock.from_ms(stored):%Y-%m-%dT%H:%M:%SZ}" in str(caught.value)
-    assert "answered HTTP 500" in str(caught.value) or "failed" in str(caught.value)
-    fake_binance.outage_after_requests = None
+    assert "failed (OperationFailed: binance {\"code\": -1000" in str(caught.value)
+    fake_binance.heal()
     before = len(fake_binance.klines_calls())
     ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW)
     assert starts(fake_binance)[before] == stored + STEP

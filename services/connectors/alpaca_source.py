@@ -20,7 +20,15 @@ from alpaca.trading.enums import AssetClass, AssetStatus
 from alpaca.trading.requests import GetAssetsRequest
 
 from services import clock, ohlcv
-from services.connectors.base import MARKETS, CandleSource, MissingCredentials, contract_frame, iso, market_id
+from services.connectors.base import (
+    MARKETS,
+    CandleSource,
+    MalformedAnswer,
+    MissingCredentials,
+    contract_frame,
+    iso,
+    market_id,
+)
 from services.errors import BadInput
 from services.http_retry import DEFAULT_POLICY, RETRYABLE_STATUS, RetryPolicy, Transient, call_with_retry
 
@@ -239,12 +247,9 @@ def _inclusive_end(end_ms: int) -> datetime:
 
 def _json_object(body) -> dict:
     if not isinstance(body, dict):
-        raise _Malformed()
+        raise MalformedAnswer()
     return body
 
-
-class _Malformed(Exception):
-    """Alpaca answered with something that is not a JSON object."""
 
 
 def _transient(error: Exception) -> Transient | None:
@@ -256,7 +261,7 @@ def _transient(error: Exception) -> Transient | None:
         return Transient("timed out")
     if isinstance(error, requests.ConnectionError):
         return Transient(f"could not connect ({type(error).__name__})")
-    if isinstance(error, ValueError | _Malformed):  # requests' JSONDecodeError is a ValueError
+    if isinstance(error, ValueError | MalformedAnswer):  # requests' JSONDecodeError is a ValueError
         return Transient("sent a malformed (unparseable JSON) response")
     return None
 

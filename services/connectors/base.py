@@ -24,6 +24,10 @@ class MissingCredentials(ConfigError):
     """A source needs credentials that are not configured; the message names the variables."""
 
 
+class MalformedAnswer(Exception):
+    """A source answered 200 with a body that is not the JSON it documents (retried like a 5xx)."""
+
+
 def market_id(text: str) -> str:
     """A venue's market id as datasets name it: upper case, separators removed (BTC/USDT → BTCUSDT)."""
     return _NOT_IN_MARKET_ID.sub("", text.upper())

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from services import ohlcv
-from services.connectors.base import MARKETS, CandleSource, contract_frame, iso, market_id
+from services.connectors.base import MARKETS, CandleSource, MalformedAnswer, contract_frame, iso, market_id
 from services.errors import BadInput
 from services.http_retry import DEFAULT_POLICY, RetryPolicy, Transient, call_with_retry
 
@@ -113,7 +113,7 @@ class CcxtSource(CandleSource):
     def _parsed(self, result):
         """``result`` unless the answer behind it was not JSON: ccxt turns such a body into [], {} or junk."""
         if self.exchange.last_json_response is None:
-            raise _Malformed()
+            raise MalformedAnswer()
         return result
 
     def _call(self, call: Callable, what: str):
@@ -129,7 +129,7 @@ class CcxtSource(CandleSource):
             raise BadInput(f"{self.name} refused the request for {what}: {_short(error)}") from None
 
     def _transient(self, error: Exception) -> Transient | None:
-        if isinstance(error, _Malformed):
+        if isinstance(error, MalformedAnswer):
             return Transient("sent a malformed (unparseable JSON) response")
         if isinstance(error, ccxt.RequestTimeout):
             return Transient("timed out")
@@ -140,9 +140,6 @@ class CcxtSource(CandleSource):
             return Transient(f"failed ({type(error).__name__}: {_short(error)})")
         return None
 
-
-class _Malformed(Exception):
-    """The exchange answered 200 with a body that is not JSON."""
 
 
 def _columns(rows: list) -> dict:

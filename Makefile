@@ -50,6 +50,7 @@ audit: $(STAMP)
 
 bench: $(STAMP) node_modules/.installed
 	$(BIN)/python bench/browse.py --rows 1000000
+	$(BIN)/python bench/ingest.py --candles 500000
 
 clean:
 	rm -rf $(VENV) node_modules var

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     alpaca_feed: Literal["iex", "sip", "otc", "delayed_sip"] = "iex"
     alpaca_adjustment: Literal["raw", "split", "dividend", "all"] = "all"
     binance_api_url: str | None = None
+    ccxt_api_key: SecretStr | None = None
+    ccxt_api_secret: SecretStr | None = None
+    alpaca_requests_per_minute: float = Field(200.0, ge=0)  # 0 turns the throttle off
+    ingest_timeout_seconds: float = Field(10.0, gt=0)
+    ingest_retry_attempts: int = Field(4, ge=1)
+    ingest_retry_base_delay_seconds: float = Field(0.5, ge=0)
 
     # Lona
     lona_gateway_url: str = "https://gateway.lona.agency"

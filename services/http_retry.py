@@ -6,12 +6,14 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 
 from services.errors import ServiceUnavailable
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,60 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
+@dataclass(frozen=True)
+class Transient:
+    """A failure worth retrying: what went wrong, the server's Retry-After (if any) and HTTP status (if any)."""
+
+    problem: str
+    retry_after: str | None = None
+    status_code: int | None = None
+
+
+def call_with_retry(
+    call: Callable[[], T],
+    transient: Callable[[Exception], Transient | None],
+    *,
+    service: str,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``call`` until it succeeds, raises a non-transient error, or the attempts run out.
+
+    ``transient`` says whether an exception is worth retrying (None: re-raise it at once); that is how
+    clients we do not drive with httpx (ccxt, alpaca-py) share this policy. Raises ServiceUnavailable,
+    naming ``service`` and the last problem, when every attempt failed transiently; its ``status_code``
+    is that of the last attempt's answer (None when the last attempt got none).
+    """
+    failure = Transient("")
+    for attempt in range(policy.attempts):
+        try:
+            return call()
+        except Exception as error:
+            failure = transient(error)
+            if failure is None:
+                raise
+        if attempt + 1 < policy.attempts:
+            sleep(policy.delay(attempt, failure.retry_after))
+    tries = f"{policy.attempts} attempt{'s' if policy.attempts != 1 else ''}"
+    raise ServiceUnavailable(f"{service} {failure.problem} after {tries}", status_code=failure.status_code)
+
+
+class _RetryableResponse(Exception):
+    def __init__(self, response: httpx.Response):
+        self.response = response
+
+
+def _httpx_transient(error: Exception) -> Transient | None:
+    if isinstance(error, httpx.TimeoutException):
+        return Transient("timed out")
+    if isinstance(error, httpx.TransportError):
+        return Transient(f"could not connect ({type(error).__name__})")
+    if isinstance(error, _RetryableResponse):
+        status = error.response.status_code
+        return Transient(f"answered HTTP {status}", error.response.headers.get("Retry-After"), status)
+    return None
+
+
 def send_with_retry(
     send: Callable[[], httpx.Response],
     *,
@@ -49,23 +105,11 @@ def send_with_retry(
     naming ``service``, when every attempt timed out, could not connect or got a retryable status; its
     ``status_code`` is that of the last attempt's answer (None when the last attempt got none).
     """
-    last_problem = ""
-    last_status: int | None = None
-    for attempt in range(policy.attempts):
-        try:
-            response = send()
-        except httpx.TimeoutException:
-            last_problem, last_status = "timed out", None
-            retry_after = None
-        except httpx.TransportError as error:
-            last_problem, last_status = f"could not connect ({type(error).__name__})", None
-            retry_after = None
-        else:
-            if response.status_code not in RETRYABLE_STATUS:
-                return response
-            last_problem, last_status = f"answered HTTP {response.status_code}", response.status_code
-            retry_after = response.headers.get("Retry-After")
-        if attempt + 1 < policy.attempts:
-            sleep(policy.delay(attempt, retry_after))
-    tries = f"{policy.attempts} attempt{'s' if policy.attempts != 1 else ''}"
-    raise ServiceUnavailable(f"{service} {last_problem} after {tries}", status_code=last_status)
+
+    def attempt() -> httpx.Response:
+        response = send()
+        if response.status_code in RETRYABLE_STATUS:
+            raise _RetryableResponse(response)
+        return response
+
+    return call_with_retry(attempt, _httpx_transient, service=service, policy=policy, sleep=sleep)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from huey import crontab
 
+import services.ingest  # registers the ingest and update job kinds
 import services.strategies  # registers the lona_backtest job kind
 import services.trading  # registers the execute job kind
 from services.jobs import record_worker_beat

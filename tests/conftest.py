@@ -25,7 +25,8 @@ def make_runtime(tmp_path, monkeypatch):
     Jobs submitted through it run inline (Huey immediate mode), so tests see their end state at once.
     """
     for name in list(os.environ):  # never let a developer's real configuration leak into a test
-        if name.startswith(("AZURE_", "LONA_", "ALPACA_", "XAI_", "LIVE_ENGINE", "LANGSMITH_API", "DATABASE_URL")):
+        if name.startswith(("AZURE_", "LONA_", "ALPACA_", "BINANCE_", "CCXT_", "INGEST_", "XAI_", "LIVE_ENGINE",
+                            "LANGSMITH_API", "DATABASE_URL")):
             monkeypatch.delenv(name, raising=False)
 
     def build(**overrides) -> Runtime:

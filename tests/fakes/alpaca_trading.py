@@ -48,6 +48,7 @@ class FakeAlpacaTrading(FakeServer):
         self.route("GET", "/v2/account")(self._account)
         self.route("GET", "/v2/positions")(self._positions)
         self.route("GET", "/v2/assets/([^/]+)")(self._asset)
+        self.route("GET", "/v2/assets")(self._assets)
 
     def authorize(self, request: Request) -> Response | None:
         if (request.headers.get("apca-api-key-id"), request.headers.get("apca-api-secret-key")) != (
@@ -150,8 +151,17 @@ class FakeAlpacaTrading(FakeServer):
     def _asset(self, request: Request, symbol: str) -> Response:
         if symbol not in ASSETS:
             return _error(404, 40410000, "asset not found")
-        return Response(200, {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, symbol)), "symbol": symbol, "status": "active",
-            "tradable": True, "marginable": ASSETS[symbol]["class"] == "us_equity", "shortable": False,
-            "easy_to_borrow": False, "attributes": [], **ASSETS[symbol],
-        })
+        return Response(200, _asset_body(symbol))
+
+    def _assets(self, request: Request) -> Response:
+        """``GET /v2/assets?status=&asset_class=``: the asset list (Alpaca's master list of symbols)."""
+        wanted = request.query.get("asset_class")
+        return Response(200, [_asset_body(s) for s, a in ASSETS.items() if wanted in (None, a["class"])])
+
+
+def _asset_body(symbol: str) -> dict:
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, symbol)), "symbol": symbol, "status": "active",
+        "tradable": True, "marginable": ASSETS[symbol]["class"] == "us_equity", "shortable": False,
+        "easy_to_borrow": False, "attributes": [], **ASSETS[symbol],
+    }

@@ -90,12 +90,16 @@ class FakeServer:
         """The refusal of a request that lacks the service's credentials; None lets it through."""
         return None
 
-    def fail_next(self, count: int = 1, status: int = 500, body: object = None, method: str | None = None) -> None:
-        """The next ``count`` requests (of ``method``) get ``status`` and ``body`` without reaching their route.
+    def fail_next(
+        self, count: int = 1, status: int = 500, body: object = None, method: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """The next ``count`` requests (of ``method``) get ``status``, ``body`` and ``headers`` without reaching
+        their route.
 
-        A 200 with a text ``body`` is a proxy's garbage page.
+        A 200 with a text ``body`` is a proxy's garbage page; a 429 usually carries a ``Retry-After`` header.
         """
-        self._add_fault(_Fault(count, method, answer=Response(status, body)))
+        self._add_fault(_Fault(count, method, answer=Response(status, body, dict(headers or {}))))
 
     def slow_next(self, count: int, delay_s: float, method: str | None = None) -> None:
         """The next ``count`` requests (of ``method``) are served, but answered only after ``delay_s``."""

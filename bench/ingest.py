@@ -1,0 +1,139 @@
+"""Ingest speed: 1-minute candles from the fake Binance through the real ccxt client into Azurite.
+
+Usage: python bench/ingest.py [--candles 500000] [--rounds 3]
+Measures, in one run and against the same in-process fake server: (1) the bare ccxt client fetching the
+pages and storing nothing, (2) our connector turning the same pages into contract frames, storing nothing,
+(3) the full ingestion (validation, partitioned atomic writes to Azurite); ccxt's rate limiter is off in
+all. They alternate for ``--rounds`` rounds and the best time of each counts, so a busy machine skews
+none of them. Then the bytes written to the blob store by a one-day update of
+a two-year 1-minute dataset. Prints a table, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.connectors import CcxtSource  # noqa: E402
+from services.datasets import DatasetRef, Datasets  # noqa: E402
+from services.ingest import ingest, update  # noqa: E402
+from services.storage import AzureBlobStore  # noqa: E402
+from tests.fakes.binance import FakeBinance  # noqa: E402
+from tests.fakes.candles import synthetic  # noqa: E402
+from tests.support.azurite import azurite  # noqa: E402
+
+MINUTE = 60_000
+DAY = 1440 * MINUTE
+NOW = 1_735_689_600_000  # 2025-01-01T00:00Z, the fake's clock
+
+
+class CountingStore(AzureBlobStore):
+    """Azure Blob store that counts the bytes it uploads (copies are a download plus an upload)."""
+
+    uploaded = 0
+
+    def put(self, container, name, data, **conditions):
+        self.uploaded += len(data)
+        return super().put(container, name, data, **conditions)
+
+
+def baseline(fake: FakeBinance, start: int, end: int) -> tuple[float, int]:
+    """Seconds and candles for the bare ccxt client paging through [start, end), storing nothing."""
+    source = CcxtSource("binance", api_url=fake.url, rate_limit=False)
+    exchange = source.exchange
+    exchange.load_markets()
+    since, count = start, 0
+    started = time.perf_counter()
+    while since < end:
+        rows = exchange.fetch_ohlcv("BTC/USDT", "1m", since=since, limit=min(1000, (end - since) // MINUTE))
+        if not rows:
+            break
+        count += len(rows)
+        since = rows[-1][0] + MINUTE
+    return time.perf_counter() - started, count
+
+
+def two_year_dataset(datasets: Datasets, ref: DatasetRef, end: int) -> int:
+    """Write two years of 1-minute candles ending at ``end`` straight into the dataset; return its rows."""
+    opens = np.arange(end - 730 * DAY, end, MINUTE, dtype=np.int64)
+    frame = pd.DataFrame({"timestamp": opens, **{k: v for k, v in synthetic(opens).items() if k != "trades"}})
+    datasets.write(ref, frame, source="bench")
+    return len(frame)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candles", type=int, default=500_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    start = NOW - args.candles * MINUTE
+    with azurite() as connection, FakeBinance(now_ms=NOW) as fake, tempfile.TemporaryDirectory() as cache:
+        store = CountingStore(connection_string=connection)
+        datasets = Datasets(store, Path(cache), "ohlcv")
+
+        source = CcxtSource("binance", api_url=fake.url, rate_limit=False)
+        base_times, frames_times, ingest_times = [], [], []
+        for _round in range(args.rounds):
+            base_s, base_count = baseline(fake, start, NOW)
+            base_times.append(base_s)
+            started = time.perf_counter()
+            frames_count = sum(len(page) for page in source.fetch("BTC/USDT", "1m", start, NOW))
+            frames_times.append(time.perf_counter() - started)
+            target = DatasetRef("binance", "BTCUSDT", "1m")
+            if datasets.exists(target):
+                datasets.delete(target)
+            started = time.perf_counter()
+            result = ingest(datasets, source, "BTC/USDT", "1m", start, NOW, "bench", now_ms=NOW)
+            ingest_times.append(time.perf_counter() - started)
+            assert result.candles == base_count == frames_count == args.candles, (result.candles, base_count)
+        base_s, frames_s, ingest_s = min(base_times), min(frames_times), min(ingest_times)
+
+        ref = DatasetRef("bench", "BTCUSDT", "1m")
+        mid_month = NOW + 14 * DAY  # the last partition is half full, as it is on a normal day
+        rows = two_year_dataset(datasets, ref, mid_month)
+        dataset_bytes = sum(p.size for p in datasets.manifest(ref).partitions)
+        fake.now_ms = mid_month + DAY
+        store.uploaded = 0
+        updated = update(datasets, ref, "bench", source=source, now_ms=fake.now_ms)
+        update_bytes = store.uploaded
+
+    figures = {
+        "candles": args.candles,
+        "rounds": args.rounds,
+        "baseline_candles_per_s": round(base_count / base_s),
+        "connector_candles_per_s": round(args.candles / frames_s),
+        "ingest_candles_per_s": round(result.candles / ingest_s),
+        "ratio": round(base_s / ingest_s, 3),
+        "ratio_to_connector": round(frames_s / ingest_s, 3),
+        "partitions_written": len(result.partitions),
+        "update_candles": updated.candles,
+        "update_partitions": updated.partitions,
+        "update_bytes_written": update_bytes,
+        "update_partition_and_manifest_bytes": updated.bytes_written,
+        "dataset_rows": rows,
+        "dataset_bytes": dataset_bytes,
+    }
+    print(f"bare ccxt fetch, storing nothing : {figures['baseline_candles_per_s']:>10,} candles/s ({base_s:.2f} s)")
+    print(f"connector pages as frames        : {figures['connector_candles_per_s']:>10,} candles/s ({frames_s:.2f} s)")
+    print(f"ingest into Azurite              : {figures['ingest_candles_per_s']:>10,} candles/s ({ingest_s:.2f} s, "
+          f"{len(result.partitions)} partitions)")
+    print(f"ratio ingest / bare fetch        : {figures['ratio']:>10.3f}  (target >= 0.8)")
+    print(f"ratio ingest / connector frames  : {figures['ratio_to_connector']:>10.3f}  (validating and storing alone)")
+    print(f"one-day update of {rows:,} rows ({dataset_bytes / 1e6:.1f} MB): {update_bytes / 1e6:.2f} MB uploaded "
+          f"({updated.candles} candles; partition {', '.join(updated.partitions)} + manifest "
+          f"{updated.bytes_written / 1e6:.2f} MB, the rest its rollback backup and journal)")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

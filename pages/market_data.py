@@ -9,6 +9,7 @@ import streamlit as st
 
 from components.charts import candles_figure
 from components.context import actor, console, shows_errors
+from components.ingest_panel import ingest_panel
 from components.quality_panel import quality_panel
 from services import clock, ohlcv
 from services.datasets import DatasetRef
@@ -134,7 +135,7 @@ def render() -> None:
     st.title("Market Data")
     with shows_errors():
         ref = _catalog()
-        tabs = st.tabs(["Chart", "Data quality", "Import", "Export"])
+        tabs = st.tabs(["Chart", "Data quality", "Import", "Export", "Ingest"])
         start_ms = end_ms = None
         if ref is not None:
             with tabs[0]:
@@ -145,3 +146,5 @@ def render() -> None:
                 _export(ref, start_ms, end_ms)
         with tabs[2]:
             _import(ref)
+        with tabs[4]:
+            ingest_panel(ref)

@@ -36,6 +36,7 @@ def make_runtime(tmp_path, monkeypatch):
         import streamlit as st
 
         st.cache_resource.clear()  # pages keep services in st.cache_resource; rebuild them on this runtime
+        st.cache_data.clear()
         from services import worker
 
         worker.huey.immediate = True

@@ -1,0 +1,99 @@
+"""The Ingest panel: fetch candles from Alpaca, Binance or any ccxt exchange as a background job, follow it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import streamlit as st
+
+from components.context import console, current_actor, shows_errors
+from services import clock
+from services.connectors import ccxt_exchange_ids, list_sources, open_source
+from services.datasets import DatasetRef
+from services.errors import NexusError
+from services.ingest import start_ingest, start_update
+from services.overview import age_text
+
+JOB_KINDS = ("ingest", "update")
+
+
+@st.cache_data(ttl=3600, show_spinner="Loading the source's markets…")
+def _markets(source: str) -> list[str]:
+    return open_source(source, console().runtime.settings).markets()
+
+
+def _form() -> None:
+    settings = console().runtime.settings
+    sources = {s.name: s for s in list_sources(settings)}
+    names = [*sources, *sorted(set(ccxt_exchange_ids()) - set(sources))]
+    left, right = st.columns(2)
+    source = left.selectbox("Source", names, key="ingest_source",
+                            format_func=lambda n: sources[n].label if n in sources else f"{n} (ccxt)")
+    missing = sources[source].missing_credentials if source in sources else None
+    if missing:
+        st.warning(missing)
+        return
+    try:
+        markets = _markets(source)
+    except NexusError as error:
+        st.error(f"Could not list {source}'s markets: {error}")
+        return
+    symbol = right.selectbox("Symbol", markets, key="ingest_symbol", index=None, placeholder="type to search")
+    a, b, c = st.columns(3)
+    interval = a.selectbox("Interval", open_source(source, settings).intervals(), key="ingest_interval")
+    today = clock.now().date()
+    start = b.date_input("From (UTC)", today - timedelta(days=30), max_value=today, key="ingest_start")
+    end = c.date_input("To (UTC, inclusive)", today, max_value=today, key="ingest_end")
+    if st.button("Start ingest", type="primary", disabled=symbol is None or not current_actor().can("trader"),
+                 key="ingest_go", help=None if current_actor().can("trader") else "trader role needed"):
+        with shows_errors():
+            job = start_ingest(console().runtime, source, symbol, interval, _ms(start), _ms(end, end_of_day=True),
+                               current_actor().name)
+            st.toast(f"Ingest started (job {job})")
+
+
+def _ms(day: date, end_of_day: bool = False) -> int:
+    moment = datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+    return clock.to_ms(moment)
+
+
+def _update(selected: DatasetRef | None) -> None:
+    left, right = st.columns(2)
+    trader = current_actor().can("trader")
+    if selected is not None and left.button(f"Update {selected} to the last closed candle", key="update_one",
+                                            disabled=not trader):
+        with shows_errors():
+            start_update(console().runtime, selected, current_actor().name)
+    if right.button("Update every dataset", key="update_all", disabled=not trader):
+        with shows_errors():
+            start_update(console().runtime, None, current_actor().name)
+
+
+@st.fragment(run_every=2)
+def _jobs() -> None:
+    jobs = [j for j in console().runtime.jobs.list(limit=30) if j.kind in JOB_KINDS]
+    if not jobs:
+        st.caption("No ingest or update has run yet.")
+        return
+    for job in jobs[:8]:
+        with st.container(border=True):
+            head, action = st.columns([5, 1])
+            head.write(f"**{job.title}** · {job.status} · by {job.actor} · "
+                       f"{age_text((clock.now() - job.created_at).total_seconds())}")
+            if job.active:
+                st.progress(job.progress, text=job.message or "queued")
+                if action.button("Cancel", key=f"cancel_{job.id}"):
+                    console().runtime.jobs.cancel(job.id, current_actor().name)
+            elif job.status == "succeeded":
+                st.caption((job.result or {}).get("summary", "done"))
+            else:
+                st.error(job.error or job.status)
+
+
+def ingest_panel(selected: DatasetRef | None) -> None:
+    """Draw the panel: a new ingest, updates, and the jobs (followed from storage, so a refresh loses nothing)."""
+    with shows_errors():
+        _form()
+        st.divider()
+        _update(selected)
+        _jobs()

@@ -1,0 +1,45 @@
+"""AppTest of the Ingest panel: an ingest from the fake Binance runs to completion and the dataset appears."""
+
+from __future__ import annotations
+
+import pytest
+
+from services import clock
+from services.datasets import DatasetRef
+from tests.fakes.binance import FakeBinance
+
+
+@pytest.fixture
+def binance(make_runtime):
+    with FakeBinance(now_ms=clock.now_ms()) as fake:
+        yield make_runtime(binance_api_url=fake.api_url), fake
+
+
+def test_ingest_from_binance_to_completion(binance, page_app):
+    runtime, fake = binance
+    at = page_app("market_data")
+    at.run()
+    assert not at.exception
+    at.selectbox(key="ingest_source").select("binance").run()
+    assert "BTC/USDT" in at.selectbox(key="ingest_symbol").options
+    at.selectbox(key="ingest_symbol").select("BTC/USDT")
+    at.selectbox(key="ingest_interval").select("1h").run()
+    at.button(key="ingest_go").click().run()
+    assert not at.exception
+    manifest = runtime.datasets.manifest(DatasetRef.parse("binance/BTCUSDT/1h"))
+    assert 700 <= manifest.rows <= 31 * 24
+    job = runtime.jobs.list(kind="ingest")[0]
+    assert job.status == "succeeded" and job.metrics["candles"] == manifest.rows
+    at.run()
+    assert any("binance/BTCUSDT/1h" in c.value for c in at.caption)
+    calls = len(fake.klines_calls())
+    at.button(key="update_all").click().run()  # nothing new since: fetches nothing
+    assert runtime.jobs.list(kind="update")[0].status == "succeeded"
+    assert len(fake.klines_calls()) - calls <= 1
+
+
+def test_missing_alpaca_keys_are_named(runtime, page_app):
+    at = page_app("market_data")
+    at.run()
+    at.selectbox(key="ingest_source").select("alpaca").run()
+    assert any("ALPACA_API_KEY" in w.value for w in at.warning)

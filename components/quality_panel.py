@@ -24,7 +24,7 @@ def quality_panel(ref: DatasetRef, start_ms: int | None, end_ms: int | None) -> 
     """Draw the quality of ``ref`` within the chosen range."""
     datasets = console().runtime.datasets
     manifest = datasets.manifest(ref)
-    report = assess(datasets.read_version(manifest, start_ms, end_ms), manifest, ref.interval)
+    report = assess(datasets.read_version(manifest, start_ms, end_ms, shared=True), manifest, ref.interval)
     a, b, c, d = st.columns(4)
     a.metric("Candles", f"{report.candles:,}")
     b.metric("Missing on the grid", f"{report.missing:,}", help="Expected candles with no data")

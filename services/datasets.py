@@ -194,6 +194,9 @@ class WriteResult:
 class ColumnarCache:
     """Local Arrow (Feather) files keyed by a blob's name and ETag, plus a small in-memory LRU of tables.
 
+    A dataset version read whole is kept too, under ``<ref>@<manifest etag>``, so the next read of that
+    version (whole or any range of it) is a slice of one memory-mapped file.
+
     A blob's ETag changes with its content, so a hit is always current and nothing needs invalidation.
     Files are memory-mapped on read; tables are immutable, so sharing them never copies. Writing a file
     happens on a background thread so a cold read does not wait for its own cache.
@@ -319,7 +322,8 @@ class Datasets:
         return Manifest(ref=ref, rows=-1, partitions=partitions, external=True)
 
     # --- reads ------------------------------------------------------------------------------------
-    def read(self, ref: DatasetRef, start_ms: int | None = None, end_ms: int | None = None) -> pd.DataFrame:
+    def read(self, ref: DatasetRef, start_ms: int | None = None, end_ms: int | None = None,
+             shared: bool = False) -> pd.DataFrame:
         """Candles of ``ref`` with start_ms <= timestamp <= end_ms, reading only partitions in range.
 
         Partitions are fetched and parsed in parallel and cached locally by ETag. Retries when a
@@ -328,19 +332,29 @@ class Datasets:
         for _attempt in range(3):
             manifest = self.manifest(ref)
             try:
-                return self.read_version(manifest, start_ms, end_ms)
+                return self.read_version(manifest, start_ms, end_ms, shared)
             except Conflict:
                 continue
         raise DatasetBusy(f"{ref} kept changing while being read; try again")
 
-    def read_version(self, manifest: Manifest, start_ms: int | None = None, end_ms: int | None = None) -> pd.DataFrame:
-        """Candles of exactly the version ``manifest`` describes (Conflict if it is gone)."""
+    def read_version(self, manifest: Manifest, start_ms: int | None = None, end_ms: int | None = None,
+                     shared: bool = False) -> pd.DataFrame:
+        """Candles of exactly the version ``manifest`` describes (Conflict if it is gone).
+
+        With ``shared`` the frame may be backed by the read-only memory-mapped cache (no copy at all): for
+        readers that never modify it in place (charts, quality). Otherwise it is the caller's to change.
+        """
         wanted = manifest.partitions_in(start_ms, end_ms)
         if not wanted:
             return ohlcv.empty_frame()
         journal = _Lazy(lambda: self._journal(manifest.ref))
         if manifest.external:
             return self._read_external(manifest, wanted, journal, start_ms, end_ms)
+        version = f"{manifest.ref}@{manifest.etag}"
+        whole = self.cache.get(version, "all")
+        if whole is not None:  # the dataset version read whole before: slices of one memory-mapped file
+            frame = _frame_in_range({c: whole.column(c).to_numpy() for c in whole.column_names}, start_ms, end_ms)
+            return frame if shared else frame.copy()
         # Partitions are sorted and their row counts known: each one is copied straight into its slice of
         # preallocated columns, in the worker that fetched it, so there is no concatenation step at the end.
         offsets = np.cumsum([0] + [p.rows for p in wanted])
@@ -353,10 +367,13 @@ class Datasets:
                 raise Conflict(f"{wanted[index].name} does not match the manifest")
             lo, hi = offsets[index], offsets[index + 1]
             for name, out in columns.items():
-                if name in table.column_names:
-                    out[lo:hi] = table.column(name).to_numpy()
-                else:
+                if name not in table.column_names:
                     out[lo:hi] = np.nan
+                    continue
+                position = lo
+                for chunk in table.column(name).chunks:  # chunk by chunk: one copy, straight into place
+                    out[position:position + len(chunk)] = chunk.to_numpy(zero_copy_only=chunk.null_count == 0)
+                    position += len(chunk)
 
         cached = [i for i, p in enumerate(wanted) if self.cache.get(p.name, p.etag) is not None]
         missing = sorted(set(range(len(wanted))) - set(cached))
@@ -367,10 +384,9 @@ class Datasets:
         elif missing:
             with ThreadPoolExecutor(max_workers=min(self.read_workers, len(missing))) as pool:
                 list(pool.map(fill, missing))
-        ts = columns["timestamp"]
-        lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, "left"))
-        hi = len(ts) if end_ms is None else int(np.searchsorted(ts, end_ms, "right"))
-        return pd.DataFrame({name: values[lo:hi] for name, values in columns.items()}, copy=False)
+        if len(wanted) == len(manifest.partitions) > 1:
+            self.cache.put(version, "all", pa.table(columns))
+        return _frame_in_range(columns, start_ms, end_ms)
 
     def _read_external(
         self, manifest: Manifest, wanted: list[Partition], journal: _Lazy, start_ms: int | None, end_ms: int | None
@@ -614,6 +630,14 @@ class _Lazy:
             if not self._done:
                 self._value, self._done = self._compute(), True
             return self._value
+
+
+def _frame_in_range(columns: dict[str, np.ndarray], start_ms: int | None, end_ms: int | None) -> pd.DataFrame:
+    """A frame over the rows of sorted ``columns`` within [start_ms, end_ms], sharing their memory."""
+    ts = columns["timestamp"]
+    lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, "left"))
+    hi = len(ts) if end_ms is None else int(np.searchsorted(ts, end_ms, "right"))
+    return pd.DataFrame({name: values[lo:hi] for name, values in columns.items()}, copy=False)
 
 
 def _partition(name: str, data: bytes, etag: str, frame: pd.DataFrame) -> Partition:

@@ -108,7 +108,7 @@ class ChartBuilder:
             if key in self._recent:
                 self._recent.move_to_end(key)
                 return self._recent[key]
-        frame = self.datasets.read_version(manifest, start_ms, end_ms)
+        frame = self.datasets.read_version(manifest, start_ms, end_ms, shared=True)
         shown, shown_interval = ohlcv.for_display(frame, ref.interval, interval, MAX_CANDLES)
         close = shown["close"].to_numpy()
         overlays = [Overlay(f"SMA {w}", sma(close, w)) for w in sma_windows]

@@ -426,4 +426,6 @@ _PARTITION_TYPES = {"timestamp": pa.int64(), **{c: pa.float64() for c in BASE_CO
 
 def read_partition_table(data: bytes) -> pa.Table:
     """Fast reader for the partitions this console writes (contract CSV, ms timestamps) into Arrow."""
-    return pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(column_types=_PARTITION_TYPES))
+    # partitions are parsed several at a time on separate threads: one thread each avoids oversubscription
+    return pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(use_threads=False),
+                          convert_options=pacsv.ConvertOptions(column_types=_PARTITION_TYPES))

@@ -22,13 +22,12 @@ FOREIGN = ("AZURE_", "LONA_", "ALPACA_", "XAI_", "LIVE_ENGINE", "LANGSMITH_API",
 
 
 @contextlib.contextmanager
-def running_console(home: Path, start_timeout_s: float = 90) -> Iterator[str]:
-    """Serve the console on embedded defaults under ``home`` until the block ends; yields its base URL.
-
-    Ready means Streamlit's own ``/_stcore/health`` answers; the server log is ``home/serve.log``.
+def running_console(home: Path, start_timeout_s: float = 90, **settings: str) -> Iterator[str]:
+    """Serve the console on embedded defaults (plus ``settings``, env names) under ``home`` until the block
+    ends; yields its base URL. Ready means Streamlit's own ``/_stcore/health`` answers; the log is
+    ``home/serve.log``.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN)}
-    env.update(NEXUS_HOME=str(home), LANGSMITH_TRACING="false", APP_ENV="local")
+    env = console_environment(home, **settings)
     port = free_port()
     log_path = home / "serve.log"
     with log_path.open("wb") as log:
@@ -45,6 +44,13 @@ def running_console(home: Path, start_timeout_s: float = 90) -> Iterator[str]:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+def console_environment(home: Path, **settings: str) -> dict[str, str]:
+    """The environment of a console under ``home``: this one's, minus real integrations, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN)}
+    env.update({"NEXUS_HOME": str(home), "LANGSMITH_TRACING": "false", "APP_ENV": "local", **settings})
+    return env
 
 
 def _wait_until_ready(process: subprocess.Popen, url: str, log_path: Path, timeout_s: float) -> None:

@@ -1,0 +1,1 @@
+"""Pure numerical models of the agent graph: volatility, predictor, anomaly detector, optimizer."""

@@ -56,7 +56,8 @@ def continue_run(runtime: Runtime, run_id: str, actor: str, inline: bool = False
     """Continue a failed or cancelled run from its last checkpoint (nodes already done are not redone)."""
     store = store_of(runtime)
     run = store.get(run_id)
-    if not store.claim(run_id, ("failed", "cancelled"), "queued", error=None, finished_at=None):
+    done = {node: step for node, step in run.steps.items() if step.get("status") == "done"}
+    if not store.claim(run_id, ("failed", "cancelled"), "queued", error=None, finished_at=None, steps=done):
         raise Conflict(f"run {run_id} is {run.status}: only a failed or cancelled run can be continued")
     _submit(runtime, store, run_id, "continue", actor, inline)
     return store.get(run_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from huey import crontab
 
-import services.graph_runs
+import services.graph_upkeep
 import services.strategies
 import services.trading
 from services.runtime import get_runtime

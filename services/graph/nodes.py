@@ -15,6 +15,7 @@ from collections.abc import Callable
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import interrupt
 
 from services.datasets import DatasetRef
@@ -180,7 +181,7 @@ class RunSteps:
         return {"outcome": f"{sum(counts.values())} order(s) decided and processed: {told}"}
 
 
-def build_graph(steps: RunSteps, checkpointer: BaseCheckpointSaver):
+def build_graph(steps: RunSteps, checkpointer: BaseCheckpointSaver) -> CompiledStateGraph:
     """The compiled graph over ``steps``, checkpointed by ``checkpointer`` (thread id = run id)."""
     graph = StateGraph(RunState)
     for name in NODES:

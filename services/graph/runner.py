@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from services.graph.checkpoints import open_checkpointer
@@ -69,7 +70,7 @@ def invoke(runtime: Runtime, store: RunStore, run: GraphRun, mode: Mode, ctx: Jo
     return store.get(run.id)
 
 
-def _command(runtime: Runtime, graph, run: GraphRun, mode: Mode) -> Any:
+def _command(runtime: Runtime, graph: CompiledStateGraph, run: GraphRun, mode: Mode) -> Any:
     if mode == "resume":
         return Command(resume=decisions_of(runtime, run.id))
     if mode == "continue" and graph.get_state({"configurable": {"thread_id": run.id}}).values:

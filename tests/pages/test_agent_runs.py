@@ -48,3 +48,17 @@ def test_open_a_past_run_from_its_link(seeded, page_app):
     assert at.selectbox(key="runs_open").value == run.id
     history = at.dataframe[-1].value
     assert list(history["run"]) == [run.id] and history["status"][0] == "awaiting approval"
+
+
+def test_approving_a_runs_orders_in_the_inbox_completes_the_run(seeded, page_app):
+    runtime, refs = seeded
+    run = start_run(runtime, params(refs), "tester")
+    inbox = page_app("approvals", timeout=120)
+    inbox.run()
+    inbox.button(key=f"bulk_approve_{run.id}").click().run()
+    inbox.button(key="bulk_confirm_approve").click().run()
+    assert not inbox.exception, inbox.exception
+    at = page_app("agent_runs", timeout=120)
+    at.query_params["run"] = run.id
+    at.run()
+    assert any("3 order(s) decided and processed: 3 filled" in s.value for s in at.success)

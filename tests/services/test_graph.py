@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -205,3 +206,26 @@ def test_a_killed_worker_fails_the_run_and_it_continues_from_its_checkpoint(grap
     assert run.step("predictor")["finished_at"] == predicted_at  # not redone: taken from the checkpoint
     with graph_runtime.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(jobs)).scalar() == 2
+
+
+def test_a_cancelled_run_stops_after_its_current_node_and_can_continue(graph_runtime, monkeypatch):
+    refs = universe(graph_runtime)
+    from services.graph import nodes
+
+    detect = nodes.detect_universe
+
+    def cancel_meanwhile(*args, **kwargs):
+        (running,) = list_runs(graph_runtime, "running")
+        graph_runtime.jobs.cancel(running.job_id, "bob")
+        time.sleep(1.1)  # the job looks at cancellation at most once a second
+        return detect(*args, **kwargs)
+
+    monkeypatch.setattr(nodes, "detect_universe", cancel_meanwhile)
+    run = start_run(graph_runtime, params(refs), "tester")
+    assert run.status == "cancelled" and "cancelled by an operator" in run.error
+    assert run.step("anomaly")["status"] == "done" and run.step("optimizer")["status"] == "skipped"
+    assert graph_runtime.orders.list(run_id=run.id) == []
+    monkeypatch.undo()
+    run = continue_run(graph_runtime, run.id, "tester")
+    assert run.status == "awaiting_approval"
+    assert run.step("execute")["status"] == run.step("record")["status"] == "pending"

@@ -2,21 +2,33 @@
 
 import streamlit as st
 
-from components.banners import banners
-from components.context import console
-from pages import approvals, market_data, orders
+if __name__ == "__main__":  # every browser session runs this file as __main__: navigation, banners, nothing else
+    from components.banners import banners
+    from components.context import console
+    from components.sign_in import sign_in_gate
+    from pages import approvals, market_data, orders, overview, settings, strategies
 
-st.set_page_config(page_title="Trade Nexus Console", page_icon=":material/monitoring:", layout="wide")
-services = console()
-pending, _oldest = services.runtime.orders.pending_summary()
-navigation = st.navigation({
-    "Markets": [st.Page(market_data.render, title="Market Data", icon=":material/candlestick_chart:",
-                        url_path="market-data", default=True)],
-    "Trading": [
-        st.Page(approvals.render, title=f"Approvals ({pending})" if pending else "Approvals",
-                icon=":material/approval:", url_path="approvals"),
-        st.Page(orders.render, title="Orders & Portfolio", icon=":material/receipt_long:", url_path="orders"),
-    ],
-})
-banners(services)
-navigation.run()
+    st.set_page_config(page_title="Trade Nexus Console", page_icon=":material/monitoring:", layout="wide")
+    services = console()
+    sign_in_gate()
+    pending, _oldest = services.runtime.orders.pending_summary()
+    navigation = st.navigation({
+        "Console": [st.Page(overview.render, title="Overview", icon=":material/dashboard:", url_path="overview",
+                            default=True)],
+        "Markets": [st.Page(market_data.render, title="Market Data", icon=":material/candlestick_chart:",
+                            url_path="market-data")],
+        "Trading": [
+            st.Page(approvals.render, title=f"Approvals ({pending})" if pending else "Approvals",
+                    icon=":material/approval:", url_path="approvals"),
+            st.Page(orders.render, title="Orders & Portfolio", icon=":material/receipt_long:", url_path="orders"),
+        ],
+        "Strategies": [st.Page(strategies.render, title="Strategies", icon=":material/science:",
+                               url_path="strategies")],
+        "Admin": [st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings")],
+    })
+    banners(services)
+    navigation.run()
+else:  # `streamlit run` imports it to find this ASGI app: the same pages plus /health and security headers
+    from app.asgi import MIDDLEWARE, ROUTES
+
+    app = st.App(__file__, routes=ROUTES, middleware=MIDDLEWARE)

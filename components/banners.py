@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.context import Console, current_actor
+from components.context import Console, current_actor, sign_in_enabled
 
 
 def banners(services: Console) -> None:
@@ -12,8 +12,7 @@ def banners(services: Console) -> None:
     runtime = services.runtime
     mode = "LIVE" if runtime.settings.execution_venue == "live-engine" else "PAPER"
     st.sidebar.markdown(f"**{mode}** · venue `{runtime.settings.execution_venue}`")
-    st.sidebar.caption(f"Signed in as {current_actor().label}")
-    if runtime.settings.app_env != "production":
-        st.sidebar.info("Local mode: one operator, no sign-in.", icon=":material/home:")
+    if not sign_in_enabled():
+        st.sidebar.info(f"Local mode: one operator ({current_actor().name}), no sign-in.", icon=":material/home:")
     if runtime.orders.kill_switch_on():
         st.error("KILL SWITCH ON: all order submission is halted.", icon=":material/dangerous:")

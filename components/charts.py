@@ -77,3 +77,20 @@ def line_figure(series: dict[str, pd.Series], title: str, height: int = 320, y_t
     figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                          yaxis_title=y_title, legend={"orientation": "h"})
     return figure
+
+
+def equity_figure(timeline: pd.DataFrame, height: int = 480) -> go.Figure:
+    """A backtest's equity over its drawdown (percent below the running peak, <= 0) on a shared time axis.
+
+    ``timeline`` has columns ``date``, ``equity`` and ``drawdown_pct`` (services.lona.reports.timeline_frame).
+    """
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.05, row_heights=[0.68, 0.32])
+    figure.add_trace(go.Scatter(x=timeline["date"], y=timeline["equity"], mode="lines", name="equity",
+                                line={"width": 1.6, "color": OVERLAY_COLOURS[0]}), row=1, col=1)
+    figure.add_trace(go.Scatter(x=timeline["date"], y=timeline["drawdown_pct"], mode="lines", name="drawdown %",
+                                fill="tozeroy", line={"width": 1.2, "color": DOWN}), row=2, col=1)
+    figure.update_yaxes(title_text="equity", row=1, col=1)
+    figure.update_yaxes(title_text="drawdown %", row=2, col=1)
+    figure.update_layout(title="Equity and drawdown", height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         legend={"orientation": "h", "y": 1.02, "x": 0}, hovermode="x unified")
+    return figure

@@ -78,8 +78,10 @@ class PredictorConfig:
     #: windows each symbol must have beyond ``lookback + horizon`` returns
     min_samples: int = 100
     seed: int = 0
-    #: torch intra-op threads during fit/predict (restored afterwards); 2 suits a 2-core machine
-    num_threads: int = 2
+    #: torch intra-op threads during fit/predict (restored afterwards). One: a 32-unit LSTM gains little
+    #: from a second thread, and on a busy 2-core machine (app server, worker) two threads spin-wait on
+    #: each other: a 10-symbol fit measured 13 s with one thread and 43 s with two under load.
+    num_threads: int = 1
 
     def __post_init__(self) -> None:
         positive = (

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from services import cli_lona, cli_orders, clock
+from services.auth import SIGN_IN_FILES, ensure_can_start, secrets_file_has_auth
 from services.cli_support import End, Start, fail, os_user, parse_day, reports_errors, runtime
 from services.datasets import DatasetRef
 
@@ -143,17 +144,22 @@ def serve(
     from services.seed import seed
 
     rt = runtime()
+    root = Path(__file__).resolve().parents[1]
+    # Streamlit's own places (user-wide, project) first, then the file written from AUTH_* variables
+    secrets_files = [*SIGN_IN_FILES, rt.settings.nexus_home / "streamlit-secrets.toml"]
+    if not any(secrets_file_has_auth(path) for path in secrets_files[:-1]):
+        ensure_can_start(rt.settings, secrets_files[-1])
     seeded = seed(rt.datasets, log=typer.echo)
     typer.echo(f"sample data: {len(seeded)} dataset(s) seeded" if seeded else "sample data present")
     rt.engine  # noqa: B018  (migrates the records database before two processes race to do it)
-    root = Path(__file__).resolve().parents[1]
     children = []
     if worker:
         children.append(subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer", "services.worker.huey",
                                           "--workers", "2", "--worker-type", "thread", "--quiet"], cwd=root))
     children.append(subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(root / "app" / "main.py"),
-         "--server.port", str(port), "--server.address", address], cwd=root))
+        [sys.executable, "-m", "streamlit", "run", str(root / "app" / "main.py"), "--server.port", str(port),
+         "--server.address", address, *[arg for f in secrets_files for arg in ("--secrets.files", str(f))]],
+        cwd=root))
     typer.echo(f"Trade Nexus Console on http://localhost:{port}")
     signal.signal(signal.SIGTERM, _interrupt)
     try:

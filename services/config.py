@@ -26,8 +26,14 @@ class Settings(BaseSettings):
     app_env: Literal["local", "production", "test"] = "local"
     nexus_home: Path = Path("./var")
 
-    # sign-in and roles: comma-separated e-mails (or "*"); everyone signed in is a viewer
-    role_traders: str = ""
+    # sign-in (OIDC through st.login: Clerk or Microsoft Entra ID) and roles
+    auth_redirect_uri: str | None = None  # e.g. https://console.example.com/oauth2callback
+    auth_cookie_secret: SecretStr | None = None
+    auth_client_id: str | None = None
+    auth_client_secret: SecretStr | None = None
+    auth_server_metadata_url: str | None = None  # the provider's .well-known/openid-configuration
+    role_claim: str | None = None  # an OIDC claim listing role names (e.g. "roles"), besides the lists below
+    role_traders: str = ""  # comma-separated e-mails (or "*"); everyone signed in is a viewer
     role_approvers: str = ""
     role_admins: str = ""
 

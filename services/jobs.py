@@ -248,3 +248,17 @@ def make_queue(settings) -> SqliteHuey | RedisHuey:
     if settings.redis_url:
         return RedisHuey("trade-nexus", url=settings.redis_url.get_secret_value())
     return SqliteHuey("trade-nexus", filename=str(settings.nexus_home / "queue.db"))
+
+
+#: key in the queue's own storage where workers note that they are alive (shared by every replica on Redis)
+WORKER_BEAT_KEY = "nexus:worker-beat"
+
+
+def record_worker_beat(queue: SqliteHuey | RedisHuey) -> None:
+    """Note that a worker on ``queue`` is alive now (at start and every minute; the health check reads it)."""
+    queue.put(WORKER_BEAT_KEY, clock.now())
+
+
+def last_worker_beat(queue: SqliteHuey | RedisHuey) -> datetime | None:
+    """When a worker on ``queue`` last noted it was alive; None when none ever did."""
+    return queue.get(WORKER_BEAT_KEY, peek=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from huey import crontab
 
-import services.graph_upkeep
-import services.strategies
-import services.trading
+import services.graph_upkeep  # registers the graph_run job kind and the runs' upkeep
+import services.strategies  # registers the lona_backtest job kind
+import services.trading  # registers the execute job kind
+from services.jobs import record_worker_beat
 from services.runtime import get_runtime
 
 huey = get_runtime().queue
@@ -20,8 +21,10 @@ def run_job(job_id: str) -> None:
 
 @huey.periodic_task(crontab(minute="*"))
 def upkeep() -> None:
-    """Every minute: fail jobs whose worker died, expire proposals, retry and reconcile orders."""
+    """Every minute: note the worker is alive, fail jobs whose worker died, expire proposals, retry and reconcile
+    orders."""
     runtime = get_runtime()
+    record_worker_beat(huey)
     runtime.jobs.sweep_stale()
     services.trading.upkeep()
 
@@ -30,5 +33,6 @@ def upkeep() -> None:
 def reconcile_at_start() -> None:
     """A worker that starts after a crash first settles what the crash left half-done."""
     runtime = get_runtime()
+    record_worker_beat(huey)
     runtime.jobs.sweep_stale()
     runtime.orders.reconcile()

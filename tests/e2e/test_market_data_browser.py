@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 def test_market_data_chart_is_drawn(app_url, tmp_path):
     with chromium_page() as page:
-        page.goto(f"{app_url}/?dataset=sample/GOOG/1d")
+        page.goto(f"{app_url}/market-data?dataset=sample/GOOG/1d")
         page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
         assert page.locator("text=sample/GOOG/1d · shown at 1d").count() >= 1
         page.get_by_text("2,148 candles at 1d").wait_for(timeout=10_000)

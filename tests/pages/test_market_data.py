@@ -78,4 +78,4 @@ def test_main_app_boots(seeded):
     at = AppTest.from_file("../../app/main.py", default_timeout=30)
     at.run()
     assert not at.exception
-    assert at.title[0].value == "Market Data"
+    assert at.title[0].value == "Overview"

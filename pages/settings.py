@@ -1,0 +1,76 @@
+"""Settings page: each integration's configuration and reachability, every setting (secrets as set/not set),
+and the risk policy, editable by admins with every change audited."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from components.context import console, current_actor, shows_errors
+from services.errors import BadInput
+from services.health import configuration_view, health_report
+from services.order_views import audit_frame
+
+
+def _integrations() -> None:
+    refresh = st.button("Check again", key="health_refresh")
+    report = health_report(console().runtime, max_age_s=0 if refresh else 5)
+    st.caption(f"Overall: **{report.status}** · checked {report.checked_at:%Y-%m-%d %H:%M:%S} UTC")
+    st.dataframe(pd.DataFrame([{
+        "integration": c.title, "required": c.required, "configured": c.configured,
+        "reachable": {True: "yes", False: "NO", None: "-"}[c.ok], "detail": c.detail,
+        "latency ms": None if c.latency_ms is None else round(c.latency_ms, 1),
+        "since": c.since, } for c in report.checks]), hide_index=True, width="stretch",
+        column_config={"since": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
+
+
+def _configuration() -> None:
+    rows = pd.DataFrame([row.as_dict() for row in configuration_view(console().runtime.settings)])
+    groups = sorted(rows["integration"].unique())
+    chosen = st.multiselect("Integration", groups, key="config_groups")
+    if chosen:
+        rows = rows[rows["integration"].isin(chosen)]
+    st.dataframe(rows.rename(columns={"from_environment": "set here"}), hide_index=True, width="stretch",
+                 height=360)
+
+
+def _risk_policy() -> None:
+    orders, actor = console().runtime.orders, current_actor()
+    policy, gate = orders.policy()
+    st.write("**risk-policy.v1** (validated strictly: no unknown fields, no type coercion, v1 only)")
+    text = st.text_area("Policy (JSON)", json.dumps(policy.model_dump(exclude_none=True), indent=2), height=300,
+                        key="policy_json", disabled=not actor.can("admin"))
+    st.write("**Gate limits** of the console")
+    values = {}
+    columns = st.columns(3)
+    for index, (name, value) in enumerate(gate.model_dump().items()):
+        values[name] = columns[index % 3].number_input(name, value=float(value), key=f"gate_{name}",
+                                                       disabled=not actor.can("admin"), format="%g")
+    reason = st.text_input("Reason for the change (required)", key="policy_reason",
+                           disabled=not actor.can("admin"))
+    if st.button("Save risk policy", type="primary", key="policy_save", disabled=not actor.can("admin"),
+                 help=None if actor.can("admin") else "admin role needed"):
+        with shows_errors():
+            try:
+                document = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise BadInput(f"the policy is not valid JSON: {error}") from None
+            orders.set_policy(document, values, actor, reason)
+            st.success("Risk policy saved and audited.")
+    st.write("**Changes**")
+    st.dataframe(audit_frame(orders.audit(subject="risk-policy", limit=50)), hide_index=True, width="stretch")
+
+
+def render() -> None:
+    """Draw the page."""
+    st.title("Settings")
+    with shows_errors():
+        integrations, configuration, risk = st.tabs(["Integrations", "Configuration", "Risk policy"])
+        with integrations:
+            _integrations()
+        with configuration:
+            _configuration()
+        with risk:
+            _risk_policy()

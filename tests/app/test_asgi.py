@@ -1,0 +1,84 @@
+"""GET /health and the security headers, served by the same Starlette pieces that app/main.py hands to st.App."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from app.asgi import MIDDLEWARE, ROUTES, SECURITY_HEADERS
+from services.errors import ConfigError
+
+
+def page(_request) -> PlainTextResponse:
+    return PlainTextResponse("page")
+
+
+def framed_page(_request) -> PlainTextResponse:
+    return PlainTextResponse("page", headers={"X-Frame-Options": "SAMEORIGIN"})
+
+
+@pytest.fixture
+def client() -> TestClient:
+    """The console's extra routes and middleware around two stand-ins for Streamlit's own routes."""
+    routes = [*ROUTES, Route("/page", page), Route("/component/chart/index.html", page), Route("/framed", framed_page)]
+    return TestClient(Starlette(routes=routes, middleware=MIDDLEWARE))
+
+
+def test_health_is_200_with_every_check_while_the_stores_answer(runtime, client):
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] in ("ok", "degraded") and body["required"] == ["blob", "database"]
+    assert {c["name"]: c["ok"] for c in body["checks"]}["blob"] is True
+    assert response.headers["cache-control"] == "no-store"
+    assert client.head("/health").status_code == 200
+
+
+def test_health_is_503_when_the_blob_store_is_unusable(make_runtime, tmp_path, client):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "blob").write_text("a file where the blob folder should be")  # not writable, even for root
+    make_runtime(nexus_home=home)
+
+    response = client.get("/health")
+
+    assert response.status_code == 503
+    body = response.json()
+    blob = next(c for c in body["checks"] if c["name"] == "blob")
+    assert body["status"] == "down" and blob["ok"] is False and blob["state"] == "down"
+    assert "is not writable" in blob["detail"]
+    assert next(c for c in body["checks"] if c["name"] == "database")["ok"] is True
+
+
+def test_in_production_the_public_route_tells_states_without_details(make_runtime, client):
+    make_runtime(app_env="production")
+    checks = client.get("/health").json()["checks"]
+    assert all("detail" not in check and check["state"] for check in checks)
+
+
+def test_health_is_503_when_the_settings_do_not_validate(client, monkeypatch):
+    def invalid():
+        raise ConfigError("Invalid configuration: EXECUTION_VENUE=live-engine needs LIVE_ENGINE_URL")
+
+    monkeypatch.setattr("app.asgi.get_runtime", invalid)
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {"status": "down",
+                               "error": "Invalid configuration: EXECUTION_VENUE=live-engine needs LIVE_ENGINE_URL"}
+
+
+def test_every_response_carries_the_security_headers(runtime, client):
+    for path in ("/health", "/page"):
+        headers = client.get(path).headers
+        for name, value in SECURITY_HEADERS.items():
+            assert headers[name] == value, (path, name)
+
+
+def test_framing_is_same_origin_only_for_components_and_a_route_own_header_wins(client):
+    assert client.get("/component/chart/index.html").headers["x-frame-options"] == "SAMEORIGIN"
+    framed = client.get("/framed").headers
+    assert framed.get_list("x-frame-options") == ["SAMEORIGIN"]

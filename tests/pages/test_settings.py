@@ -1,0 +1,59 @@
+"""AppTest of the Settings page: integrations, configuration without secrets, the risk policy editor."""
+
+from __future__ import annotations
+
+import json
+
+from services.auth import Actor
+
+
+def test_integrations_and_configuration_never_show_a_secret(make_runtime, page_app):
+    make_runtime(lona_agent_token="lona-token-abcdefghijklmnop", xai_api_key="xai-key-1234567890abcdef")
+    at = page_app("settings")
+    at.run()
+    assert not at.exception
+    health = at.dataframe[0].value
+    assert {"Blob storage", "Records database"} <= set(health["integration"]) or len(health) >= 8
+    config = at.dataframe[1].value
+    shown = " ".join(config["value"].astype(str))
+    assert "lona-token-abcdefghijklmnop" not in shown and "xai-key-1234567890abcdef" not in shown
+    assert set(config[config["name"] == "LONA_AGENT_TOKEN"]["value"]) == {"set"}
+
+
+def test_admin_edits_the_policy_with_a_reason(runtime, page_app):
+    at = page_app("settings")
+    at.run()
+    document = json.loads(at.text_area(key="policy_json").value)
+    document["limits"]["maxNotionalUsd"] = 500000.0
+    at.text_area(key="policy_json").input(json.dumps(document))
+    at.button(key="policy_save").click().run()
+    assert any("reason" in e.value for e in at.error)
+    at.text_input(key="policy_reason").input("tighter limits for the quarter")
+    at.button(key="policy_save").click().run()
+    assert any("saved" in s.value for s in at.success)
+    policy, _gate = runtime.orders.policy()
+    assert policy.limits.maxNotionalUsd == 500000.0
+    assert runtime.orders.audit(subject="risk-policy")[0].reason == "tighter limits for the quarter"
+
+
+def test_invalid_policy_is_refused_with_the_reason(runtime, page_app):
+    at = page_app("settings")
+    at.run()
+    document = json.loads(at.text_area(key="policy_json").value)
+    document["limits"]["maxNotionalUsd"] = "100"  # no coercion: a string is refused
+    at.text_area(key="policy_json").input(json.dumps(document))
+    at.text_input(key="policy_reason").input("typo")
+    at.button(key="policy_save").click().run()
+    assert any("invalid risk policy" in e.value and "maxNotionalUsd" in e.value for e in at.error)
+    assert not runtime.orders.audit(subject="risk-policy")
+
+
+def test_risk_policy_changes_need_the_admin_role(runtime):
+    import pytest
+
+    from services.errors import PermissionDenied
+
+    policy, gate = runtime.orders.policy()
+    with pytest.raises(PermissionDenied, match="admin role"):
+        runtime.orders.set_policy(policy.model_dump(exclude_none=True), gate.model_dump(),
+                                  Actor("eve", frozenset({"viewer", "approver"})), "x")

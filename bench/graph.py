@@ -74,10 +74,11 @@ def main() -> None:
 
         cold_s, cold = timed_run(runtime, params)
         warm_s, warm = timed_run(runtime, params)
-    settings = runtime.settings
+    budget = params.predictor_config(runtime.settings.predictor_max_epochs,
+                                     runtime.settings.predictor_samples_per_epoch)
     print(f"agent graph, {SYMBOLS} symbols x {BARS} daily bars (skfolio closes), window 60, horizon 5, "
-          f"training budget {settings.predictor_max_epochs} epochs x {settings.predictor_samples_per_epoch} "
-          f"windows, {os.cpu_count()} CPUs")
+          f"training budget {budget.max_epochs} epochs x {budget.samples_per_epoch} windows, "
+          f"{budget.num_threads} torch thread(s), {os.cpu_count()} CPUs")
     print(f"{'node':12} {'cold s':>9} {'warm s':>9}")
     for node in NODES:
         row = [r["steps"].get(node, {}).get("seconds") for r in (cold, warm)]

@@ -100,12 +100,10 @@ class Settings(BaseSettings):
 
     # agent graph: trained models and cached detector results live in this blob container
     models_container: str = "models"
-    # predictor training budget per run: 4 trainings (3 walk-forward folds + the final fit) of at most this many
-    # epochs of this many windows; at ~0.7 ms a window on 2 busy cores, even a run that never stops early
-    # trains 10 symbols x 2,500 bars in about 40 s (bench/graph.py). The models' own defaults (20 x 8192)
-    # took 140 s there.
-    predictor_max_epochs: int = Field(6, ge=1, le=200)
-    predictor_samples_per_epoch: int = Field(2560, ge=64)
+    # predictor training budget per run (unset: the model's defaults, 20 epochs of 8,192 windows, which train
+    # 10 symbols x 2,500 bars in about 11 s, bench/graph.py); tests set a tiny one
+    predictor_max_epochs: int | None = Field(None, ge=1, le=200)
+    predictor_samples_per_epoch: int | None = Field(None, ge=64)
 
     @model_validator(mode="after")
     def _venue_has_its_settings(self) -> Settings:

@@ -60,10 +60,10 @@ class RunParams:
         """Fewest bars a symbol needs: the predictor's required returns plus the first close."""
         return PredictorConfig(lookback=self.window, horizon=self.horizon).required_length + 1
 
-    def predictor_config(self, max_epochs: int, samples_per_epoch: int) -> PredictorConfig:
-        """The predictor's hyper-parameters for this run (training budget from the settings)."""
-        return PredictorConfig(lookback=self.window, horizon=self.horizon, max_epochs=max_epochs,
-                               samples_per_epoch=samples_per_epoch)
+    def predictor_config(self, max_epochs: int | None, samples_per_epoch: int | None) -> PredictorConfig:
+        """The predictor's hyper-parameters for this run (a training budget from the settings, when set)."""
+        budget = {k: v for k, v in (("max_epochs", max_epochs), ("samples_per_epoch", samples_per_epoch)) if v}
+        return PredictorConfig(lookback=self.window, horizon=self.horizon, **budget)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (stored with the run, passed to the job)."""

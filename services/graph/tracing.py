@@ -76,8 +76,13 @@ def open_tracing(settings: Settings) -> Tracing:
 
 
 def _client(settings: Settings):
+    """One LangSmith client per endpoint and key; it scrubs every secret of the settings from what it sends
+    (an API's error echoing a key would otherwise travel inside a traced exception)."""
     from langsmith import Client
+    from langsmith.anonymizer import create_anonymizer
     from urllib3.util.retry import Retry
+
+    from services.health import redactor
 
     key = settings.langsmith_api_key.get_secret_value() if settings.langsmith_api_key else ""
     cache_key = (settings.langsmith_endpoint, hash(key))
@@ -86,7 +91,8 @@ def _client(settings: Settings):
             _clients[cache_key] = Client(
                 api_url=settings.langsmith_endpoint, api_key=key,
                 timeout_ms=int(settings.langsmith_timeout_seconds * 1000),
-                retry_config=Retry(total=1, backoff_factor=0.2, status_forcelist=(502, 503, 504)))
+                retry_config=Retry(total=1, backoff_factor=0.2, status_forcelist=(502, 503, 504)),
+                anonymizer=create_anonymizer(redactor(settings), max_depth=24))
         return _clients[cache_key]
 
 

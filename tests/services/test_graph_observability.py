@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
+from streamlit.testing.v1 import AppTest
 
 from services.graph_runs import get_run, start_run
+from services.records import graph_runs, orders
 from tests.fakes.langsmith import API_KEY as LANGSMITH_KEY
 from tests.fakes.langsmith import TENANT_ID, FakeLangSmith
 from tests.fakes.xai import API_KEY as XAI_KEY
@@ -26,6 +29,22 @@ def xai():
 
 def llm_runtime(make_runtime, xai: FakeXAI, **overrides):
     return make_runtime(**FAST, xai_api_key=XAI_KEY, xai_base_url=xai.base_url, **overrides)
+
+
+@pytest.fixture
+def page_texts():
+    """Every text the Agent Runs page shows for a run (all tabs render in AppTest)."""
+
+    def texts(run_id: str) -> list[str]:
+        at = AppTest.from_string("from pages import agent_runs\nagent_runs.render()\n", default_timeout=120)
+        at.query_params["run"] = run_id
+        at.run()
+        assert not at.exception, at.exception
+        found = [str(e.value) for kind in ("markdown", "caption", "text", "error", "info", "success")
+                 for e in getattr(at, kind)]
+        return found + [frame.value.to_csv() for frame in at.dataframe]
+
+    return texts
 
 
 def orders_of(runtime, run_id: str) -> list[tuple]:
@@ -124,3 +143,21 @@ def test_postgres_checkpoints_carry_a_run_across_processes(make_runtime, postgre
     assert run.status == "completed", run.error
     assert {o.status for o in restarted.orders.list(run_id=run.id)} == {"filled"}
     assert not runtime.settings.checkpoints_path.exists()
+
+
+def test_no_key_reaches_the_records_the_checkpoints_the_trace_or_the_page(make_runtime, xai, caplog, page_texts):
+    caplog.set_level(logging.DEBUG)
+    with FakeLangSmith() as langsmith:
+        runtime = llm_runtime(make_runtime, xai, langsmith_tracing=True, langsmith_api_key=LANGSMITH_KEY,
+                              langsmith_endpoint=langsmith.url)
+        xai.fail_next(1, status=401, body={"error": {"message": f"Incorrect API key provided: {XAI_KEY}"}})
+        run = start_run(runtime, params(universe(runtime), llm=True), "tester")
+        assert run.status == "awaiting_approval", run.error
+        assert run.rationale["predictor"]["note"].startswith("LLM rationale failed (the LLM API answered HTTP 401)")
+        seen = [b.body.decode(errors="ignore") for b in langsmith.requests if b.path.startswith("/runs")]
+    with runtime.engine.connect() as connection:
+        seen += [str(row) for table in (graph_runs, orders) for row in connection.execute(select(table))]
+    seen.append(runtime.settings.checkpoints_path.read_bytes().decode(errors="ignore"))
+    seen += [caplog.text, *page_texts(run.id)]
+    for key in (XAI_KEY, LANGSMITH_KEY):
+        assert not [text for text in seen if key in text]

@@ -167,7 +167,7 @@ def _history() -> None:
     if not runs:
         st.info("No run yet.")
         return
-    st.dataframe(runs_frame(runs), hide_index=True, width="stretch", height=260,
+    st.dataframe(runs_frame(runs), hide_index=True, width="stretch", height=min(36 * (len(runs) + 1) + 4, 300),
                  column_config={"progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0)})
     ids = [r.id for r in runs]
     current = st.query_params.get("run")

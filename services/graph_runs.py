@@ -46,7 +46,7 @@ def resume_run(runtime: Runtime, run_id: str) -> GraphRun | None:
         return None
     if runtime.orders.list(status="pending_approval", run_id=run_id, limit=1):
         return None
-    if not store.claim(run_id, ("awaiting_approval",), "queued"):
+    if not store.claim(run_id, ("awaiting_approval",), "queued", job_id=None):
         return None
     _submit(runtime, store, run_id, "resume", "agent-graph")
     return store.get(run_id)
@@ -57,7 +57,8 @@ def continue_run(runtime: Runtime, run_id: str, actor: str, inline: bool = False
     store = store_of(runtime)
     run = store.get(run_id)
     done = {node: step for node, step in run.steps.items() if step.get("status") == "done"}
-    if not store.claim(run_id, ("failed", "cancelled"), "queued", error=None, finished_at=None, steps=done):
+    if not store.claim(run_id, ("failed", "cancelled"), "queued", error=None, finished_at=None, steps=done,
+                       job_id=None):
         raise Conflict(f"run {run_id} is {run.status}: only a failed or cancelled run can be continued")
     _submit(runtime, store, run_id, "continue", actor, inline)
     return store.get(run_id)
@@ -96,7 +97,7 @@ def sync_runs(runtime: Runtime) -> None:
     runtime.jobs.sweep_stale()
     for run in store.list(ACTIVE, limit=500):
         job = runtime.jobs.get(run.job_id) if run.job_id else None
-        if job is None or job.active:
+        if job is None or job.active:  # no job yet: the one being queued will say how it went
             continue
         status = "cancelled" if job.status == "cancelled" else "failed"
         why = job.error or "the job ended without finishing the run"
@@ -117,6 +118,7 @@ def _submit(runtime: Runtime, store: RunStore, run_id: str, mode: Mode, actor: s
     store.set(run_id, job_id=job_id)
     if inline:
         runtime.jobs.run(job_id)  # no-op when a worker (or Huey's immediate mode) already took it
+        runtime.jobs.wait(job_id)
 
 
 @job_kind(JOB_KIND)

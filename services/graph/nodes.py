@@ -67,12 +67,14 @@ class RunSteps:
 
     # --- data ---------------------------------------------------------------------------------------------
     def load_data(self, state: RunState, _config: RunnableConfig) -> dict:
+        """The universe read at one version per dataset, on its common calendar."""
         params = RunParams.from_dict(state["params"])
         self._universe = load_universe(self.runtime.datasets, params.refs, params.lookback)
         return {"universe": self._universe.describe(), "dataset_versions": self._universe.versions,
                 "calendar": self._universe.calendar()}
 
     def _data(self, state: RunState) -> Universe:
+        """The universe this run loaded (read again at the recorded versions after a restart)."""
         if self._universe is None:  # continuing in a new process: the same versions, or a clear refusal
             params = RunParams.from_dict(state["params"])
             self._universe = load_universe(self.runtime.datasets, params.refs, params.lookback,
@@ -81,6 +83,7 @@ class RunSteps:
 
     # --- models -------------------------------------------------------------------------------------------
     def predictor(self, state: RunState, _config: RunnableConfig) -> dict:
+        """Forecasts with intervals and walk-forward metrics; the model trained here or reused."""
         params = RunParams.from_dict(state["params"])
         settings = self.runtime.settings
         config = params.predictor_config(settings.predictor_max_epochs, settings.predictor_samples_per_epoch)
@@ -92,12 +95,14 @@ class RunSteps:
                 **self._explain("predictor", predictor_summary(forecasts, model), facts)}
 
     def anomaly(self, state: RunState, _config: RunnableConfig) -> dict:
+        """Anomaly events per symbol, and the symbols a critical one leaves out."""
         events, excluded = detect_universe(self._data(state), self.cache)
         counts = {s: dict(Counter(e["severity"] for e in found)) for s, found in events.items()}
         return {"anomalies": events, "excluded": excluded,
                 **self._explain("anomaly", anomaly_summary(events, excluded), {"counts": counts, "excluded": excluded})}
 
     def optimizer(self, state: RunState, _config: RunnableConfig) -> dict:
+        """Target weights from the venue's positions and the forecasts, and the orders that reach them."""
         params = RunParams.from_dict(state["params"])
         universe = self._data(state)
         _policy, gate = self.runtime.orders.policy()
@@ -109,6 +114,7 @@ class RunSteps:
         return {"allocation": allocation, **self._explain("optimizer", optimizer_summary(allocation), facts)}
 
     def risk_gate(self, state: RunState, _config: RunnableConfig) -> dict:
+        """Every check on every proposed order, with values and limits (nothing here can be overridden)."""
         policy, gate = self.runtime.orders.policy()
         book = make_book(self.runtime.venue, self.runtime.orders)
         refs = {d["symbol"]: d["ref"] for d in state["universe"]}
@@ -125,11 +131,13 @@ class RunSteps:
         return "approval" if state["orders"] else "record"
 
     def _explain(self, step: str, summary: str, facts: dict) -> dict:
+        """The step's rationale and the tokens it cost, as a state update."""
         entry, usage = self.commentary.explain(step, summary, facts)
         return {"rationale": {step: entry}, "usage": usage}
 
     # --- people and money ---------------------------------------------------------------------------------
     def approval(self, state: RunState, config: RunnableConfig) -> dict:
+        """Record the proposals in the orders table, then stop until people decide (``interrupt``)."""
         self._bind_prices(state)
         proposals = [
             Proposal(proposal_id=o["proposal_id"], symbol=o["symbol"], side=o["side"], quantity=o["quantity"],
@@ -148,6 +156,7 @@ class RunSteps:
         return {"decisions": decisions}
 
     def _context(self, state: RunState, order: dict) -> dict:
+        """What the inbox shows beside an order: forecast, anomalies, weights, rationale, trace, data date."""
         symbol = order["symbol"]
         f = state["forecasts"][symbol]
         rationale = state.get("rationale", {})
@@ -160,10 +169,12 @@ class RunSteps:
                 "run_id": self.run_id}
 
     def _bind_prices(self, state: RunState) -> None:
+        """Price (fill, re-quote) each symbol from the dataset this run used."""
         for item in state["universe"]:
             self.runtime.prices.bind(item["symbol"], DatasetRef.parse(item["ref"]))
 
     def execute(self, state: RunState, _config: RunnableConfig) -> dict:
+        """Send the run's approved orders (exactly once each) and report where every order ended."""
         self._bind_prices(state)  # a run resumed in another process must price its fills from its own datasets
         self.runtime.orders.submit_approved(self.run_id)  # only orders a person approved are ever sent
         executed = [{"order_id": o.id, "symbol": o.symbol, "side": o.side, "quantity": o.quantity,
@@ -173,6 +184,7 @@ class RunSteps:
         return {"executed": executed}
 
     def record(self, state: RunState, _config: RunnableConfig) -> dict:
+        """The run's final word."""
         if not state.get("orders"):
             reason = no_order_reason(state["allocation"])
             return {"outcome": f"completed without orders: {reason}"}

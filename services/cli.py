@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from services import cli_ingest, cli_lona, cli_orders, clock
+from services import cli_graph, cli_ingest, cli_lona, cli_orders, clock
 from services.auth import SIGN_IN_FILES, ensure_can_start, secrets_file_has_auth
 from services.cli_support import End, Start, fail, os_user, parse_day, reports_errors, runtime
 from services.datasets import DatasetRef
@@ -22,6 +22,7 @@ demo_app = typer.Typer(help="Sample data shipped inside PyPI packages.", no_args
 app.add_typer(data_app, name="data")
 data_app.registered_commands.extend(cli_ingest.app.registered_commands)
 app.add_typer(demo_app, name="demo")
+app.add_typer(cli_graph.app, name="graph")
 app.add_typer(cli_lona.app, name="lona")
 app.add_typer(cli_orders.app, name="orders")
 app.command("killswitch")(reports_errors(cli_orders.killswitch))

@@ -97,10 +97,19 @@ class Settings(BaseSettings):
     xai_api_key: SecretStr | None = None
     xai_model: str = "grok-4-1-fast-non-reasoning"
     xai_base_url: str | None = None
+    xai_timeout_seconds: float = Field(20.0, gt=0)
     langsmith_api_key: SecretStr | None = None
     langsmith_project: str = "trade-nexus-console"
     langsmith_endpoint: str = "https://api.smith.langchain.com"
     langsmith_tracing: bool = False
+    langsmith_timeout_seconds: float = Field(5.0, gt=0)
+
+    # agent graph: trained models and cached detector results live in this blob container
+    models_container: str = "models"
+    # predictor training budget per run (unset: the model's defaults, 20 epochs of 8,192 windows, which train
+    # 10 symbols x 2,500 bars in about 11 s, bench/graph.py); tests set a tiny one
+    predictor_max_epochs: int | None = Field(None, ge=1, le=200)
+    predictor_samples_per_epoch: int | None = Field(None, ge=64)
 
     @model_validator(mode="after")
     def _venue_has_its_settings(self) -> Settings:
@@ -132,6 +141,25 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url.get_secret_value()
         return f"sqlite:///{(self.nexus_home / 'console.db').resolve()}"
+
+    @property
+    def uses_postgres(self) -> bool:
+        """True when the records database (and so the graph checkpoints) is PostgreSQL."""
+        return self.records_url.startswith(("postgres://", "postgresql"))
+
+    @property
+    def checkpoints_path(self) -> Path:
+        """SQLite file of the agent graph's checkpoints when the records database is SQLite.
+
+        A file of its own: LangGraph's saver keeps one connection open for a whole run, and sharing the
+        records file would make it queue behind (and hold up) the order transactions.
+        """
+        return self.nexus_home / "graph-checkpoints.db"
+
+    @property
+    def tracing_enabled(self) -> bool:
+        """LangSmith tracing is on: LANGSMITH_TRACING is true and an API key is set."""
+        return bool(self.langsmith_tracing and self.langsmith_api_key)
 
     @property
     def lona_credentials_path(self) -> Path:

@@ -227,3 +227,29 @@ lona_backtests = Table(
     Index("ix_lona_backtests_created", "created_at"),
     Index("ix_lona_backtests_strategy", "strategy_id"),
 )
+
+# --- the agent graph: one row per run, written as the graph streams (services.graph_runs) ----------------
+graph_runs = Table(
+    "graph_runs",
+    metadata,
+    Column("id", String(64), primary_key=True),  # a UUID: the LangGraph thread id and the LangSmith root run id
+    Column("status", String(24), nullable=False),  # queued running awaiting_approval completed failed cancelled
+    Column("actor", String(200), nullable=False),
+    Column("params", JsonDoc, nullable=False, default=dict),  # horizon, lookback, window, llm
+    Column("universe", JsonDoc, nullable=False, default=list),  # dataset refs
+    Column("dataset_versions", JsonDoc, nullable=False, default=dict),  # ref -> manifest ETag
+    Column("steps", JsonDoc, nullable=False, default=dict),  # node -> {status, started_at, seconds, message}
+    Column("results", JsonDoc, nullable=False, default=dict),  # node -> what it computed
+    Column("rationale", JsonDoc, nullable=False, default=dict),  # node -> {summary, llm, note}
+    Column("llm_usage", JsonDoc, nullable=False, default=dict),  # calls, input/output/total tokens, model
+    Column("traces", JsonDoc, nullable=False, default=list),  # [{run_id, url, segment}] one per graph invocation
+    Column("trace_url", Text),
+    Column("outcome", Text),  # the final word of a finished run
+    Column("error", Text),
+    Column("job_id", String(32)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
+    Index("ix_graph_runs_created", "created_at"),
+    Index("ix_graph_runs_status", "status"),
+)

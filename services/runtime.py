@@ -73,12 +73,10 @@ class Runtime:
         return orders
 
     def after_decisions(self, run_id: str | None) -> None:
-        """Resume a run's graph once none of its orders waits for a decision (when the graph is installed)."""
+        """Resume a run's graph once none of its orders waits for a decision."""
         if run_id and not self.orders.list(status="pending_approval", run_id=run_id, limit=1):
-            try:
-                from services.graph_runs import resume_run
-            except ImportError:
-                return
+            from services.graph_runs import resume_run
+
             resume_run(self, run_id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from huey import crontab
 
+import services.graph_upkeep  # registers the graph_run job kind and the runs' upkeep
 import services.ingest  # registers the ingest and update job kinds
 import services.strategies  # registers the lona_backtest job kind
 import services.trading  # registers the execute job kind

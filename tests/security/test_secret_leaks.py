@@ -24,7 +24,7 @@ DUMMIES = {
     "auth_cookie_secret": "cookie-dummy-SECRET-0007", "auth_client_secret": "oidc-dummy-SECRET-0008",
     "lona_agent_registration_secret": "lona-reg-dummy-SECRET-0009",
 }
-PAGES = ("overview", "market_data", "approvals", "orders", "strategies", "settings")
+PAGES = ("overview", "market_data", "agent_runs", "approvals", "orders", "strategies", "settings")
 #: the two files whose job is to hold a secret (the Lona token file, Streamlit's [auth] file) are not leaks
 SECRET_STORES = {"lona-credentials.json", "streamlit-secrets.toml"}
 

@@ -37,7 +37,7 @@ def _start() -> None:
                    f"{policy.limits.maxPositionNotionalUsd:,.0f} USD and ≤ {gate.maxPositionWeight:.0%} of equity, "
                    f"gross exposure ≤ {gate.maxGrossExposure:.0%}, daily notional ≤ {gate.dailyNotionalCapUsd:,.0f} "
                    f"USD, kill switch {'ON' if policy.killSwitch.triggered else 'off'}. Admins change them on the "
-                   "Orders page; the LLM never overrides them.")
+                   "Settings page; the LLM never overrides them.")
         if st.form_submit_button("Start run", type="primary"):
             with shows_errors():
                 params = RunParams(tuple(universe), horizon=int(horizon), lookback=int(lookback), window=int(window),

@@ -76,15 +76,14 @@ class DatasetRef:
         """Blob-name prefix of the dataset's folder."""
         return f"{self}/"
 
-    def partition_key(self, timestamp_ms: int) -> str:
-        """``YYYY-MM`` for intraday intervals, ``YYYY`` for daily and slower."""
-        moment = clock.from_ms(timestamp_ms)
-        return f"{moment:%Y-%m}" if ohlcv.is_intraday(self.interval) else f"{moment:%Y}"
-
-    def partition_keys(self, timestamps: np.ndarray) -> np.ndarray:
-        """Vectorised ``partition_key``."""
+    def partition_slices(self, timestamps: np.ndarray) -> list[tuple[str, int, int]]:
+        """``(key, start, stop)`` row ranges of each partition in sorted timestamps: key ``YYYY-MM`` for intraday
+        intervals, ``YYYY`` for daily and slower (formatted once per partition, not per row)."""
         unit = "datetime64[M]" if ohlcv.is_intraday(self.interval) else "datetime64[Y]"
-        return np.asarray(timestamps, dtype="int64").astype("datetime64[ms]").astype(unit).astype(str)
+        periods = np.asarray(timestamps, dtype="int64").astype("datetime64[ms]").astype(unit)
+        starts = np.flatnonzero(np.r_[True, periods[1:] != periods[:-1]])
+        stops = np.r_[starts[1:], len(periods)]
+        return [(str(periods[a]), int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
 
 
 @dataclass
@@ -553,12 +552,11 @@ class Datasets:
 
     def _plan(self, old: Manifest, frame: pd.DataFrame, replace_overlap: bool, source: str) -> _Plan:
         ref = old.ref
-        frame = frame.reset_index(drop=True)
-        keys = ref.partition_keys(frame["timestamp"].to_numpy())
+        frame = frame.reset_index(drop=True)  # validated: sorted, so each partition is one run of rows
         existing = {p.key: p for p in old.partitions}
         plan = _Plan()
-        for key in pd.unique(keys):
-            incoming = frame[keys == key]
+        for key, start, stop in ref.partition_slices(frame["timestamp"].to_numpy()):
+            incoming = frame.iloc[start:stop]
             if key in existing:
                 current = self.read_version(old, existing[key].first_ts, existing[key].last_ts)
                 merged, added, replaced = _merge(current, incoming, replace_overlap, source)

@@ -38,3 +38,9 @@ def test_no_secret_shaped_values_are_committed():
                  if not (p.suffix == ".py" and name == "literal secret assignment")
                  and pattern.search(p.read_text(errors="ignore"))}
     assert offenders == {}
+
+
+def test_the_lock_file_pins_registry_versions_only():
+    """A fresh machine installs from the lock: every line is name==version, never a local file or URL."""
+    lines = [line for line in (ROOT / "requirements.lock").read_text().splitlines() if line and not line.startswith("#")]
+    assert [line for line in lines if not re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[^\s@]+", line)] == []

@@ -42,5 +42,6 @@ def test_no_secret_shaped_values_are_committed():
 
 def test_the_lock_file_pins_registry_versions_only():
     """A fresh machine installs from the lock: every line is name==version, never a local file or URL."""
-    lines = [line for line in (ROOT / "requirements.lock").read_text().splitlines() if line and not line.startswith("#")]
+    text = (ROOT / "requirements.lock").read_text()
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert [line for line in lines if not re.fullmatch(r"[A-Za-z0-9_.\-\[\],]+==[^\s@]+", line)] == []

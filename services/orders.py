@@ -277,7 +277,7 @@ class Orders:
     def approve(self, order_id: str, actor: Actor, reason: str = "", expected_version: int | None = None) -> Order:
         """Approve a pending order (approver role). Re-checks risk and drift first; four eyes above the limit."""
         actor.require("approver", "approve orders")
-        order = self._fresh(order_id)
+        order = self.get(order_id)
         self._ensure_decidable(order, expected_version)
         policy, gate = rules = self.policy()
         if policy.killSwitch.enabled and policy.killSwitch.triggered:
@@ -305,7 +305,7 @@ class Orders:
         actor.require("approver", "reject orders")
         if not reason or not reason.strip():
             raise BadInput("a reason is required to reject an order")
-        order = self._fresh(order_id)
+        order = self.get(order_id)
         self._ensure_decidable(order, expected_version)
         self._move(order, "rejected", actor.name, "reject", reason.strip())
         return self.get(order_id)
@@ -314,7 +314,7 @@ class Orders:
              reason: str = "", expected_version: int | None = None) -> Order:
         """Lower the quantity and/or set a limit price; re-checked by the risk gate, stored as a diff."""
         actor.require("approver", "edit orders")
-        order = self._fresh(order_id)
+        order = self.get(order_id)
         self._ensure_decidable(order, expected_version)
         new_quantity = order.quantity if quantity is None else float(quantity)
         if not 0 < new_quantity <= order.quantity:
@@ -366,7 +366,7 @@ class Orders:
         """Send one approved order to the venue exactly once (safe to call repeatedly and concurrently)."""
         if self.kill_switch_on():
             return self.get(order_id)
-        order = self._fresh(order_id)
+        order = self.get(order_id)
         if order.status != "approved":
             return order
         if order.next_attempt_at is not None and order.next_attempt_at > clock.now():
@@ -459,8 +459,6 @@ class Orders:
         if row is None:
             raise BadInput(f"no order {order_id}")
         return _order(row)
-
-    _fresh = get
 
     def list(self, status: str | Iterable[str] | None = None, run_id: str | None = None,
              symbol: str | None = None, limit: int = 500) -> list[Order]:

@@ -29,6 +29,7 @@ from services.execution.base import (
     VenueRejected,
     VenueUnavailable,
 )
+from services.market_hours import open_by_symbol
 from services.records import audit_log, orders, risk_policies
 from services.risk import (
     DEFAULT_POLICY,
@@ -264,7 +265,8 @@ class Orders:
         if any(c.get("name") == "anomaly gate" and not c.get("passed") for c in order.checks):
             anomaly.add(order.symbol)  # the run that proposed it saw a critical anomaly; that stands
         book = Book(book.equity, book.position_value, book.submitted_today_usd + self._approved_notional(order.id),
-                    book.pending_other_usd, book.daily_pnl_usd, frozenset(anomaly), book.market_open)
+                    book.pending_other_usd, book.daily_pnl_usd, frozenset(anomaly),
+                    open_by_symbol({order.symbol: order.dataset_ref}))
         return evaluate(intent, book, policy, gate)
 
     def drift_pct(self, order: Order) -> float | None:

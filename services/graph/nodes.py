@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -35,6 +36,7 @@ from services.graph.summaries import (
     risk_summary,
 )
 from services.graph.universe import Universe, load_universe
+from services.market_hours import open_by_symbol
 from services.orders import Proposal
 from services.risk import Check
 from services.runtime import Runtime
@@ -116,8 +118,8 @@ class RunSteps:
     def risk_gate(self, state: RunState, _config: RunnableConfig) -> dict:
         """Every check on every proposed order, with values and limits (nothing here can be overridden)."""
         policy, gate = self.runtime.orders.policy()
-        book = make_book(self.runtime.venue, self.runtime.orders)
         refs = {d["symbol"]: d["ref"] for d in state["universe"]}
+        book = replace(make_book(self.runtime.venue, self.runtime.orders), market_open=open_by_symbol(refs))
         proposed = [{**o, "proposal_id": f"{o['symbol']}-{o['side']}", "dataset_ref": refs[o["symbol"]]}
                     for o in state["allocation"]["orders"]]
         orders = check_orders(proposed, book, policy, gate, set(state["excluded"]))

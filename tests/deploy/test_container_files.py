@@ -29,8 +29,8 @@ TOOLS = Path(sys.executable).parent  # hadolint, actionlint and shellcheck come 
 #: what runs, and so all the runtime image copies (the .dockerignore allow-list says the same)
 RUNS = {"pyproject.toml", "requirements.lock", ".streamlit/config.toml", "app/", "pages/", "components/",
         "services/", "models/"}
-#: secrets deliberately not passed to the app: registration is a CLI step; Redis needs a client not yet installed
-NOT_DEPLOYED = {"LONA_AGENT_REGISTRATION_SECRET", "REDIS_URL"}
+#: secrets deliberately not passed to the app: registration is a CLI step
+NOT_DEPLOYED = {"LONA_AGENT_REGISTRATION_SECRET"}
 
 SECRET_PATTERNS = {
     "storage account key": re.compile(r"AccountKey=(?!<)[A-Za-z0-9+/=]{20,}"),

@@ -69,16 +69,6 @@ def candles_figure(chart: ChartData, markers: Sequence[Marker] = (), height: int
     return figure
 
 
-def line_figure(series: dict[str, pd.Series], title: str, height: int = 320, y_title: str = "") -> go.Figure:
-    """Several named series (indexed by time) as lines."""
-    figure = go.Figure()
-    for name, values in series.items():
-        figure.add_trace(go.Scatter(x=values.index, y=values.to_numpy(), mode="lines", name=name))
-    figure.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                         yaxis_title=y_title, legend={"orientation": "h"})
-    return figure
-
-
 def equity_figure(timeline: pd.DataFrame, height: int = 480) -> go.Figure:
     """A backtest's equity over its drawdown (percent below the running peak, <= 0) on a shared time axis.
 

@@ -18,7 +18,7 @@ import socket
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -708,8 +708,3 @@ def _abandoned(journal: dict) -> bool:
             return False
         return int(journal.get("pid", 0)) <= 0
     return False
-
-
-def iter_refs(entries: Iterable[CatalogEntry]) -> list[str]:
-    """Reference strings of catalog entries, for pickers."""
-    return [str(e.ref) for e in entries]

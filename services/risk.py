@@ -86,22 +86,22 @@ DEFAULT_POLICY = {
 }
 
 
+def _validated(model: type[_Strict], document: dict, what: str, whole: str):
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or whole}: {e['msg']}" for e in error.errors())
+        raise BadInput(f"invalid {what}: {problems}") from None
+
+
 def parse_policy(document: dict) -> RiskPolicy:
     """Validate a risk-policy.v1 document; BadInput lists every problem."""
-    try:
-        return RiskPolicy.model_validate(document)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'policy'}: {e['msg']}" for e in error.errors())
-        raise BadInput(f"invalid risk policy: {problems}") from None
+    return _validated(RiskPolicy, document, "risk policy", "policy")
 
 
 def parse_gate(document: dict) -> GateLimits:
     """Validate the gate limits; BadInput lists every problem."""
-    try:
-        return GateLimits.model_validate(document)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise BadInput(f"invalid gate limits: {problems}") from None
+    return _validated(GateLimits, document, "gate limits", "gate")
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,3 @@ def evaluate(intent: OrderIntent, book: Book, policy: RiskPolicy, gate: GateLimi
                 else Check(c.name, True, c.value, c.limit, "advisory mode: breach reported, not blocking")
                 for c in checks]
     return checks
-
-
-def all_passed(checks: list[Check]) -> bool:
-    """True when no check blocks."""
-    return all(c.passed for c in checks)

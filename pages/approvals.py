@@ -92,7 +92,7 @@ def _inbox() -> None:
     orders = console().runtime.orders
     orders.expire_due()
     pending = orders.list(status="pending_approval")
-    _policy, gate = orders.policy()
+    rules = _policy, gate = orders.policy()
     if orders.kill_switch_on():
         st.error("Kill switch is ON: nothing can be approved or sent until an admin re-arms it.", icon="🛑")
     for problem in st.session_state.pop("bulk_problems", []):
@@ -100,6 +100,10 @@ def _inbox() -> None:
     if not pending:
         st.success("Nothing waits for a decision. New proposals appear here within seconds.")
         return
+    try:
+        book = orders.book()  # one venue read per refresh, not one per order
+    except NexusError:
+        book = None  # each card then says what the venue answered
     runs: dict[str, list[Order]] = {}
     for order in pending:  # newest first
         runs.setdefault(order.run_id, []).append(order)
@@ -116,7 +120,7 @@ def _inbox() -> None:
                 _confirm_bulk(st.session_state["bulk"][0], group)
             for order in group:
                 with st.container(border=True), shows_errors():
-                    checks = [c.as_dict() for c in orders.recheck(order)]
+                    checks = [c.as_dict() for c in orders.recheck(order, rules=rules, book=book)]
                     drift = orders.drift_pct(order)
                     order_card(order, drift, checks, gate.maxDriftPct)
                     _actions(order, _blocked_reason(order, checks, drift, gate.maxDriftPct))

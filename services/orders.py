@@ -255,12 +255,15 @@ class Orders:
 
     # --- decisions ------------------------------------------------------------------------------------------
     def recheck(self, order: Order, quantity: float | None = None, limit_price: float | None = None,
-                rules: tuple[RiskPolicy, GateLimits] | None = None) -> list[Check]:
-        """The risk checks for this order now (current book, policy, optional edited values)."""
+                rules: tuple[RiskPolicy, GateLimits] | None = None, book: Book | None = None) -> list[Check]:
+        """The risk checks for this order now (current book, policy, optional edited values).
+
+        ``rules`` and ``book`` let a caller checking many orders at once read the policy and the venue once.
+        """
         policy, gate = rules or self.policy()
         price = limit_price or order.limit_price or order.reference_price
         intent = OrderIntent(order.symbol, order.side, quantity or order.quantity, price)
-        book = self.book()
+        book = book or self.book()
         anomaly = set(book.critical_anomaly)
         if any(c.get("name") == "anomaly gate" and not c.get("passed") for c in order.checks):
             anomaly.add(order.symbol)  # the run that proposed it saw a critical anomaly; that stands

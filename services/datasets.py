@@ -7,11 +7,16 @@ writes the partitions, then the manifest (compare-and-set on its ETag), then rem
 Readers trust only the manifest: a partition whose ETag differs from the manifest's is read from its
 backup, so a reader never sees half a write and a writer killed half-way leaves the old data readable.
 The next writer rolls an abandoned journal back.
+
+Each partition has a columnar copy beside it (``_columnar/``, see ``services.columnar``) that a cold read
+fetches instead of parsing the CSV; a copy that is missing or stale is skipped and restored after the read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import socket
@@ -29,9 +34,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
-from services import clock, ohlcv
+from services import clock, columnar, ohlcv
 from services.errors import BadInput, Conflict, DatasetBusy, DatasetNotFound, InvalidCandles
 from services.storage import BlobInfo, BlobNotFound, BlobStore, sha256_hex
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "_manifest.json"
 JOURNAL = "_journal.json"
@@ -197,8 +204,9 @@ class ColumnarCache:
     version (whole or any range of it) is a slice of one memory-mapped file.
 
     A blob's ETag changes with its content, so a hit is always current and nothing needs invalidation.
-    Files are memory-mapped on read; tables are immutable, so sharing them never copies. Writing a file
-    happens on a background thread so a cold read does not wait for its own cache.
+    Files are memory-mapped on read; tables are immutable, so sharing them never copies. Files are written
+    on one background thread at low CPU priority, handed over when a read has finished, so a cold read
+    neither waits for its own cache nor shares the CPU with it.
     """
 
     def __init__(self, folder: Path, memory_items: int = 64):
@@ -206,7 +214,8 @@ class ColumnarCache:
         self._memory: OrderedDict[tuple[str, str], pa.Table] = OrderedDict()
         self._memory_items = memory_items
         self._lock = threading.Lock()
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-writer")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-writer",
+                                          initializer=_lower_thread_priority)
 
     def _file(self, name: str, etag: str) -> Path:
         digest = sha256_hex(f"{name}\n{etag}".encode())[:32]
@@ -229,21 +238,25 @@ class ColumnarCache:
         self._remember(key, table)
         return table
 
-    def put(self, name: str, etag: str, table: pa.Table) -> None:
-        """Keep a table for this blob version in memory now and on disk shortly."""
-        self._remember((name, etag), table)
-        self._writer.submit(self._write, self._file(name, etag), table)
+    def put_all(self, items: list[tuple[str, str, pa.Table]]) -> None:
+        """Keep ``(name, etag, table)`` items in memory now and write their files in one background job."""
+        for name, etag, table in items:
+            self._remember((name, etag), table)
+        if items:
+            self._writer.submit(self._write_all, [(self._file(name, etag), table) for name, etag, table in items])
 
     def flush(self) -> None:
         """Wait until every pending cache file is written."""
         self._writer.submit(lambda: None).result()
 
     @staticmethod
-    def _write(path: Path, table: pa.Table) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
-        feather.write_feather(table, tmp, compression="uncompressed")
-        os.replace(tmp, path)
+    def _write_all(files: list[tuple[Path, pa.Table]]) -> None:
+        for path, table in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+            # one record batch: a column of the memory-mapped file is then one array, viewed without a copy
+            feather.write_feather(table, tmp, compression="uncompressed", chunksize=max(table.num_rows, 1))
+            os.replace(tmp, path)
 
     def _remember(self, key: tuple[str, str], table: pa.Table) -> None:
         with self._lock:
@@ -261,6 +274,13 @@ class Datasets:
         self.container = container
         self.cache = ColumnarCache(cache_dir)
         self.read_workers = read_workers
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="columnar-copies",
+                                              initializer=_lower_thread_priority)
+
+    def flush(self) -> None:
+        """Wait for the work reads leave in the background: cache files, restored columnar copies."""
+        self._background.submit(lambda: None).result()
+        self.cache.flush()
 
     # --- catalog ----------------------------------------------------------------------------------
     def catalog(self) -> list[CatalogEntry]:
@@ -352,7 +372,7 @@ class Datasets:
         version = f"{manifest.ref}@{manifest.etag}"
         whole = self.cache.get(version, "all")
         if whole is not None:  # the dataset version read whole before: slices of one memory-mapped file
-            frame = _frame_in_range({c: whole.column(c).to_numpy() for c in whole.column_names}, start_ms, end_ms)
+            frame = _frame_in_range({c: _column_array(whole, c) for c in whole.column_names}, start_ms, end_ms)
             return frame if shared else frame.copy()
         # Partitions are sorted and their row counts known: each one is copied straight into its slice of
         # preallocated columns, in the worker that fetched it, so there is no concatenation step at the end.
@@ -360,8 +380,10 @@ class Datasets:
         columns = {c: np.empty(offsets[-1], dtype="int64" if c == "timestamp" else "float64")
                    for c in manifest.columns}
 
+        fetched = _Fetched()  # kept (cache, columnar copies) once the read is done
+
         def fill(index: int) -> None:
-            table = self._read_partition(manifest, wanted[index], journal)
+            table = self._read_partition(manifest, wanted[index], journal, fetched)
             if table.num_rows != wanted[index].rows:
                 raise Conflict(f"{wanted[index].name} does not match the manifest")
             lo, hi = offsets[index], offsets[index + 1]
@@ -384,14 +406,17 @@ class Datasets:
             with ThreadPoolExecutor(max_workers=min(self.read_workers, len(missing))) as pool:
                 list(pool.map(fill, missing))
         if len(wanted) == len(manifest.partitions) > 1:
-            self.cache.put(version, "all", pa.table(columns))
+            fetched.tables.append((version, "all", pa.table(columns)))
+        self._keep(fetched)
         return _frame_in_range(columns, start_ms, end_ms)
 
     def _read_external(
         self, manifest: Manifest, wanted: list[Partition], journal: _Lazy, start_ms: int | None, end_ms: int | None
     ) -> pd.DataFrame:
+        fetched = _Fetched()
         with ThreadPoolExecutor(max_workers=min(self.read_workers, len(wanted))) as pool:
-            tables = list(pool.map(lambda p: self._read_partition(manifest, p, journal), wanted))
+            tables = list(pool.map(lambda p: self._read_partition(manifest, p, journal, fetched), wanted))
+        self._keep(fetched)
         frame = pa.concat_tables(tables, promote_options="default").to_pandas()
         frame = frame.sort_values("timestamp", kind="stable").drop_duplicates("timestamp", keep="last")
         if start_ms is not None:
@@ -400,19 +425,48 @@ class Datasets:
             frame = frame[frame["timestamp"] <= end_ms]
         return frame.reset_index(drop=True)
 
-    def _read_partition(self, manifest: Manifest, part: Partition, journal: _Lazy) -> pa.Table:
+    def _read_partition(self, manifest: Manifest, part: Partition, journal: _Lazy, fetched: _Fetched) -> pa.Table:
+        """The partition's table: from the local cache, else its columnar copy, else its CSV (noted in ``fetched``)."""
         cached = self.cache.get(part.name, part.etag)
         if cached is not None:
             return cached
+        table = None if manifest.external else self._columnar_copy(part)
+        if table is None:
+            table = self._read_csv_partition(manifest, part, journal)
+            if not manifest.external:
+                fetched.uncopied.append((part, table))
+        fetched.tables.append((part.name, part.etag, table))
+        return table
+
+    def _columnar_copy(self, part: Partition) -> pa.Table | None:
+        try:
+            data, _ = self.store.get(self.container, columnar.copy_name(part.name))
+        except BlobNotFound:
+            return None
+        return columnar.decode(data, part.sha256, part.rows)
+
+    def _read_csv_partition(self, manifest: Manifest, part: Partition, journal: _Lazy) -> pa.Table:
         try:
             data, etag = self.store.get(self.container, part.name)
         except BlobNotFound:
             raise Conflict(f"partition {part.name} vanished") from None
         if etag != part.etag and not manifest.external and sha256_hex(data) != part.sha256:
             data = self._backup_for(part, journal.value)
-        table = _parse_partition(data, part.name)
-        self.cache.put(part.name, part.etag, table)
-        return table
+        return _parse_partition(data, part.name)
+
+    def _keep(self, fetched: _Fetched) -> None:
+        """After a read: cache what it fetched, and restore missing or stale columnar copies (best effort)."""
+        self.cache.put_all(fetched.tables)
+        if fetched.uncopied:
+            self._background.submit(self._restore_copies, fetched.uncopied)
+
+    def _restore_copies(self, parts: list[tuple[Partition, pa.Table]]) -> None:
+        for part, table in parts:
+            try:
+                self.store.put(self.container, columnar.copy_name(part.name), columnar.encode(table, part.sha256))
+            except Exception as error:  # best effort (read-only credentials, storage away): reads work without
+                log.warning("columnar copy of %s not restored: %s", part.name, error)
+                return
 
     def _backup_for(self, part: Partition, journal: dict | None) -> bytes:
         """Content of ``part`` as the manifest knows it, while a write is in progress or abandoned."""
@@ -481,13 +535,16 @@ class Datasets:
             for name, backup in journal["backups"].items():
                 self.store.copy(self.container, name, backup["name"])
             new_parts = {p.key: p for p in old.partitions}
-            written = 0
+            written, fresh = 0, []
             for name, (data, part_frame) in plan.blobs.items():
                 etag = self.store.put(self.container, name, data)
-                written += len(data)
                 part = _partition(name, data, etag, part_frame)
+                table = pa.Table.from_pandas(part_frame, preserve_index=False)
+                copy = columnar.encode(table, part.sha256)
+                self.store.put(self.container, columnar.copy_name(name), copy)
+                written += len(data) + len(copy)
                 new_parts[part.key] = part
-                self.cache.put(name, etag, pa.Table.from_pandas(part_frame, preserve_index=False))
+                fresh.append((name, etag, table))
                 if on_partition:
                     on_partition(name)
             manifest = self._next_manifest(old, new_parts, plan, close_only, source, actor, note)
@@ -498,6 +555,7 @@ class Datasets:
                 self.store.put(self.container, ref.prefix + MANIFEST, body, if_none_match=True)
             committed = True
             self._clear_journal(ref, journal)
+            self.cache.put_all(fresh)
             return WriteResult(
                 ref, plan.added, plan.replaced, manifest.rows, sorted(plan.blobs), written + len(body)
             )
@@ -538,10 +596,12 @@ class Datasets:
                 if now is not None and now.etag != backup["etag"]:
                     data, _ = self.store.get(self.container, backup["name"])
                     self.store.put(self.container, name, data)
+                    self.store.delete(self.container, columnar.copy_name(name))  # of the undone CSV; rebuilt on read
             known = {p.name for p in self.manifest(ref).partitions} if current is not None else set()
             for blob in self.store.list(self.container, ref.prefix):
                 if _PARTITION_RE.match(blob.name[len(ref.prefix):]) and blob.name not in known:
                     self.store.delete(self.container, blob.name)
+                    self.store.delete(self.container, columnar.copy_name(blob.name))
         self._clear_journal(ref, journal)
         return True
 
@@ -613,6 +673,14 @@ class _Plan:
     replaced: int = 0
 
 
+@dataclass
+class _Fetched:
+    """What one read fetched from the store: tables to cache, and partitions read without a columnar copy."""
+
+    tables: list[tuple[str, str, pa.Table]] = field(default_factory=list)
+    uncopied: list[tuple[Partition, pa.Table]] = field(default_factory=list)
+
+
 class _Lazy:
     """A value computed at most once, on first use (the journal is read only when a partition disagrees)."""
 
@@ -628,6 +696,20 @@ class _Lazy:
             if not self._done:
                 self._value, self._done = self._compute(), True
             return self._value
+
+
+def _lower_thread_priority() -> None:
+    """Run the calling thread at low CPU priority (Linux schedules threads one by one; elsewhere a no-op)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
+
+
+def _column_array(table: pa.Table, name: str) -> np.ndarray:
+    """A column as one numpy array: a view of the table's memory when it is one chunk without nulls."""
+    column = table.column(name)
+    if column.num_chunks == 1 and column.null_count == 0:
+        return column.chunk(0).to_numpy(zero_copy_only=True)
+    return column.to_numpy()
 
 
 def _frame_in_range(columns: dict[str, np.ndarray], start_ms: int | None, end_ms: int | None) -> pd.DataFrame:

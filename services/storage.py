@@ -214,6 +214,9 @@ class AzureBlobStore(BlobStore):
     def _container(self, container: str):
         return self._service.get_container_client(container)
 
+    def _blob(self, container: str, name: str):
+        return self._service.get_blob_client(container, check_blob_name(name))
+
     def _create_container(self, container: str) -> None:
         from azure.core.exceptions import ResourceExistsError
 
@@ -245,7 +248,7 @@ class AzureBlobStore(BlobStore):
         kwargs: dict = {"overwrite": not if_none_match, "max_concurrency": 4}
         if if_match is not None:
             kwargs.update(etag=if_match, match_condition=MatchConditions.IfNotModified)
-        blob = self._container(container).get_blob_client(check_blob_name(name))
+        blob = self._blob(container, name)
         for attempt in range(2):
             try:
                 with self._errors(name):
@@ -263,7 +266,7 @@ class AzureBlobStore(BlobStore):
         """Download a blob; parallel ranges for large ones."""
         from azure.core.exceptions import ResourceNotFoundError
 
-        blob = self._container(container).get_blob_client(check_blob_name(name))
+        blob = self._blob(container, name)
         try:
             with self._errors(name):
                 downloader = blob.download_blob(max_concurrency=2)
@@ -275,7 +278,7 @@ class AzureBlobStore(BlobStore):
         """Blob properties, or None."""
         from azure.core.exceptions import ResourceNotFoundError
 
-        blob = self._container(container).get_blob_client(check_blob_name(name))
+        blob = self._blob(container, name)
         try:
             with self._errors(name):
                 props = blob.get_blob_properties()

@@ -98,7 +98,7 @@ def test_range_read_touches_only_partitions_in_range(datasets, store, tmp_path):
     store.gets.clear()
     feb = fresh.read(REF, T0 + 31 * DAY, T0 + 40 * DAY)
     assert feb["timestamp"].min() == T0 + 31 * DAY and feb["timestamp"].max() == T0 + 40 * DAY
-    assert [n for n in store.gets if n.endswith(".csv")] == ["binance/BTCUSDT/1m/2024-02.csv"]
+    assert store.gets == [REF.prefix + MANIFEST, "binance/BTCUSDT/1m/_columnar/2024-02.arrow"]
 
 
 def test_warm_read_comes_from_the_columnar_cache(datasets, store, tmp_path):

@@ -194,7 +194,7 @@ class WriteResult:
     rows_replaced: int
     rows_total: int
     partitions_written: list[str]
-    bytes_written: int
+    bytes_written: int  # every byte uploaded: partitions, columnar copies, manifest, journal, rollback backups
 
 
 class ColumnarCache:
@@ -506,7 +506,7 @@ class Datasets:
         """
         ohlcv.validate(frame, ref.interval, source=source or str(ref))
         journal_name = ref.prefix + JOURNAL
-        self._take(ref)
+        written = self._take(ref)
         committed = False
         try:
             old = self._stored_manifest(ref)
@@ -531,11 +531,14 @@ class Datasets:
                     if name in by_name
                 },
             }
-            self.store.put(self.container, journal_name, json.dumps(journal).encode())
+            journal_body = json.dumps(journal).encode()
+            self.store.put(self.container, journal_name, journal_body)
+            written += len(journal_body)
             for name, backup in journal["backups"].items():
                 self.store.copy(self.container, name, backup["name"])
+                written += by_name[name].size
             new_parts = {p.key: p for p in old.partitions}
-            written, fresh = 0, []
+            fresh = []
             for name, (data, part_frame) in plan.blobs.items():
                 etag = self.store.put(self.container, name, data)
                 part = _partition(name, data, etag, part_frame)
@@ -564,14 +567,14 @@ class Datasets:
                 self.recover(ref, force=True)
             raise
 
-    def _take(self, ref: DatasetRef) -> None:
-        """Take the dataset for writing by creating the journal blob (create-only)."""
+    def _take(self, ref: DatasetRef) -> int:
+        """Take the dataset for writing by creating the journal blob (create-only); return its size."""
         name = ref.prefix + JOURNAL
         lock = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": clock.now().isoformat()})
         for _attempt in range(2):
             try:
                 self.store.put(self.container, name, lock.encode(), if_none_match=True)
-                return
+                return len(lock)
             except Conflict:
                 if not self.recover(ref):
                     raise DatasetBusy(f"{ref} is being written by another job; try again when it finishes") from None

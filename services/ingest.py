@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from services import clock, ohlcv
 from services.config import Settings, get_settings
@@ -17,6 +14,7 @@ from services.connectors import NAMED_SOURCES, CandleSource, ccxt_exchange_ids, 
 from services.connectors.base import iso
 from services.datasets import DatasetRef, Datasets, Manifest
 from services.errors import BadInput, DatasetNotFound, InvalidCandles, NexusError, ServiceUnavailable
+from services.ingest_writer import PartitionWriter
 from services.jobs import JobCancelled, JobContext, job_kind
 from services.runtime import Runtime, get_runtime
 
@@ -275,13 +273,19 @@ def _fetch_into(
     result = IngestResult(str(ref), source.name, symbol)
     tracker = _Tracker(str(ref), ranges, progress)
     started = time.monotonic()
-    with _PartitionWriter(datasets, ref, source, symbol, actor, result) as writer:
+    note = {"ingest": source.name, "source_symbol": symbol}
+    writer = PartitionWriter(datasets, ref, f"{source.name} {symbol}", actor, note)
+    with writer:
         try:
             for start, end in ranges:
                 for page in source.fetch(symbol, ref.interval, start, end):
-                    _check(page, source, symbol, ref.interval, writer.last_ts)
-                    writer.add(page)
-                    tracker.advance(start, len(page), int(page["timestamp"].iloc[-1]))
+                    timestamps = page["timestamp"].to_numpy()
+                    first = int(timestamps[0])
+                    if writer.last_ts is not None and first <= writer.last_ts:
+                        raise InvalidCandles("candles out of order between pages",
+                                             source=f"{writer.source} {ref.interval} candle at {iso(first)}")
+                    writer.add(page, timestamps)
+                    tracker.advance(start, len(page), int(timestamps[-1]))
                     if cancelled is not None and cancelled():
                         raise JobCancelled("cancelled by an operator")
                 writer.flush()
@@ -297,72 +301,14 @@ def _fetch_into(
             raise ServiceUnavailable(f"{error}; {kept}; run it again to resume from there") from None
         finally:
             result.seconds = time.monotonic() - started
+    for written in writer.written:
+        result.candles += written.rows_added
+        result.partitions += written.partitions_written
+        result.bytes_written += written.bytes_written
     manifest = _manifest_or_none(datasets, ref)
     if manifest is not None:
         result.first_ts, result.last_ts = manifest.first_ts, manifest.last_ts
     return result
-
-
-class _PartitionWriter:
-    """Buffers pages until a partition is complete, then writes it with one atomic ``Datasets.write``.
-
-    Writes run on one background thread, one at a time and in order, so encoding and uploading a
-    partition overlaps fetching the next pages. Leaving the ``with`` block waits for the last write;
-    a failed write surfaces at the next flush or there.
-    """
-
-    def __init__(self, datasets: Datasets, ref: DatasetRef, source: CandleSource, symbol: str, actor: str,
-                 result: IngestResult):
-        self.datasets, self.ref, self.actor, self.result = datasets, ref, actor, result
-        self.note = {"ingest": source.name, "source_symbol": symbol}
-        self.label = f"{source.name} {symbol}"
-        self.unit = "datetime64[M]" if ohlcv.is_intraday(ref.interval) else "datetime64[Y]"
-        self.frames: list[pd.DataFrame] = []
-        self.bucket: int | None = None  # the month (or year) being buffered
-        self.last_ts: int | None = None  # last candle accepted (stored, or buffered until the next flush)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{ref}")
-        self._pending: Future | None = None
-
-    def __enter__(self) -> _PartitionWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            self.wait()
-        finally:
-            self._pool.shutdown()
-
-    def add(self, page: pd.DataFrame) -> None:
-        """Buffer a page, writing each partition it completes."""
-        buckets = page["timestamp"].to_numpy().astype("datetime64[ms]").astype(self.unit).astype(np.int64)
-        bounds = [*np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]]).tolist(), len(page)]
-        for lo, hi in itertools.pairwise(bounds):
-            if self.bucket is not None and buckets[lo] != self.bucket:
-                self.flush()
-            self.bucket = int(buckets[lo])
-            self.frames.append(page.iloc[lo:hi])
-        self.last_ts = int(page["timestamp"].iloc[-1])
-
-    def flush(self) -> None:
-        """Hand the buffered candles to the writer thread (after the previous write has finished)."""
-        if not self.frames:
-            return
-        frame = pd.concat(self.frames, ignore_index=True) if len(self.frames) > 1 else self.frames[0]
-        self.frames, self.bucket = [], None
-        self.wait()
-        self._pending = self._pool.submit(self._write, frame.reset_index(drop=True))
-
-    def wait(self) -> None:
-        """Block until the write in flight, if any, is stored; re-raise its error."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-
-    def _write(self, frame: pd.DataFrame) -> None:
-        written = self.datasets.write(self.ref, frame, source=self.label, actor=self.actor, note=self.note)
-        self.result.candles += written.rows_added
-        self.result.partitions += written.partitions_written
-        self.result.bytes_written += written.bytes_written
 
 
 class _Tracker:
@@ -392,21 +338,6 @@ class _Tracker:
         fraction = min(covered_ms / self.total_ms, 1.0)
         eta = elapsed * (1 - fraction) / fraction if fraction > 0 else None
         self.callback(IngestProgress(self.ref, self.candles, self.candles / elapsed, reached_ms, fraction, eta))
-
-
-def _check(page: pd.DataFrame, source: CandleSource, symbol: str, interval: str, previous_ts: int | None) -> None:
-    """Validate a page against the contract; the error names the source, the market and the candle's time."""
-    where = f"{source.name} {symbol} {interval}"
-    try:
-        ohlcv.validate(page, interval, source=where)
-    except InvalidCandles as error:
-        if error.row is None:
-            raise
-        ts = int(page["timestamp"].iloc[error.row - 1])
-        raise InvalidCandles(error.rule, source=f"{where} candle at {iso(ts)}", detail=error.detail) from None
-    first = int(page["timestamp"].iloc[0])
-    if previous_ts is not None and first <= previous_ts:
-        raise InvalidCandles("candles out of order between pages", source=f"{where} candle at {iso(first)}")
 
 
 def _missing_ranges(datasets: Datasets, ref: DatasetRef, start: int, end: int) -> list[tuple[int, int]]:

@@ -398,9 +398,9 @@ def base_only(frame: pd.DataFrame) -> pd.DataFrame:
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """Contract CSV (timestamp in Unix ms), written with Arrow for speed."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    sink = io.BytesIO()
+    sink = pa.BufferOutputStream()  # an Arrow buffer, not a Python file: writing never needs the GIL
     pacsv.write_csv(table, sink, pacsv.WriteOptions(quoting_style="none", quoting_header="none"))
-    return sink.getvalue()
+    return sink.getvalue().to_pybytes()
 
 
 def to_lona_json_bytes(frame: pd.DataFrame, symbol: str, interval: str, exchange: str) -> bytes:
@@ -427,5 +427,5 @@ _PARTITION_TYPES = {"timestamp": pa.int64(), **{c: pa.float64() for c in BASE_CO
 def read_partition_table(data: bytes) -> pa.Table:
     """Fast reader for the partitions this console writes (contract CSV, ms timestamps) into Arrow."""
     # partitions are parsed several at a time on separate threads: one thread each avoids oversubscription
-    return pacsv.read_csv(io.BytesIO(data), read_options=pacsv.ReadOptions(use_threads=False),
+    return pacsv.read_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(use_threads=False),
                           convert_options=pacsv.ConvertOptions(column_types=_PARTITION_TYPES))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -12,10 +13,14 @@ import pandas as pd
 
 from services import ohlcv
 from services.connectors.base import MARKETS, CandleSource, MalformedAnswer, contract_frame, iso, market_id
-from services.errors import BadInput
+from services.errors import BadInput, NexusError
 from services.http_retry import DEFAULT_POLICY, RetryPolicy, Transient, call_with_retry
 
 DEFAULT_PAGE_LIMIT = 500
+
+
+BATCH_ROWS = 10_000
+BATCH_S = 0.5
 
 
 class CcxtSource(CandleSource):
@@ -91,21 +96,32 @@ class CcxtSource(CandleSource):
 
     # --- candles ----------------------------------------------------------------------------------
     def _pages(self, symbol: str, interval: str, start_ms: int, end_ms: int) -> Iterator[pd.DataFrame]:
+        """The exchange's pages, several at a time as one frame (at most BATCH_ROWS candles or BATCH_S seconds
+        of paging), so per-frame costs are paid once per batch rather than once per request."""
         self._load_markets()
         step = ohlcv.approx_interval_ms(interval)
-        since = start_ms
+        since, batch, batch_started = start_ms, [], time.monotonic()
         while since < end_ms:
             limit = max(1, min(self.page_limit, math.ceil((end_ms - since) / step)))
             what = f"candles {symbol} {interval} from {iso(since)}"
-            rows = self._call(lambda s=since, n=limit: self._fetch_page(symbol, interval, s, n), what)
+            try:
+                rows = self._call(lambda s=since, n=limit: self._fetch_page(symbol, interval, s, n), what)
+            except NexusError:
+                if batch:  # what was fetched before the failure is kept
+                    yield contract_frame(_columns(batch), interval)
+                raise
             if not rows:
-                return
-            page = contract_frame(_columns(rows), interval)
-            yield page
-            last = int(page["timestamp"].iloc[-1])
+                break
+            batch.append(_values(rows))  # numbers now: holding ccxt's lists would slow its own parsing (GC)
+            if sum(len(v) for v in batch) >= BATCH_ROWS or time.monotonic() - batch_started >= BATCH_S:
+                yield contract_frame(_columns(batch), interval)
+                batch, batch_started = [], time.monotonic()
+            last = int(rows[-1][0])
             if last < since:
-                return  # the exchange ignores `since`; nothing more to page through
+                break  # the exchange ignores `since`; nothing more to page through
             since = ohlcv.next_interval_start(last, interval)
+        if batch:
+            yield contract_frame(_columns(batch), interval)
 
     def _fetch_page(self, symbol: str, interval: str, since: int, limit: int) -> list:
         return self._parsed(self.exchange.fetch_ohlcv(symbol, interval, since=since, limit=limit))
@@ -142,12 +158,17 @@ class CcxtSource(CandleSource):
 
 
 
-def _columns(rows: list) -> dict:
-    try:
-        values = np.array(rows, dtype=np.float64).T  # None (no value) becomes NaN
-    except ValueError:  # rows of unequal length: some exchanges append extra fields
-        values = np.array([row[:6] for row in rows], dtype=np.float64).T
-    columns = dict(zip(ohlcv.BASE_COLUMNS, values[:6], strict=True))
+def _values(rows: list) -> np.ndarray:
+    """ccxt's ``[timestamp, open, high, low, close, volume]`` rows as an (n, 6) array (None becomes NaN)."""
+    if any(len(row) != 6 for row in rows):  # some exchanges append extra fields
+        rows = [row[:6] for row in rows]
+    return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=6 * len(rows)).reshape(-1, 6)
+
+
+def _columns(batch: list[np.ndarray]) -> dict:
+    """Pages of ``_values`` as contract columns."""
+    values = np.concatenate(batch) if len(batch) > 1 else batch[0]
+    columns = dict(zip(ohlcv.BASE_COLUMNS, values.T, strict=True))
     columns["timestamp"] = columns["timestamp"].astype(np.int64)
     return columns
 

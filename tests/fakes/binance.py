@@ -46,6 +46,9 @@ class FakeBinance(FakeServer):
     })
     bad_candle_at: int | None = None
     on_klines: Callable[[], None] | None = None  # called before each klines answer (tests act mid-run)
+    # pages rendered once and served again from memory: a remote exchange's CPU is not the client's, and
+    # benchmarks run this fake on the same cores as the code they measure
+    _rendered: dict[tuple, bytes] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -134,6 +137,14 @@ class FakeBinance(FakeServer):
     def _encode(self, interval: str, opens: np.ndarray) -> bytes:
         if not opens.size:
             return b"[]"
+        key = (interval, int(opens[0]), len(opens), self.bad_candle_at)
+        if key not in self._rendered:
+            if len(self._rendered) >= 4096:
+                self._rendered.clear()
+            self._rendered[key] = self._render(interval, opens)
+        return self._rendered[key]
+
+    def _render(self, interval: str, opens: np.ndarray) -> bytes:
         values = synthetic(opens)
         closes = _close_times(interval, opens)
         rows = []

@@ -6,7 +6,8 @@ Measures, in one run and against the same fake server (in its own process, as a 
 into contract frames, storing nothing, (3) the full ingestion (validation, partitioned atomic writes to
 Azurite); ccxt's rate limiter is off in all. They alternate for ``--rounds`` rounds and the best time of
 each counts, so a busy machine skews none of them. An untimed first pass lets the fake render its pages,
-which it then serves from memory, so its CPU (a remote exchange's, in real life) is charged to neither side.
+which it then serves from memory, so its CPU (a remote exchange's, in real life) is charged to neither side
+(``--render-each-page`` renders every answer anew, on the cores being measured, as earlier versions did).
 Then the bytes written to the blob store by a one-day update of a two-year 1-minute dataset. Prints a table,
 then one JSON line.
 """
@@ -44,14 +45,14 @@ NOW = 1_735_689_600_000  # 2025-01-01T00:00Z, the fake's clock
 
 
 @contextlib.contextmanager
-def fake_binance(now_ms: int) -> Iterator[str]:
+def fake_binance(now_ms: int, render_once: bool = True) -> Iterator[str]:
     """The fake Binance in a process of its own, as a real exchange is: serving it from this interpreter would
     charge its request handling to our own threads (one GIL). Yields its URL."""
     context = multiprocessing.get_context("fork")
     urls = context.Queue()
 
     def serve() -> None:
-        with FakeBinance(now_ms=now_ms) as fake:
+        with FakeBinance(now_ms=now_ms, render_once=render_once) as fake:
             urls.put(fake.url)
             threading.Event().wait()
 
@@ -91,10 +92,13 @@ def two_year_dataset(datasets: Datasets, ref: DatasetRef, end: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candles", type=int, default=500_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--render-each-page", action="store_true",
+                        help="the fake renders every answer anew, on the cores being measured (slows both sides)")
     args = parser.parse_args()
     start = NOW - args.candles * MINUTE
-    with azurite() as connection, fake_binance(NOW) as url, tempfile.TemporaryDirectory() as cache:
+    render_once = not args.render_each_page
+    with azurite() as connection, fake_binance(NOW, render_once) as url, tempfile.TemporaryDirectory() as cache:
         store = AzureBlobStore(connection_string=connection)
         datasets = Datasets(store, Path(cache), "ohlcv")
 

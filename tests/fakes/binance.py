@@ -48,6 +48,7 @@ class FakeBinance(FakeServer):
     on_klines: Callable[[], None] | None = None  # called before each klines answer (tests act mid-run)
     # pages rendered once and served again from memory: a remote exchange's CPU is not the client's, and
     # benchmarks run this fake on the same cores as the code they measure
+    render_once: bool = True
     _rendered: dict[tuple, bytes] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -137,6 +138,8 @@ class FakeBinance(FakeServer):
     def _encode(self, interval: str, opens: np.ndarray) -> bytes:
         if not opens.size:
             return b"[]"
+        if not self.render_once:
+            return self._render(interval, opens)
         key = (interval, int(opens[0]), len(opens), self.bad_candle_at)
         if key not in self._rendered:
             if len(self._rendered) >= 4096:

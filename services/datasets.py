@@ -215,7 +215,7 @@ class ColumnarCache:
         self._memory_items = memory_items
         self._lock = threading.Lock()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-writer",
-                                          initializer=lower_thread_priority)
+                                          initializer=_lower_thread_priority)
 
     def _file(self, name: str, etag: str) -> Path:
         digest = sha256_hex(f"{name}\n{etag}".encode())[:32]
@@ -275,7 +275,7 @@ class Datasets:
         self.cache = ColumnarCache(cache_dir)
         self.read_workers = read_workers
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="columnar-copies",
-                                              initializer=lower_thread_priority)
+                                              initializer=_lower_thread_priority)
 
     def flush(self) -> None:
         """Wait for the work reads leave in the background: cache files, restored columnar copies."""
@@ -701,7 +701,7 @@ class _Lazy:
             return self._value
 
 
-def lower_thread_priority() -> None:
+def _lower_thread_priority() -> None:
     """Run the calling thread at low CPU priority (Linux schedules threads one by one; elsewhere a no-op)."""
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from services import ohlcv
 from services.connectors.base import iso
-from services.datasets import DatasetRef, Datasets, WriteResult, lower_thread_priority
+from services.datasets import DatasetRef, Datasets, WriteResult
 from services.errors import InvalidCandles
 
 
@@ -36,9 +36,7 @@ class PartitionWriter:
         self.bucket: np.datetime64 | None = None  # the month (or year) being buffered
         self.last_ts: int | None = None  # last candle accepted (stored, or buffered until the next flush)
         self.written: list[WriteResult] = []
-        # below the fetch loop's priority: on a busy machine the OS runs the fetching first, the writing after
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{ref}",
-                                        initializer=lower_thread_priority)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{ref}")
         self._pending: tuple[pd.DataFrame, Future] | None = None
 
     def __enter__(self) -> PartitionWriter:

@@ -6,13 +6,11 @@ in order, so the dataset only ever grows by whole partitions.
 
 from __future__ import annotations
 
-import itertools
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
-from services import ohlcv
 from services.connectors.base import iso
 from services.datasets import DatasetRef, Datasets, WriteResult
 from services.errors import InvalidCandles
@@ -24,16 +22,15 @@ class PartitionWriter:
     Pages are validated there, a partition at a time (one check of 40,000 candles costs about what one of
     1,000 does), so the fetch loop only does what it must: keep the pages in order.
 
-    ``add`` and ``flush`` wait only when the previous partition is still being written; ``wait`` returns what
-    was written so far. Leaving the ``with`` block waits for the last write; a failed write surfaces at the
+    ``add`` and ``flush`` wait only when the previous partition is still being written; ``written`` holds what
+    was stored so far. Leaving the ``with`` block waits for the last write; a failed write surfaces at the
     next ``flush`` or ``wait``.
     """
 
     def __init__(self, datasets: Datasets, ref: DatasetRef, source: str, actor: str, note: dict):
         self.datasets, self.ref, self.source, self.actor, self.note = datasets, ref, source, actor, note
-        self.unit = "datetime64[M]" if ohlcv.is_intraday(ref.interval) else "datetime64[Y]"
         self.frames: list[pd.DataFrame] = []
-        self.bucket: np.datetime64 | None = None  # the month (or year) being buffered
+        self.key: str | None = None  # the partition (month or year) being buffered
         self.last_ts: int | None = None  # last candle accepted (stored, or buffered until the next flush)
         self.written: list[WriteResult] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{ref}")
@@ -50,42 +47,34 @@ class PartitionWriter:
 
     def add(self, page: pd.DataFrame, timestamps: np.ndarray) -> None:
         """Buffer a page (its sorted open times given), writing each partition it completes."""
-        first, last = timestamps[[0, -1]].astype("datetime64[ms]").astype(self.unit)
-        if first == last:  # the usual case: the whole page falls in one partition
-            self._append(page, first)
-        else:
-            buckets = timestamps.astype("datetime64[ms]").astype(self.unit)
-            bounds = [*np.flatnonzero(buckets[1:] != buckets[:-1]) + 1]
-            for lo, hi in itertools.pairwise([0, *bounds, len(page)]):
-                self._append(page.iloc[lo:hi], buckets[lo])
+        slices = self.ref.partition_slices(timestamps)
+        for key, lo, hi in slices:
+            if self.key is not None and key != self.key:
+                self.flush()
+            self.key = key
+            self.frames.append(page if len(slices) == 1 else page.iloc[lo:hi])
         self.last_ts = int(timestamps[-1])
-
-    def _append(self, frame: pd.DataFrame, bucket: np.datetime64) -> None:
-        if self.bucket is not None and bucket != self.bucket:
-            self.flush()
-        self.bucket = bucket
-        self.frames.append(frame)
 
     def flush(self) -> None:
         """Hand the buffered candles to the writer thread (once the previous write has finished)."""
         if not self.frames:
             return
         frame = pd.concat(self.frames, ignore_index=True) if len(self.frames) > 1 else self.frames[0]
-        self.frames, self.bucket = [], None
+        self.frames, self.key = [], None
         self.wait()
         frame = frame.reset_index(drop=True)
         self._pending = frame, self._pool.submit(self.datasets.write, self.ref, frame, source=self.source,
                                                  actor=self.actor, note=self.note)
 
-    def wait(self) -> list[WriteResult]:
-        """Block until the write in flight, if any, is stored; re-raise its error; return what was written.
+    def wait(self) -> None:
+        """Block until the write in flight, if any, is stored (in ``written``); re-raise its error.
 
         The write validates the partition against the OHLCV contract; a candle that breaks it is named by
         its source and open time.
         """
         pending, self._pending = self._pending, None
         if pending is None:
-            return self.written
+            return
         frame, future = pending
         try:
             self.written.append(future.result())
@@ -95,4 +84,3 @@ class PartitionWriter:
             ts = int(frame["timestamp"].iloc[error.row - 1])
             raise InvalidCandles(error.rule, source=f"{self.source} {self.ref.interval} candle at {iso(ts)}",
                                  detail=error.detail) from None
-        return self.written

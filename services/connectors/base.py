@@ -94,14 +94,9 @@ class CandleSource(ABC):
             return
         for page in self._pages(source_symbol, interval, int(start_ms), int(end_ms)):
             ts = page["timestamp"].to_numpy()
-            if not len(ts):
-                continue
-            if ts.min() >= start_ms and ts.max() < end_ms:
-                yield page
-                continue
             keep = (ts >= start_ms) & (ts < end_ms)
             if keep.any():
-                yield page[keep].reset_index(drop=True)
+                yield page if keep.all() else page[keep].reset_index(drop=True)
 
     def check_interval(self, interval: str) -> str:
         """Return ``interval`` when this source supports it, else raise BadInput listing what it does."""

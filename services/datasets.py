@@ -539,10 +539,9 @@ class Datasets:
                 written += by_name[name].size
             new_parts = {p.key: p for p in old.partitions}
             fresh = []
-            for name, (data, part_frame) in plan.blobs.items():
+            for name, (data, part_frame, table) in plan.blobs.items():
                 etag = self.store.put(self.container, name, data)
                 part = _partition(name, data, etag, part_frame)
-                table = pa.Table.from_pandas(part_frame, preserve_index=False)
                 copy = columnar.encode(table, part.sha256)
                 self.store.put(self.container, columnar.copy_name(name), copy)
                 written += len(data) + len(copy)
@@ -629,7 +628,8 @@ class Datasets:
                 merged, added, replaced = incoming, len(incoming), 0
             merged = merged.reset_index(drop=True)
             name = f"{ref.prefix}{key}.csv"
-            plan.blobs[name] = (ohlcv.to_csv_bytes(merged), merged)
+            table = pa.Table.from_pandas(merged, preserve_index=False)  # once: for the CSV, the copy, the cache
+            plan.blobs[name] = (ohlcv.table_to_csv_bytes(table), merged, table)
             plan.added += added
             plan.replaced += replaced
         return plan
@@ -640,7 +640,7 @@ class Datasets:
     ) -> Manifest:
         ordered = [parts[k] for k in sorted(parts)]
         columns = list(old.columns)
-        for _data, frame in plan.blobs.values():
+        for _data, frame, _table in plan.blobs.values():
             columns += [c for c in frame.columns if c not in columns]
         now = clock.now().isoformat()
         entry = {"at": now, "source": source, "actor": actor, "rows_added": plan.added,
@@ -671,7 +671,7 @@ class Datasets:
 
 @dataclass
 class _Plan:
-    blobs: dict[str, tuple[bytes, pd.DataFrame]] = field(default_factory=dict)
+    blobs: dict[str, tuple[bytes, pd.DataFrame, pa.Table]] = field(default_factory=dict)
     added: int = 0
     replaced: int = 0
 

@@ -397,7 +397,11 @@ def base_only(frame: pd.DataFrame) -> pd.DataFrame:
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     """Contract CSV (timestamp in Unix ms), written with Arrow for speed."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return table_to_csv_bytes(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def table_to_csv_bytes(table: pa.Table) -> bytes:
+    """``to_csv_bytes`` of a frame already converted to Arrow."""
     sink = pa.BufferOutputStream()  # an Arrow buffer, not a Python file: writing never needs the GIL
     pacsv.write_csv(table, sink, pacsv.WriteOptions(quoting_style="none", quoting_header="none", batch_size=65_536))
     return sink.getvalue().to_pybytes()

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from services import clock
 from services.cli_ingest import app as ingest_cli
+from services.connectors import ccxt_source
 from services.datasets import DatasetRef
 from services.errors import InvalidCandles, ServiceUnavailable
 from services.ingest import ingest, start_ingest, start_update, update, update_all
@@ -20,6 +21,12 @@ DEC_1 = NOW - 31 * DAY
 STEP = 5 * MINUTE  # 5-minute candles: monthly partitions, few pages
 PER_DAY = DAY // STEP
 REF = DatasetRef("binance", "BTCUSDT", "5m")
+
+
+@pytest.fixture(autouse=True)
+def batches_by_size_only(monkeypatch):
+    """A batch of pages also closes after BATCH_S seconds; pinned out here so no test depends on machine speed."""
+    monkeypatch.setattr(ccxt_source, "BATCH_S", 3600.0)
 
 
 def starts(fake) -> list[int]:
@@ -43,6 +50,14 @@ def test_ingest_writes_partitions_and_never_stores_the_open_candle(market_runtim
     # progress comes a batch of pages at a time: the first one holds 10,000 candles
     assert seen[0].eta_s is not None and "10,000 candles" in seen[0].message()
     assert "reached 2024-12-24T17:15:00Z" in seen[0].message()
+
+
+def test_a_slow_exchange_still_reports_progress_page_by_page(market_runtime, fake_binance, monkeypatch):
+    monkeypatch.setattr(ccxt_source, "BATCH_S", 0.0)  # every page takes longer than the bound: a batch each
+    seen = []
+    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, progress=seen.append, now_ms=NOW)
+    assert [p.candles for p in seen[:3]] == [1000, 2000, 3000]
+    assert market_runtime.datasets.manifest(REF).rows == 42 * PER_DAY
 
 
 def test_a_rerun_and_an_update_with_nothing_new_fetch_nothing(market_runtime, fake_binance):

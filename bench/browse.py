@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.charts import candles_figure  # noqa: E402
-from services import columnar  # noqa: E402
+from services import columnar, ohlcv  # noqa: E402
 from services.datasets import DatasetRef, Datasets  # noqa: E402
 from services.market_view import ChartBuilder  # noqa: E402
 from services.storage import AzureBlobStore, BlobNotFound  # noqa: E402
@@ -48,9 +48,8 @@ def candles(rows: int, seed: int = 7) -> pd.DataFrame:
 
 def middle_month(timestamps: pd.Series) -> tuple[int, int]:
     """First and last millisecond of the calendar month holding the middle candle (the one-month read)."""
-    middle = pd.Timestamp(int(timestamps.iloc[len(timestamps) // 2]), unit="ms", tz="UTC")
-    first = pd.Timestamp(year=middle.year, month=middle.month, day=1, tz="UTC")
-    return first.value // 1_000_000, (first + pd.offsets.MonthBegin(1)).value // 1_000_000 - 1
+    first = int(ohlcv.floor_to_interval(timestamps.iloc[[len(timestamps) // 2]].to_numpy(), "1M")[0])
+    return first, ohlcv.next_interval_start(first, "1M") - 1
 
 
 class Rounds:

@@ -221,7 +221,7 @@ class AzureBlobStore(BlobStore):
         from azure.core.exceptions import ResourceExistsError
 
         with self._errors(container), contextlib.suppress(ResourceExistsError):
-            self._service.get_container_client(container).create_container()
+            self._container(container).create_container()
 
     @contextlib.contextmanager
     def _errors(self, what: str):
@@ -306,7 +306,7 @@ class AzureBlobStore(BlobStore):
         from azure.core.exceptions import ResourceNotFoundError
 
         with contextlib.suppress(ResourceNotFoundError), self._errors(name):
-            self._container(container).delete_blob(check_blob_name(name))
+            self._blob(container, name).delete_blob()
 
     def copy(self, container: str, source: str, target: str) -> str:
         """Copy by download and upload (server-side copy is asynchronous on Azure)."""

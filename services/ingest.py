@@ -13,7 +13,7 @@ from services.config import Settings, get_settings
 from services.connectors import NAMED_SOURCES, CandleSource, ccxt_exchange_ids, open_source
 from services.connectors.base import iso
 from services.datasets import DatasetRef, Datasets, Manifest
-from services.errors import BadInput, DatasetNotFound, InvalidCandles, NexusError, ServiceUnavailable
+from services.errors import BadInput, DatasetNotFound, NexusError, ServiceUnavailable
 from services.ingest_writer import PartitionWriter
 from services.jobs import JobCancelled, JobContext, job_kind
 from services.runtime import Runtime, get_runtime
@@ -280,10 +280,6 @@ def _fetch_into(
             for start, end in ranges:
                 for page in source.fetch(symbol, ref.interval, start, end):
                     timestamps = page["timestamp"].to_numpy()
-                    first = int(timestamps[0])
-                    if writer.last_ts is not None and first <= writer.last_ts:
-                        raise InvalidCandles("candles out of order between pages",
-                                             source=f"{writer.source} {ref.interval} candle at {iso(first)}")
                     writer.add(page, timestamps)
                     tracker.advance(start, len(page), int(timestamps[-1]))
                     if cancelled is not None and cancelled():

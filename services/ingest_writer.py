@@ -20,7 +20,7 @@ class PartitionWriter:
     """Buffers pages until a partition is complete, then hands it to the writer thread for one atomic write.
 
     Pages are validated there, a partition at a time (one check of 40,000 candles costs about what one of
-    1,000 does), so the fetch loop only does what it must: keep the pages in order.
+    1,000 does); ``add`` only checks that each page starts after the last.
 
     ``add`` and ``flush`` wait only when the previous partition is still being written; ``written`` holds what
     was stored so far. Leaving the ``with`` block waits for the last write; a failed write surfaces at the
@@ -46,7 +46,13 @@ class PartitionWriter:
             self._pool.shutdown()
 
     def add(self, page: pd.DataFrame, timestamps: np.ndarray) -> None:
-        """Buffer a page (its sorted open times given), writing each partition it completes."""
+        """Buffer a page (its sorted open times given), writing each partition it completes.
+
+        A page that does not start after the last candle accepted is refused (InvalidCandles).
+        """
+        first = int(timestamps[0])
+        if self.last_ts is not None and first <= self.last_ts:
+            raise InvalidCandles("candles out of order between pages", source=self._candle(first))
         slices = self.ref.partition_slices(timestamps)
         for key, lo, hi in slices:
             if self.key is not None and key != self.key:
@@ -82,5 +88,8 @@ class PartitionWriter:
             if error.row is None:
                 raise
             ts = int(frame["timestamp"].iloc[error.row - 1])
-            raise InvalidCandles(error.rule, source=f"{self.source} {self.ref.interval} candle at {iso(ts)}",
-                                 detail=error.detail) from None
+            raise InvalidCandles(error.rule, source=self._candle(ts), detail=error.detail) from None
+
+    def _candle(self, ts: int) -> str:
+        """Names a candle in errors: source, market, interval and open time."""
+        return f"{self.source} {self.ref.interval} candle at {iso(ts)}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -11,6 +13,7 @@ from services.connectors import ccxt_source
 from services.datasets import DatasetRef
 from services.errors import InvalidCandles, ServiceUnavailable
 from services.ingest import ingest, start_ingest, start_update, update, update_all
+from services.ingest_writer import PartitionWriter
 from services.jobs import JobCancelled
 
 MINUTE = 60_000
@@ -86,6 +89,18 @@ def test_a_candle_with_high_below_low_stops_the_job_naming_it(market_runtime, fa
         ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW)
     assert partitions(market_runtime) == ["2024-11"]  # complete partitions kept, none half-written
     assert market_runtime.datasets.manifest(REF).last_ts == DEC_1 - STEP
+
+
+def test_a_page_that_does_not_start_after_the_last_one_is_refused_naming_its_candle(market_runtime):
+    opens = NOV_20 + STEP * np.arange(10, dtype=np.int64)
+    page = pd.DataFrame({"timestamp": opens, **{c: 1.0 for c in ("open", "high", "low", "close", "volume")}})
+    with PartitionWriter(market_runtime.datasets, REF, "binance BTC/USDT", "tester", {}) as writer:
+        writer.add(page, opens)
+        again = page.iloc[9:]  # starts at the last candle accepted
+        with pytest.raises(InvalidCandles, match=r"binance BTC/USDT 5m candle at 2024-11-20T00:45:00Z: candles out"):
+            writer.add(again, opens[9:])
+        writer.flush()
+    assert market_runtime.datasets.manifest(REF).rows == 10  # the first page only
 
 
 def test_a_crash_half_way_keeps_finished_partitions_and_the_rerun_fetches_only_the_rest(market_runtime, fake_binance):

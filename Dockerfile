@@ -42,6 +42,7 @@ COPY pyproject.toml requirements.lock ./
 COPY .streamlit/config.toml .streamlit/config.toml
 COPY models/ models/
 COPY services/ services/
+COPY cli/ cli/
 COPY components/ components/
 COPY pages/ pages/
 COPY app/ app/
@@ -53,4 +54,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import sys, httpx; sys.exit(httpx.get('http://127.0.0.1:8000/health', timeout=4).status_code != 200)"]
 # `nexus serve`: seeds the sample data if missing, migrates the records database once, then runs the Huey worker
 # beside `streamlit run app/main.py` (both stop together), so jobs started from the UI run in this replica.
-CMD ["python", "-m", "services.cli", "serve", "--port", "8000", "--address", "0.0.0.0"]
+CMD ["python", "-m", "cli.main", "serve", "--port", "8000", "--address", "0.0.0.0"]

@@ -22,7 +22,7 @@ setup: $(STAMP) node_modules/.installed
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev,samples]'
 	@touch $(STAMP)
 
 node_modules/.installed: package.json package-lock.json

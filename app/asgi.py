@@ -9,8 +9,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.errors import NexusError
-from services.health import health_report
+from services.core.errors import NexusError
+from services.ops.health import health_report
 from services.runtime import get_runtime
 
 SECURITY_HEADERS = {

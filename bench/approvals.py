@@ -21,11 +21,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.auth import local_operator  # noqa: E402
-from services.config import load_settings  # noqa: E402
-from services.orders import Proposal  # noqa: E402
-from services.risk import Check  # noqa: E402
+from services.core.auth import local_operator  # noqa: E402
+from services.core.config import load_settings  # noqa: E402
 from services.runtime import Runtime  # noqa: E402
+from services.trading.orders import Proposal  # noqa: E402
+from services.trading.risk import Check  # noqa: E402
 from tests.conftest import _throwaway_postgres  # noqa: E402
 from tests.fakes.live_engine import SERVICE_KEY, FakeLiveEngine  # noqa: E402
 

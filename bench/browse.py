@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.charts import candles_figure  # noqa: E402
-from services import columnar, ohlcv  # noqa: E402
-from services.datasets import DatasetRef, Datasets  # noqa: E402
-from services.market_view import ChartBuilder  # noqa: E402
-from services.storage import AzureBlobStore, BlobNotFound  # noqa: E402
+from components.views.market import ChartBuilder  # noqa: E402
+from services.core.storage import AzureBlobStore, BlobNotFound  # noqa: E402
+from services.market_data import columnar, ohlcv  # noqa: E402
+from services.market_data.datasets import DatasetRef, Datasets  # noqa: E402
 from tests.support.azurite import azurite  # noqa: E402
 
 REF = DatasetRef.parse("bench/BTCUSDT/1m")
@@ -94,8 +94,8 @@ class CsvOnlyStore(AzureBlobStore):
 WARM_SCRIPT = """
 import sys, time
 sys.path.insert(0, {root!r})
-from services.datasets import Datasets, DatasetRef
-from services.storage import AzureBlobStore
+from services.market_data.datasets import Datasets, DatasetRef
+from services.core.storage import AzureBlobStore
 datasets = Datasets(AzureBlobStore(connection_string={conn!r}), {cache!r})
 started = time.perf_counter()
 frame = datasets.read(DatasetRef.parse({ref!r}), shared=True)  # no copy, as the pages read

@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from bench.package_data import sp500_closes
-from services.config import load_settings
-from services.datasets import DatasetRef
-from services.graph.state import NODES, RunParams
+from services.agents.state import NODES, RunParams
+from services.core.config import load_settings
+from services.market_data.datasets import DatasetRef
 from services.runtime import Runtime, set_runtime
 
 SYMBOLS = 10
@@ -53,7 +53,7 @@ def write_universe(runtime: Runtime) -> tuple[str, ...]:
 
 def timed_run(runtime: Runtime, params: RunParams) -> tuple[float, dict]:
     """Wall seconds of one run to the approval interrupt, and the run as stored."""
-    from services.graph_runs import start_run
+    from services.agents.runs import start_run
 
     started = time.perf_counter()
     run = start_run(runtime, params, "bench", inline=True)
@@ -70,7 +70,7 @@ def main() -> None:
         set_runtime(runtime)
         refs = write_universe(runtime)
         params = RunParams(refs, horizon=5, lookback=BARS, window=60, llm=False)
-        import services.worker  # noqa: F401  (job kinds and the queue, as a worker process has them)
+        import services.worker.consumer  # noqa: F401  (job kinds and the queue, as a worker process has them)
 
         cold_s, cold = timed_run(runtime, params)
         warm_s, warm = timed_run(runtime, params)

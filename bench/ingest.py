@@ -34,10 +34,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.connectors import CcxtSource  # noqa: E402
-from services.datasets import DatasetRef, Datasets  # noqa: E402
-from services.ingest import ingest, update  # noqa: E402
-from services.storage import AzureBlobStore  # noqa: E402
+from services.core.storage import AzureBlobStore  # noqa: E402
+from services.market_data.connectors import CcxtSource  # noqa: E402
+from services.market_data.datasets import DatasetRef, Datasets  # noqa: E402
+from services.market_data.ingest import ingest, update  # noqa: E402
 from tests.fakes.binance import FakeBinance  # noqa: E402
 from tests.fakes.candles import synthetic  # noqa: E402
 from tests.support.azurite import azurite  # noqa: E402

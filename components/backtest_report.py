@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from components.charts import equity_figure
-from services.strategies import BacktestReport
-from services.strategy_view import bar_fraction, metric_rows, trace_table
+from components.views.strategies import bar_fraction, metric_rows, trace_table
+from services.strategies.backtests import BacktestReport
 
 
 def _trace(report: BacktestReport) -> None:

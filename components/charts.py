@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from services.market_view import ChartData
+from components.views.market import ChartData
 
 UP, DOWN = "#26a69a", "#ef5350"
 OVERLAY_COLOURS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
@@ -72,7 +72,7 @@ def candles_figure(chart: ChartData, markers: Sequence[Marker] = (), height: int
 def equity_figure(timeline: pd.DataFrame, height: int = 480) -> go.Figure:
     """A backtest's equity over its drawdown (percent below the running peak, <= 0) on a shared time axis.
 
-    ``timeline`` has columns ``date``, ``equity`` and ``drawdown_pct`` (services.lona.reports.timeline_frame).
+    ``timeline`` has columns ``date``, ``equity`` and ``drawdown_pct`` (``lona.reports.timeline_frame``).
     """
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.05, row_heights=[0.68, 0.32])
     figure.add_trace(go.Scatter(x=timeline["date"], y=timeline["equity"], mode="lines", name="equity",

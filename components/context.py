@@ -10,9 +10,9 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from services.auth import ROLE_HELP, Actor, local_operator, signed_in_actor
-from services.errors import NexusError
-from services.market_view import ChartBuilder
+from components.views.market import ChartBuilder
+from services.core.auth import ROLE_HELP, Actor, local_operator, signed_in_actor
+from services.core.errors import NexusError
 from services.runtime import Runtime, get_runtime
 
 

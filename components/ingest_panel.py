@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import streamlit as st
 
 from components.context import console, current_actor, shows_errors
-from services import clock
-from services.connectors import ccxt_exchange_ids, list_sources, open_source
-from services.datasets import DatasetRef
-from services.errors import NexusError
-from services.ingest import start_ingest, start_update
-from services.overview import age_text
+from services.core import clock
+from services.core.errors import NexusError
+from services.market_data.connectors import ccxt_exchange_ids, list_sources, open_source
+from services.market_data.datasets import DatasetRef
+from services.market_data.ingest import start_ingest, start_update
+from services.ops.overview import age_text
 
 JOB_KINDS = ("ingest", "update")
 
@@ -47,14 +47,13 @@ def _form() -> None:
     if st.button("Start ingest", type="primary", disabled=symbol is None or not current_actor().can("trader"),
                  key="ingest_go", help=None if current_actor().can("trader") else "trader role needed"):
         with shows_errors():
-            job = start_ingest(console().runtime, source, symbol, interval, _ms(start), _ms(end, end_of_day=True),
+            job = start_ingest(console().runtime.jobs, source, symbol, interval, _ms(start), _ms(end, end_of_day=True),
                                current_actor().name)
             st.toast(f"Ingest started (job {job})")
 
 
 def _ms(day: date, end_of_day: bool = False) -> int:
-    moment = datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
-    return clock.to_ms(moment)
+    return clock.day_end_ms(day) if end_of_day else clock.day_start_ms(day)
 
 
 def _update(selected: DatasetRef | None) -> None:
@@ -63,10 +62,10 @@ def _update(selected: DatasetRef | None) -> None:
     if selected is not None and left.button(f"Update {selected} to the last closed candle", key="update_one",
                                             disabled=not trader):
         with shows_errors():
-            start_update(console().runtime, selected, current_actor().name)
+            start_update(console().runtime.jobs, selected, current_actor().name)
     if right.button("Update every dataset", key="update_all", disabled=not trader):
         with shows_errors():
-            start_update(console().runtime, None, current_actor().name)
+            start_update(console().runtime.jobs, None, current_actor().name)
 
 
 @st.fragment(run_every=2)

@@ -9,9 +9,9 @@ import streamlit as st
 
 from components.charts import Marker, candles_figure
 from components.context import console
-from services.datasets import DatasetRef
-from services.ohlcv import approx_interval_ms
-from services.orders import Order
+from services.market_data.datasets import DatasetRef
+from services.market_data.ohlcv import approx_interval_ms
+from services.trading.orders import Order
 
 
 def checks_table(checks: list[dict]) -> pd.DataFrame:

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from components.context import console
-from services.datasets import DatasetRef
-from services.quality import Run, assess
+from services.market_data.datasets import DatasetRef
+from services.market_data.quality import Run, assess
 
 
 def _runs_table(runs: list[Run]) -> pd.DataFrame:

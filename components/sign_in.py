@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import console, current_actor, sign_in_enabled
-from services.auth import NEEDS_SIGN_IN
+from services.core.auth import NEEDS_SIGN_IN
 
 
 def sign_in_gate() -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import console, current_actor, needs_role, shows_errors
-from services import strategies
-from services.strategy_view import upload_source
-
-PROVIDERS = ("xai", "openai", "anthropic", "google")
+from components.views.strategies import upload_source
+from services.strategies import backtests as strategies
+from services.strategies.lona.client import PROVIDERS
 
 
 def strategy_code(code: str | None, explanation: str) -> None:

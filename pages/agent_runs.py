@@ -8,12 +8,12 @@ from components.charts import candles_figure
 from components.context import actor, console, shows_errors
 from components.order_card import checks_table
 from components.run_charts import anomaly_markers, forecast_figure, weights_figure
-from services.datasets import DatasetRef
-from services.graph.run_store import FINAL, STATUSES, GraphRun
-from services.graph.state import RunParams
-from services.graph_runs import continue_run, get_run, list_runs, start_run
-from services.ohlcv import approx_interval_ms
-from services.run_views import events_frame, metrics_frame, orders_frame, runs_frame, steps_frame, versions_frame
+from components.views.runs import events_frame, metrics_frame, orders_frame, runs_frame, steps_frame, versions_frame
+from services.agents.run_store import FINAL, STATUSES, GraphRun
+from services.agents.runs import continue_run, get_run, list_runs, start_run
+from services.agents.state import RunParams
+from services.market_data.datasets import DatasetRef
+from services.market_data.ohlcv import approx_interval_ms
 
 REFRESH_S = 2
 DEFAULT_UNIVERSE = ("sample/AAPL/1d", "sample/IBM/1d", "sample/MSFT/1d")

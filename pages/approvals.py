@@ -7,8 +7,8 @@ import streamlit as st
 
 from components.context import console, current_actor, shows_errors
 from components.order_card import order_card
-from services.errors import NexusError
-from services.orders import Order
+from services.core.errors import NexusError
+from services.trading.orders import Order
 
 REFRESH_S = 5
 

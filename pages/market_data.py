@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -11,16 +11,16 @@ from components.charts import candles_figure
 from components.context import actor, console, shows_errors
 from components.ingest_panel import ingest_panel
 from components.quality_panel import quality_panel
-from services import clock, ohlcv
-from services.datasets import DatasetRef
-from services.exports import export
-from services.imports import import_file, preview
-from services.market_view import catalog_table, intervals_from
+from components.views.market import catalog_table, intervals_from
+from services.core import clock
+from services.market_data import ohlcv
+from services.market_data.datasets import DatasetRef
+from services.market_data.exports import export
+from services.market_data.imports import import_file, preview
 
 
 def _day_bounds(first: date, last: date) -> tuple[int, int]:
-    start = clock.to_ms(datetime.combine(first, time.min, UTC))
-    return start, clock.to_ms(datetime.combine(last, time.max, UTC))
+    return clock.day_start_ms(first), clock.day_end_ms(last)
 
 
 def _catalog() -> DatasetRef | None:

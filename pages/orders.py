@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import console, current_actor, shows_errors
-from services.order_views import audit_export, audit_frame, orders_frame, positions_frame, proposal_diff
-from services.orders import TRANSITIONS
+from components.views.orders import audit_export, audit_frame, orders_frame, positions_frame, proposal_diff
+from services.trading.orders import TRANSITIONS
 
 
 def _orders_tab() -> None:

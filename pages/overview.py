@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import console, shows_errors
-from services.order_views import positions_frame
-from services.overview import age_text, freshness, jobs_table, overview
+from components.views.orders import positions_frame
+from services.ops.overview import age_text, freshness, jobs_table, overview
 
 
 @st.fragment(run_every=10)

@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from components.context import console, current_actor, shows_errors
-from services.errors import BadInput
-from services.health import configuration_view, health_report
-from services.order_views import audit_frame
+from components.views.orders import audit_frame
+from services.core.errors import BadInput
+from services.ops.health import configuration_view, health_report
 
 
 def _integrations() -> None:

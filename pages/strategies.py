@@ -9,9 +9,7 @@ import streamlit as st
 from components.backtest_report import report_panel
 from components.context import console, current_actor, needs_role, shows_errors
 from components.strategy_forms import create_form, strategy_code, upload_form
-from services import clock, strategies
-from services.lona.credentials import is_configured, not_configured_message
-from services.strategy_view import (
+from components.views.strategies import (
     backtest_days,
     backtests_table,
     catalog_days,
@@ -24,6 +22,9 @@ from services.strategy_view import (
     submissions_table,
     symbol_choices,
 )
+from services.core import clock
+from services.strategies import backtests as strategies
+from services.strategies.lona.credentials import is_configured, not_configured_message
 
 PAGE_SIZE = 20
 TABS = ("Strategies", "Publish data", "Backtest", "Report", "History")

@@ -1,4 +1,10 @@
-"""The process-wide services, built once from the settings (the app, the CLI and the worker share it)."""
+"""The composition root: the process-wide services, built once from the settings (the app, the CLI and the
+worker share it).
+
+Everything is wired here and only here: the queue gets the worker's tasks and table of job kinds, the order
+book gets its risk book, and decided runs resume. Nothing in ``services`` imports this module; the pages, the
+CLI and the worker entry point do.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,21 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from huey import RedisHuey, SqliteHuey
+from huey.api import TaskWrapper
 from sqlalchemy import Engine
 
-from services.config import Settings, get_settings
-from services.datasets import Datasets
-from services.db import ensure_schema, make_engine
-from services.execution.base import ExecutionVenue
-from services.jobs import Jobs, make_queue
-from services.orders import Orders
-from services.quotes import LatestPrices
-from services.storage import BlobStore, open_blob_store
+from services.agents.runs import resume_run
+from services.core.config import Settings, get_settings
+from services.core.db import ensure_schema, make_engine
+from services.core.storage import BlobStore, open_blob_store
+from services.jobs.queue import Jobs, make_queue
+from services.market_data.datasets import Datasets
+from services.market_data.quotes import LatestPrices
+from services.trading.book import make_book
+from services.trading.execution.base import ExecutionVenue
+from services.trading.execution.factory import open_venue
+from services.trading.orders import Orders
+from services.worker import consumer, kinds
 
 
 @dataclass
@@ -43,14 +54,19 @@ class Runtime:
         return engine
 
     @cached_property
+    def _queue_and_task(self) -> tuple[SqliteHuey | RedisHuey, TaskWrapper]:
+        queue = make_queue(self.settings)
+        return queue, consumer.attach(queue, self)
+
+    @property
     def queue(self) -> SqliteHuey | RedisHuey:
-        """The Huey task queue."""
-        return make_queue(self.settings)
+        """The Huey task queue, with the console's tasks attached (a submitter and the consumer share them)."""
+        return self._queue_and_task[0]
 
     @cached_property
     def jobs(self) -> Jobs:
-        """Background jobs."""
-        return Jobs(self.engine, self.queue)
+        """Background jobs: queued on ``queue``, run by the bodies of the worker's table of job kinds."""
+        return Jobs(self.engine, enqueue=self._queue_and_task[1], bodies=kinds.bind(self))
 
     @cached_property
     def prices(self) -> LatestPrices:
@@ -60,23 +76,17 @@ class Runtime:
     @cached_property
     def venue(self) -> ExecutionVenue:
         """The execution venue EXECUTION_VENUE names."""
-        from services.execution.factory import open_venue
-
         return open_venue(self.settings, self.engine, self.prices.require)
 
     @cached_property
     def orders(self) -> Orders:
         """The order book: proposals, decisions, exactly-once submission."""
-        from services.trading import make_book
-
         orders = Orders(self.engine, self.venue, lambda: make_book(self.venue, orders), self.prices.quote)
         return orders
 
     def after_decisions(self, run_id: str | None) -> None:
         """Resume a run's graph once none of its orders waits for a decision."""
         if run_id and not self.orders.list(status="pending_approval", run_id=run_id, limit=1):
-            from services.graph_runs import resume_run
-
             resume_run(self, run_id)
 
 

@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("LANGSMITH_TRACING", "false")
 os.environ.setdefault("APP_ENV", "test")
 
-from services.config import load_settings
+from services.core.config import load_settings
 from services.runtime import Runtime, set_runtime
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -37,9 +37,7 @@ def make_runtime(tmp_path, monkeypatch):
 
         st.cache_resource.clear()  # pages keep services in st.cache_resource; rebuild them on this runtime
         st.cache_data.clear()
-        from services import worker
-
-        worker.huey.immediate = True
+        runtime.queue.immediate = True
         return runtime
 
     yield build

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from app.asgi import MIDDLEWARE, ROUTES, SECURITY_HEADERS
-from services.errors import ConfigError
+from services.core.errors import ConfigError
 
 
 def page(_request) -> PlainTextResponse:

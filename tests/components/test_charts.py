@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.charts import equity_figure
-from services.lona.reports import timeline_frame
+from services.strategies.lona.reports import timeline_frame
 
 
 def test_equity_sits_over_its_drawdown_on_a_shared_time_axis():

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from services.config import Settings
+from services.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -28,7 +28,7 @@ TOOLS = Path(sys.executable).parent  # hadolint, actionlint and shellcheck come 
 
 #: what runs, and so all the runtime image copies (the .dockerignore allow-list says the same)
 RUNS = {"pyproject.toml", "requirements.lock", ".streamlit/config.toml", "app/", "pages/", "components/",
-        "services/", "models/"}
+        "services/", "cli/", "models/"}
 #: secrets deliberately not passed to the app: registration is a CLI step
 NOT_DEPLOYED = {"LONA_AGENT_REGISTRATION_SECRET"}
 
@@ -98,7 +98,7 @@ def test_port_8000_health_check_on_health_and_production_serving():
     check = next(args for keyword, args in stage if keyword == "HEALTHCHECK")
     assert "http://127.0.0.1:8000/health" in check and "--timeout=" in check
     command = json.loads(next(args for keyword, args in stage if keyword == "CMD"))
-    assert command[:4] == ["python", "-m", "services.cli", "serve"]
+    assert command[:4] == ["python", "-m", "cli.main", "serve"]
     assert command[command.index("--port") + 1] == "8000" and command[command.index("--address") + 1] == "0.0.0.0"
     env = " ".join(args for keyword, args in stage if keyword == "ENV")
     for setting in ("APP_ENV=production", "STREAMLIT_SERVER_HEADLESS=true",

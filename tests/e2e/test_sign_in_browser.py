@@ -17,7 +17,7 @@ OIDC = {"AUTH_REDIRECT_URI": "http://127.0.0.1:8000/oauth2callback", "AUTH_COOKI
 
 
 def test_production_without_sign_in_refuses_to_start(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "services.cli", "serve", "--port", "0"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "cli.main", "serve", "--port", "0"], cwd=ROOT,
                           env=console_environment(tmp_path, APP_ENV="production"), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2

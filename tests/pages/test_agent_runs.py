@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.graph_runs import start_run
+from services.agents.runs import start_run
 from tests.support.universe import FAST, params, universe
 
 

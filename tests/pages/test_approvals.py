@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.orders import Proposal
-from services.risk import Check
+from services.trading.orders import Proposal
+from services.trading.risk import Check
 from tests.services.test_orders import proposal, write_prices
 
 
@@ -75,7 +75,7 @@ def test_bulk_approve_asks_for_confirmation_listing_the_orders(inbox, page_app):
 
 def test_orders_page_shows_fills_audit_and_portfolio(inbox, page_app):
     runtime, (first, _second) = inbox
-    from services.auth import local_operator
+    from services.core.auth import local_operator
 
     runtime.orders.approve(first.id, local_operator())
     runtime.orders.submit(first.id)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services import clock
-from services.datasets import DatasetRef
+from services.core import clock
+from services.market_data.datasets import DatasetRef
 from tests.fakes.binance import FakeBinance
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.datasets import DatasetRef
-from services.seed import seed
+from services.market_data.datasets import DatasetRef
+from services.market_data.seed import seed
 from tests.services.test_imports_exports import hourly_csv
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.seed import seed
+from services.market_data.seed import seed
 from tests.services.test_orders import proposal, write_prices
 
 

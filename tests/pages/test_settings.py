@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from services.auth import Actor
+from services.core.auth import Actor
 
 
 def test_integrations_and_configuration_never_show_a_secret(make_runtime, page_app):
@@ -51,7 +51,7 @@ def test_invalid_policy_is_refused_with_the_reason(runtime, page_app):
 def test_risk_policy_changes_need_the_admin_role(runtime):
     import pytest
 
-    from services.errors import PermissionDenied
+    from services.core.errors import PermissionDenied
 
     policy, gate = runtime.orders.policy()
     with pytest.raises(PermissionDenied, match="admin role"):

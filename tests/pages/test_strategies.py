@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services import strategies
-from services.auth import Actor
-from services.datasets import DatasetRef
-from services.lona.credentials import connect
+from services.core.auth import Actor
+from services.market_data.datasets import DatasetRef
+from services.strategies import backtests as strategies
+from services.strategies.lona.credentials import connect
 from tests.fakes.lona_gateway import API
 from tests.services.test_strategies import CODE, JAN_1, candles
 

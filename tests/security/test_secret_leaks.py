@@ -10,10 +10,10 @@ from sqlalchemy import MetaData, select
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from services.auth import local_operator
-from services.cli import app as nexus
-from services.health import health_report
-from services.seed import seed
+from cli.main import app as nexus
+from services.core.auth import local_operator
+from services.market_data.seed import seed
+from services.ops.health import health_report
 from tests.fakes.lona_gateway import TOKEN, FakeLonaGateway
 from tests.services.test_orders import proposal, write_prices
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.connectors import MARKETS
+from services.market_data.connectors import MARKETS
 from services.runtime import Runtime
 from tests.fakes.alpaca_data import FakeAlpacaData
 from tests.fakes.alpaca_trading import KEY_ID, SECRET_KEY, FakeAlpacaTrading

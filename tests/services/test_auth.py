@@ -7,7 +7,7 @@ import tomllib
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.auth import (
+from services.core.auth import (
     NEEDS_SIGN_IN,
     cli_actor,
     ensure_can_start,
@@ -15,8 +15,8 @@ from services.auth import (
     signed_in_actor,
     write_streamlit_auth,
 )
-from services.config import load_settings
-from services.errors import ConfigError, PermissionDenied
+from services.core.config import load_settings
+from services.core.errors import ConfigError, PermissionDenied
 
 AUTH = {"auth_redirect_uri": "https://console.test/oauth2callback", "auth_cookie_secret": "cookie-s3cret",
         "auth_client_id": "client", "auth_client_secret": 'sec"ret', "auth_server_metadata_url":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from services.cli import app
+from cli.main import app
 from tests.services.test_imports_exports import hourly_csv
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from services.cli_graph import app
+from cli.graph import app
 from tests.fakes.langsmith import API_KEY, FakeLangSmith
 from tests.support.universe import FAST, candles, universe, write
 
@@ -67,7 +67,7 @@ def test_a_traced_cli_run_exits_as_soon_as_it_is_done(make_runtime, tmp_path):
            "LANGSMITH_PROJECT": "cli-test", "PYTHONPATH": str(ROOT)}
     with FakeLangSmith() as langsmith:
         env["LANGSMITH_ENDPOINT"] = langsmith.url
-        process = subprocess.Popen([sys.executable, "-c", "from services.cli_graph import app; app()", "run",
+        process = subprocess.Popen([sys.executable, "-c", "from cli.graph import app; app()", "run",
                                     "--universe", ",".join(refs), *ARGS], cwd=tmp_path, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines = []

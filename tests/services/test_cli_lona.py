@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from services.cli_lona import app
+from cli.lona import app
 from tests.fakes.lona_gateway import API, SECRET, TOKEN
 from tests.services.test_strategies import CODE, JAN_1, REF, candles
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from services import columnar
-from services.datasets import MANIFEST, Datasets
-from services.storage import LocalBlobStore
+from services.core.storage import LocalBlobStore
+from services.market_data import columnar
+from services.market_data.datasets import MANIFEST, Datasets
 from tests.services.test_datasets import DAY, REF, T0, CountingStore, minute_candles, snapshot
 
 TWO_MONTHS = 60 * 24 * 40  # Jan 1 .. Feb 9
@@ -123,7 +123,7 @@ def test_a_copy_that_cannot_be_restored_does_not_fail_the_read(written, store, t
     (tmp_path / "blob" / "ohlcv" / copy_of("2024-01")).unlink()
     store.fail_on_put, store.puts = 1, 0  # read-only credentials, say
     reader = cold_reader(store, tmp_path, "readonly")
-    with caplog.at_level(logging.WARNING, logger="services.datasets"):
+    with caplog.at_level(logging.WARNING, logger="services.market_data.datasets"):
         pd.testing.assert_frame_equal(reader.read(REF), written)
         reader.flush()
     assert "columnar copy of binance/BTCUSDT/1m/2024-01.csv not restored" in caplog.text

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from pydantic import SecretStr
 
-from services import ohlcv
-from services.connectors import MissingCredentials, list_sources, open_source, source_exchange_id
-from services.connectors.alpaca_source import Throttle
-from services.errors import BadInput, ServiceUnavailable
-from services.http_retry import RetryPolicy
+from services.core.errors import BadInput, ServiceUnavailable
+from services.core.http_retry import RetryPolicy
+from services.market_data import ohlcv
+from services.market_data.connectors import MissingCredentials, list_sources, open_source, source_exchange_id
+from services.market_data.connectors.alpaca_source import Throttle
 from tests.fakes.alpaca_trading import KEY_ID
 
 MINUTE = 60_000

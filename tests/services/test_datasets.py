@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services import ohlcv
-from services.datasets import JOURNAL, MANIFEST, DatasetRef, Datasets
-from services.errors import BadInput, DatasetBusy, DatasetNotFound, InvalidCandles
-from services.storage import AzureBlobStore, LocalBlobStore
+from services.core.errors import BadInput, DatasetBusy, DatasetNotFound, InvalidCandles
+from services.core.storage import AzureBlobStore, LocalBlobStore
+from services.market_data import ohlcv
+from services.market_data.datasets import JOURNAL, MANIFEST, DatasetRef, Datasets
 
 DAY = 86_400_000
 MINUTE = 60_000
@@ -150,8 +150,8 @@ KILL_SCRIPT = """
 import os, sys
 import numpy as np, pandas as pd
 from pathlib import Path
-from services.datasets import Datasets, DatasetRef
-from services.storage import LocalBlobStore
+from services.market_data.datasets import Datasets, DatasetRef
+from services.core.storage import LocalBlobStore
 
 class DyingStore(LocalBlobStore):
     puts = 0

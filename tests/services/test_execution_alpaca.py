@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from alpaca.trading.models import Asset, Order, Position, TradeAccount
 
-from services.errors import ConfigError
-from services.execution.alpaca_paper import AlpacaPaperVenue
-from services.execution.base import VenueConflict, VenueOrderRequest, VenueRejected, VenueUnavailable
-from services.http_retry import RetryPolicy
+from services.core.errors import ConfigError
+from services.core.http_retry import RetryPolicy
+from services.trading.execution.alpaca_paper import AlpacaPaperVenue
+from services.trading.execution.base import VenueConflict, VenueOrderRequest, VenueRejected, VenueUnavailable
 from tests.fakes.alpaca_trading import KEY_ID, SECRET_KEY, FakeAlpacaTrading
 
 FAST = RetryPolicy(attempts=3, base_delay_s=0.001, max_delay_s=0.005)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from services.errors import BadInput
-from services.execution.alpaca_paper import AlpacaPaperVenue
-from services.execution.base import VenueOrderRequest
-from services.execution.factory import open_venue
-from services.execution.live_engine import LiveEngineVenue
-from services.execution.paper import PaperVenue
-from services.execution.statuses import ALPACA, LIVE_ENGINE, order_status
+from services.core.errors import BadInput
+from services.trading.execution.alpaca_paper import AlpacaPaperVenue
+from services.trading.execution.base import VenueOrderRequest
+from services.trading.execution.factory import open_venue
+from services.trading.execution.live_engine import LiveEngineVenue
+from services.trading.execution.paper import PaperVenue
+from services.trading.execution.statuses import ALPACA, LIVE_ENGINE, order_status
 
 
 @pytest.mark.parametrize(("raw", "filled", "ours"), [

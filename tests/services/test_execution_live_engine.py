@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from services.execution.base import VenueConflict, VenueOrderRequest, VenueRejected, VenueUnavailable
-from services.execution.live_engine import LiveEngineVenue
-from services.http_retry import RetryPolicy
+from services.core.http_retry import RetryPolicy
+from services.trading.execution.base import VenueConflict, VenueOrderRequest, VenueRejected, VenueUnavailable
+from services.trading.execution.live_engine import LiveEngineVenue
 from tests.fakes.live_engine import PORTFOLIO, SERVICE_KEY, FakeLiveEngine
 
 FAST = RetryPolicy(attempts=3, base_delay_s=0.001, max_delay_s=0.005)

@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from services.db import ensure_schema, make_engine
-from services.errors import DatasetNotFound, StorageUnavailable
-from services.execution.base import VenueConflict, VenueOrderRequest, VenueRejected, VenueUnavailable
-from services.execution.paper import PaperVenue
-from services.records import paper_accounts, paper_fills, paper_orders, paper_positions
+from services.core.db import ensure_schema, make_engine
+from services.core.errors import DatasetNotFound, StorageUnavailable
+from services.core.records import paper_accounts, paper_fills, paper_orders, paper_positions
+from services.trading.execution.base import VenueConflict, VenueOrderRequest, VenueRejected, VenueUnavailable
+from services.trading.execution.paper import PaperVenue
 
 SLIPPAGE_BPS, FEE_BPS, CASH = 10.0, 20.0, 10_000.0
 

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select, update
 
-from services import clock
-from services.auth import local_operator
-from services.datasets import DatasetRef, Datasets
-from services.errors import BadInput
-from services.graph.state import NODES, RunParams
-from services.graph.universe import load_universe
-from services.graph_runs import continue_run, get_run, list_runs, start_run
-from services.records import jobs, paper_orders
+from services.agents.runs import continue_run, get_run, list_runs, start_run
+from services.agents.state import NODES, RunParams
+from services.agents.universe import load_universe
+from services.core import clock
+from services.core.auth import local_operator
+from services.core.errors import BadInput
+from services.core.records import jobs, paper_orders
+from services.market_data.datasets import DatasetRef, Datasets
 from tests.support.universe import FAST, candles, frozen_tail, params, universe, write
 
 ALICE = local_operator("alice")
@@ -189,7 +189,7 @@ def test_a_killed_worker_fails_the_run_and_it_continues_from_its_checkpoint(grap
     def killed(*_args, **_kwargs):
         raise WorkerKilled
 
-    monkeypatch.setattr("services.graph.nodes.detect_universe", killed)
+    monkeypatch.setattr("services.agents.nodes.detect_universe", killed)
     with pytest.raises(WorkerKilled):
         start_run(graph_runtime, params(refs), "tester")
     (run,) = list_runs(graph_runtime)
@@ -210,7 +210,7 @@ def test_a_killed_worker_fails_the_run_and_it_continues_from_its_checkpoint(grap
 
 def test_a_cancelled_run_stops_after_its_current_node_and_can_continue(graph_runtime, monkeypatch):
     refs = universe(graph_runtime)
-    from services.graph import nodes
+    from services.agents import nodes
 
     detect = nodes.detect_universe
 

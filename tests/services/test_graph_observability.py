@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from streamlit.testing.v1 import AppTest
 
-from services.graph_runs import get_run, start_run
-from services.records import graph_runs, orders
+from services.agents.runs import get_run, start_run
+from services.core.records import graph_runs, orders
 from tests.fakes.langsmith import API_KEY as LANGSMITH_KEY
 from tests.fakes.langsmith import TENANT_ID, FakeLangSmith
 from tests.fakes.xai import API_KEY as XAI_KEY

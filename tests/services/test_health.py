@@ -10,18 +10,18 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from services import health
-from services.auth import sign_in_config
-from services.config import Settings
-from services.health import (
+from services.core.auth import sign_in_config
+from services.core.config import Settings
+from services.core.redaction import redactor
+from services.jobs.queue import record_worker_beat
+from services.ops import health
+from services.ops.health import (
     CHECK_TIMEOUT_S,
     HealthMonitor,
     Integration,
     Outcome,
     configuration_view,
-    redactor,
 )
-from services.jobs import record_worker_beat
 from tests.fakes.alpaca_trading import KEY_ID, SECRET_KEY, FakeAlpacaTrading
 from tests.fakes.live_engine import FakeLiveEngine
 from tests.fakes.server import FakeServer, Response
@@ -39,7 +39,7 @@ def monitor() -> HealthMonitor:
 @pytest.fixture(autouse=True)
 def no_sign_in_files(tmp_path, monkeypatch):
     """The developer's own Streamlit secrets never count (tests that need sign-in write their own)."""
-    monkeypatch.setattr("services.auth.SIGN_IN_FILES", (tmp_path / "no-secrets.toml",))
+    monkeypatch.setattr("services.core.auth.SIGN_IN_FILES", (tmp_path / "no-secrets.toml",))
 
 
 @pytest.fixture
@@ -295,7 +295,7 @@ server_metadata_url = "https://login.microsoftonline.com/tenant/v2.0/.well-known
 def test_sign_in_is_read_by_key_names_only(runtime, monitor, tmp_path, monkeypatch):
     secrets = tmp_path / "secrets.toml"
     secrets.write_text(SIGN_IN)
-    monkeypatch.setattr("services.auth.SIGN_IN_FILES", (tmp_path / "absent.toml", secrets))
+    monkeypatch.setattr("services.core.auth.SIGN_IN_FILES", (tmp_path / "absent.toml", secrets))
 
     check = monitor.report(runtime, max_age_s=0).check("auth")
     assert (check.configured, check.ok, check.detail) == (True, True, "OIDC sign-in via microsoft")

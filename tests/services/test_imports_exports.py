@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.datasets import DatasetRef
-from services.errors import BadInput, InvalidCandles
-from services.exports import export
-from services.imports import check_size, import_file, preview
-from services.quality import assess
-from services.seed import seed
+from services.core.errors import BadInput, InvalidCandles
+from services.market_data.datasets import DatasetRef
+from services.market_data.exports import export
+from services.market_data.imports import check_size, import_file, preview
+from services.market_data.quality import assess
+from services.market_data.seed import seed
 
 T0 = 1_704_067_200_000
 HOUR = 3_600_000

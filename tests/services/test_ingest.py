@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from services import clock
-from services.cli_ingest import app as ingest_cli
-from services.connectors import ccxt_source
-from services.datasets import DatasetRef
-from services.errors import InvalidCandles, ServiceUnavailable
-from services.ingest import ingest, start_ingest, start_update, update, update_all
-from services.ingest_writer import PartitionWriter
-from services.jobs import JobCancelled
+from cli.ingest import app as ingest_cli
+from services.core import clock
+from services.core.errors import InvalidCandles, ServiceUnavailable
+from services.jobs.queue import JobCancelled
+from services.market_data.connectors import ccxt_source
+from services.market_data.datasets import DatasetRef
+from services.market_data.ingest import ingest, start_ingest, start_update, update, update_all
+from services.market_data.ingest_writer import PartitionWriter
 
 MINUTE = 60_000
 DAY = 1440 * MINUTE
@@ -171,12 +171,12 @@ def test_update_all_updates_sourced_datasets_and_skips_others(market_runtime, fa
 
 # --- jobs -----------------------------------------------------------------------------------------------
 def test_ingest_and_update_jobs_run_through_the_queue(market_runtime, fake_binance):
-    job_id = start_ingest(market_runtime, "binance", "BTC/USDT", "15m", NOW - 10 * DAY, NOW - DAY, "operator")
+    job_id = start_ingest(market_runtime.jobs, "binance", "BTC/USDT", "15m", NOW - 10 * DAY, NOW - DAY, "operator")
     job = market_runtime.jobs.get(job_id)
     assert job.status == "succeeded", job.error
     assert job.kind == "ingest" and job.actor == "operator" and job.progress == 1.0
     assert job.result["candles"] == 9 * 96 and job.message == job.result["summary"]
-    update_id = start_update(market_runtime, "binance/BTCUSDT/15m", "operator")
+    update_id = start_update(market_runtime.jobs, "binance/BTCUSDT/15m", "operator")
     assert market_runtime.jobs.get(update_id).status == "succeeded"
 
 
@@ -186,7 +186,7 @@ def test_cancelling_a_running_ingest_job_keeps_what_it_fetched(market_runtime, f
             market_runtime.jobs.cancel(job.id, "operator")
 
     fake_binance.on_klines = operator_cancels
-    job_id = start_ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, "operator")
+    job_id = start_ingest(market_runtime.jobs, "binance", "BTC/USDT", "5m", NOV_20, NOW, "operator")
     job = market_runtime.jobs.get(job_id)
     assert job.status == "cancelled" and job.error == "cancelled by an operator"
     assert market_runtime.datasets.manifest(REF).rows == 10_000  # the first batch of pages, written whole
@@ -194,7 +194,8 @@ def test_cancelling_a_running_ingest_job_keeps_what_it_fetched(market_runtime, f
 
 def test_a_failing_ingest_job_records_the_reason(market_runtime, fake_binance):
     fake_binance.bad_candle_at = NOW - 3 * DAY
-    job = market_runtime.jobs.get(start_ingest(market_runtime, "binance", "BTCUSDT", "1h", NOW - 5 * DAY, NOW, "op"))
+    job_id = start_ingest(market_runtime.jobs, "binance", "BTCUSDT", "1h", NOW - 5 * DAY, NOW, "op")
+    job = market_runtime.jobs.get(job_id)
     assert job.status == "failed" and "candle at 2024-12-29T00:00:00Z: high < low" in job.error
 
 

@@ -6,8 +6,8 @@ import uuid
 
 from huey import RedisHuey, SqliteHuey
 
-from services.config import load_settings
-from services.jobs import make_queue
+from services.core.config import load_settings
+from services.jobs.queue import make_queue
 
 
 def test_sqlite_queue_by_default(tmp_path):

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from pydantic import SecretStr
 
-from services import ohlcv
-from services.errors import BadInput
-from services.http_retry import RetryPolicy
-from services.lona.client import LonaClient, unique_strategy_name
-from services.lona.errors import (
+from services.core.errors import BadInput
+from services.core.http_retry import RetryPolicy
+from services.market_data import ohlcv
+from services.strategies.lona.client import LonaClient, unique_strategy_name
+from services.strategies.lona.errors import (
     BacktestFailed,
     BacktestTimedOut,
     LonaAuthError,

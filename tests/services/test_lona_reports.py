@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.lona.failures import backtest_failure, classify, collect_diagnostics
-from services.lona.reports import normalise_metrics, timeline_frame, trades_frame
+from services.strategies.lona.failures import backtest_failure, classify, collect_diagnostics
+from services.strategies.lona.reports import normalise_metrics, timeline_frame, trades_frame
 
 
 def test_diagnostics_walk_keys_to_depth_five_and_keeps_eight():

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.auth import local_operator
-from services.errors import Conflict
-from services.market_hours import market_open, open_by_symbol
-from services.orders import Proposal
-from services.risk import Check
+from services.core.auth import local_operator
+from services.core.errors import Conflict
+from services.market_data.market_hours import market_open, open_by_symbol
+from services.trading.orders import Proposal
+from services.trading.risk import Check
 from tests.services.test_orders import write_prices
 
 MONDAY_10_NY = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -31,8 +31,8 @@ def test_approval_is_refused_while_the_stock_market_is_closed(runtime, monkeypat
     write_prices(runtime, symbol="AAPL")
     (order,) = runtime.orders.propose("run-1", [Proposal("a", "AAPL", "buy", 1, 100.0, dataset_ref="alpaca/AAPL/1d",
                                                          checks=[Check("max order notional", True, 100.0, 1e6)])])
-    monkeypatch.setattr("services.market_hours.clock.now", lambda: SATURDAY)
+    monkeypatch.setattr("services.market_data.market_hours.clock.now", lambda: SATURDAY)
     with pytest.raises(Conflict, match="market open: closed"):
         runtime.orders.approve(order.id, local_operator())
-    monkeypatch.setattr("services.market_hours.clock.now", lambda: MONDAY_10_NY)
+    monkeypatch.setattr("services.market_data.market_hours.clock.now", lambda: MONDAY_10_NY)
     assert runtime.orders.approve(order.id, local_operator()).status == "approved"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services import ohlcv
-from services.errors import InvalidCandles
+from services.core.errors import InvalidCandles
+from services.market_data import ohlcv
 
 HOUR = 3_600_000
 T0 = 1_704_067_200_000  # 2024-01-01T00:00Z

@@ -8,11 +8,11 @@ from collections import Counter
 
 import pytest
 
-from services.config import load_settings
-from services.errors import Conflict
-from services.orders import Proposal
-from services.risk import Check
+from services.core.config import load_settings
+from services.core.errors import Conflict
 from services.runtime import Runtime
+from services.trading.orders import Proposal
+from services.trading.risk import Check
 from tests.fakes.live_engine import SERVICE_KEY, FakeLiveEngine
 
 pytestmark = pytest.mark.postgres
@@ -20,9 +20,9 @@ PROCESSES, ORDERS = 20, 50
 
 
 def _operator(index: int, settings: dict, order_ids: list[str], results) -> None:
-    from services.auth import local_operator
-    from services.execution.live_engine import LiveEngineVenue
-    from services.http_retry import RetryPolicy
+    from services.core.auth import local_operator
+    from services.core.http_retry import RetryPolicy
+    from services.trading.execution.live_engine import LiveEngineVenue
 
     runtime = Runtime(load_settings(**settings))
     runtime.venue = LiveEngineVenue(runtime.settings, policy=RetryPolicy(attempts=3, base_delay_s=0.01))

@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 from sqlalchemy import text, update
 
-from services import clock
-from services.auth import Actor, local_operator
-from services.datasets import DatasetRef
-from services.errors import BadInput, Conflict, PermissionDenied
-from services.execution.live_engine import LiveEngineVenue
-from services.http_retry import RetryPolicy
-from services.orders import TRANSITIONS, IllegalTransition, Proposal, check_transition, client_order_id
-from services.records import orders as orders_table
-from services.risk import Check
+from services.core import clock
+from services.core.auth import Actor, local_operator
+from services.core.errors import BadInput, Conflict, PermissionDenied
+from services.core.http_retry import RetryPolicy
+from services.core.records import orders as orders_table
+from services.market_data.datasets import DatasetRef
+from services.trading.execution.live_engine import LiveEngineVenue
+from services.trading.orders import TRANSITIONS, IllegalTransition, Proposal, check_transition, client_order_id
+from services.trading.risk import Check
 from tests.fakes.live_engine import SERVICE_KEY, FakeLiveEngine
 
 ALICE = local_operator("alice")

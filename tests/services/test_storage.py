@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.errors import BadInput, Conflict
-from services.storage import AzureBlobStore, BlobNotFound, BlobStore, LocalBlobStore
+from services.core.errors import BadInput, Conflict
+from services.core.storage import AzureBlobStore, BlobNotFound, BlobStore, LocalBlobStore
 
 
 @pytest.fixture(params=["local", "azure"])

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services import strategies
-from services.datasets import DatasetRef
-from services.errors import BadInput, DatasetNotFound
-from services.jobs import _KINDS
-from services.lona.credentials import connect, is_configured, not_configured_message
-from services.lona.errors import LonaAuthError, LonaNotConfigured
+from services.core.errors import BadInput, DatasetNotFound
+from services.market_data.datasets import DatasetRef
+from services.strategies import backtests as strategies
+from services.strategies.lona.credentials import connect, is_configured, not_configured_message
+from services.strategies.lona.errors import LonaAuthError, LonaNotConfigured
+from services.worker.kinds import KINDS
 from tests.fakes.lona_gateway import API, SECRET, TOKEN
 
 REF = DatasetRef.parse("binance/BTCUSDT/1h")
@@ -56,9 +56,8 @@ def test_without_a_token_lona_is_not_configured_and_says_what_to_set(runtime):
 
 
 def test_the_job_kind_is_known_to_the_worker():
-    import services.worker  # noqa: F401
 
-    assert _KINDS[strategies.JOB_KIND] is strategies.run_follow_job
+    assert KINDS[strategies.JOB_KIND] is strategies.run_follow_job
 
 
 def test_registration_saves_the_token_privately_and_the_console_uses_it(make_runtime, lona_gateway):

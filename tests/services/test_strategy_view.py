@@ -7,13 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.datasets import CatalogEntry, DatasetRef
-from services.errors import BadInput
-from services.jobs import Job
-from services.lona.reports import normalise_metrics
-from services.lona.results import Page, Strategy
-from services.strategies import Backtest, PublishedSymbol, StrategyRecord
-from services.strategy_view import (
+from components.views.strategies import (
     BacktestProgress,
     backtest_days,
     backtests_table,
@@ -24,6 +18,12 @@ from services.strategy_view import (
     strategy_choices,
     upload_source,
 )
+from services.core.errors import BadInput
+from services.jobs.queue import Job
+from services.market_data.datasets import CatalogEntry, DatasetRef
+from services.strategies.backtests import Backtest, PublishedSymbol, StrategyRecord
+from services.strategies.lona.reports import normalise_metrics
+from services.strategies.lona.results import Page, Strategy
 
 JAN_1 = 1_704_067_200_000
 DAY = 86_400_000

@@ -31,7 +31,7 @@ def running_console(home: Path, start_timeout_s: float = 90, **settings: str) ->
     port = free_port()
     log_path = home / "serve.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--port", str(port),
+        process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port),
                                     "--address", "127.0.0.1"], cwd=ROOT, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{port}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from services.datasets import DatasetRef
-from services.graph.state import RunParams
+from services.agents.state import RunParams
+from services.market_data.datasets import DatasetRef
 
 #: settings overrides: one short epoch of training, so a whole run takes seconds on two cores
 FAST = {"predictor_max_epochs": 1, "predictor_samples_per_epoch": 256}

@@ -1,0 +1,120 @@
+"""The records database: one SQLAlchemy engine (SQLite by default, PostgreSQL/Supabase by URL) and its schema."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+#: JSON column type: JSONB on PostgreSQL, JSON text on SQLite
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every backend (SQLite hands back naive values otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def _normalise_url(url: str) -> str:
+    # Supabase and Heroku hand out postgres:// URLs; SQLAlchemy + psycopg 3 wants postgresql+psycopg://
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    url = _normalise_url(url)
+    serializer = _dumps
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               json_serializer=serializer)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection, _record) -> None:
+            connection.isolation_level = None  # let the "begin" hook below issue BEGIN itself
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(connection) -> None:
+            # take the write lock at BEGIN so compare-and-set transactions serialise instead of failing
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    # recycle rather than ping on every checkout: a ping is a round trip on each of the many short transactions
+    # of an approval; connections a server (or Supabase's pooler) dropped are replaced within five minutes
+    return create_engine(url, pool_recycle=300, pool_size=5, max_overflow=10, json_serializer=serializer)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, default=str)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Bring the schema to the latest Alembic revision (creates it on a new database)."""
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "head")
+
+
+def ping(engine: Engine) -> None:
+    """Run ``SELECT 1``; raises on an unreachable database."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def _alembic_config(connection):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def make_revision(message: str) -> None:
+    """Write a new migration for the tables changed in ``services.core.records`` (autogenerate vs a scratch DB)."""
+    import tempfile
+
+    from alembic import command
+
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{folder}/scratch.db")
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "head")
+            number = len(list((MIGRATIONS / "versions").glob("*.py"))) + 1
+            command.revision(_alembic_config(connection), message=message, autogenerate=True, rev_id=f"{number:04d}")
+
+
+if __name__ == "__main__":  # python -m services.core.db "add orders"
+    import sys
+
+    make_revision(" ".join(sys.argv[1:]) or "schema change")

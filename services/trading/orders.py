@@ -1,0 +1,549 @@
+"""Orders: proposals, approvals, the state machine and exactly-once submission, every change audited.
+
+Every state change is one transaction: a compare-and-set update (``WHERE status = expected AND version =
+expected``) plus an append-only audit row. A transition that finds the order changed raises Conflict, so
+two operators (or a double click) can never decide the same order twice. Submission takes an approved order
+to ``submitting`` first; the venue is asked for the client order id before any retry, and orders left in
+``submitting`` by a crash are reconciled with the venue, so an approved order is never lost or sent twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from services.core import clock
+from services.core.auth import Actor
+from services.core.errors import BadInput, Conflict, NexusError
+from services.core.records import audit_log, orders, risk_policies
+from services.market_data.market_hours import open_by_symbol
+from services.trading.execution.base import (
+    ExecutionVenue,
+    VenueOrder,
+    VenueOrderRequest,
+    VenueRejected,
+    VenueUnavailable,
+)
+from services.trading.risk import (
+    DEFAULT_POLICY,
+    Book,
+    Check,
+    GateLimits,
+    OrderIntent,
+    RiskPolicy,
+    evaluate,
+    parse_gate,
+    parse_policy,
+)
+
+TERMINAL = frozenset({"filled", "rejected", "expired", "cancelled", "failed"})
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending_approval": frozenset({"approved", "rejected", "expired", "cancelled"}),
+    "approved": frozenset({"submitting", "cancelled"}),
+    "submitting": frozenset({"submitted", "partially_filled", "filled", "approved", "failed", "cancelled"}),
+    "submitted": frozenset({"partially_filled", "filled", "cancelled", "failed"}),
+    "partially_filled": frozenset({"partially_filled", "filled", "cancelled", "failed"}),
+    **{state: frozenset() for state in TERMINAL},
+}
+OPEN_AT_VENUE = ("submitted", "partially_filled")
+RECONCILE_AFTER_S = 60.0  # longer than a venue call with its retries can last
+MAX_SUBMIT_ATTEMPTS = 8
+
+
+class IllegalTransition(Conflict):
+    """The state machine does not allow this move."""
+
+
+def check_transition(current: str, target: str) -> None:
+    """Raise IllegalTransition unless ``current → target`` is allowed."""
+    if target not in TRANSITIONS.get(current, frozenset()):
+        raise IllegalTransition(f"an order cannot go from {current} to {target}")
+
+
+def client_order_id(run_id: str, proposal_id: str) -> str:
+    """Idempotency key at the venue: derived from (run, proposal), 27 characters, [a-z0-9-]."""
+    return "tn-" + hashlib.sha256(f"{run_id}:{proposal_id}".encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An order the agent graph proposes, with what the approver needs to see."""
+
+    proposal_id: str
+    symbol: str
+    side: str
+    quantity: float
+    reference_price: float
+    order_type: str = "market"
+    limit_price: float | None = None
+    dataset_ref: str = ""
+    checks: list[Check] = field(default_factory=list)
+    context: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order row."""
+
+    id: str
+    client_order_id: str
+    run_id: str
+    proposal_id: str
+    symbol: str
+    dataset_ref: str
+    side: str
+    order_type: str
+    quantity: float
+    limit_price: float | None
+    reference_price: float
+    notional: float
+    status: str
+    version: int
+    approvals_needed: int
+    approved_by: list
+    checks: list
+    context: dict
+    proposed: dict
+    venue: str
+    venue_order_id: str | None
+    filled_quantity: float
+    average_price: float | None
+    fee: float
+    submit_attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    expires_at: datetime
+    updated_at: datetime
+
+    @property
+    def checks_pass(self) -> bool:
+        """True when no stored risk check fails."""
+        return all(c.get("passed") for c in self.checks)
+
+    @property
+    def seconds_left(self) -> float:
+        """Time before a pending proposal expires (negative once past)."""
+        return (self.expires_at - clock.now()).total_seconds()
+
+
+def _order(row) -> Order:
+    return Order(**{k: row._mapping[k] for k in Order.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit row."""
+
+    id: int
+    subject: str
+    run_id: str
+    actor: str
+    at: datetime
+    action: str
+    from_status: str | None
+    to_status: str | None
+    reason: str
+    checkpoint_id: str | None
+    dataset_versions: dict | None
+    venue_order_id: str | None
+    details: dict
+
+
+BookProvider = Callable[[], Book]
+Quote = Callable[[str], "float | None"]
+
+
+class Orders:
+    """The order book of the console and the only path by which money moves."""
+
+    def __init__(self, engine: Engine, venue: ExecutionVenue, book: BookProvider, quote: Quote | None = None):
+        self.engine = engine
+        self.venue = venue
+        self.book = book
+        self.quote = quote or (lambda _symbol: None)
+
+    # --- policy and kill switch ----------------------------------------------------------------------------
+    def policy(self) -> tuple[RiskPolicy, GateLimits]:
+        """The risk policy and gate limits in force (defaults until an admin changes them)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(risk_policies).order_by(risk_policies.c.id.desc()).limit(1)).first()
+        if row is None:
+            return parse_policy(DEFAULT_POLICY), GateLimits()
+        return parse_policy(row.policy), parse_gate(row.gate)
+
+    def set_policy(self, policy: dict, gate: dict, actor: Actor, reason: str) -> tuple[RiskPolicy, GateLimits]:
+        """Replace the policy (admin only, validated strictly, audited with the diff)."""
+        actor.require("admin", "change the risk policy")
+        if not reason.strip():
+            raise BadInput("say why the risk policy changes (a reason is required)")
+        new_policy, new_gate = parse_policy(policy), parse_gate(gate)
+        old_policy, old_gate = self.policy()
+        with self.engine.begin() as connection:
+            connection.execute(insert(risk_policies).values(
+                policy=new_policy.model_dump(exclude_none=True), gate=new_gate.model_dump(), actor=actor.name,
+                reason=reason, created_at=clock.now()))
+            self._audit(connection, "risk-policy", actor.name, "policy_change", None, None, reason, details={
+                "before": {"policy": old_policy.model_dump(exclude_none=True), "gate": old_gate.model_dump()},
+                "after": {"policy": new_policy.model_dump(exclude_none=True), "gate": new_gate.model_dump()}})
+        return new_policy, new_gate
+
+    def set_kill_switch(self, on: bool, actor: Actor, reason: str) -> RiskPolicy:
+        """Trigger (halt every submission at once) or re-arm the kill switch; admin only, reason required."""
+        actor.require("admin", "operate the kill switch")
+        if not reason.strip():
+            raise BadInput("say why the kill switch changes (a reason is required)")
+        policy, gate = self.policy()
+        document = policy.model_dump(exclude_none=True)
+        document["killSwitch"] = {"enabled": True, "triggered": on, "triggeredAt": clock.now().isoformat(),
+                                  "reason": reason} if on else {"enabled": True, "triggered": False}
+        self.set_policy(document, gate.model_dump(), actor, f"kill switch {'ON' if on else 'OFF'}: {reason}")
+        return parse_policy(document)
+
+    def kill_switch_on(self) -> bool:
+        """True while every submission is halted."""
+        policy, _ = self.policy()
+        return policy.killSwitch.enabled and policy.killSwitch.triggered
+
+    # --- proposals ------------------------------------------------------------------------------------------
+    def propose(self, run_id: str, proposals: Iterable[Proposal], actor: str = "agent-graph",
+                dataset_versions: dict | None = None, checkpoint_id: str | None = None) -> list[Order]:
+        """Record proposed orders as pending approval (idempotent: re-proposing a proposal returns it)."""
+        _policy, gate = self.policy()
+        now = clock.now()
+        created = []
+        with self.engine.begin() as connection:
+            for proposal in proposals:
+                if proposal.side not in ("buy", "sell") or proposal.quantity <= 0 or proposal.reference_price <= 0:
+                    raise BadInput(f"proposal {proposal.proposal_id}: side must be buy/sell and quantity, "
+                                   "price positive")
+                key = client_order_id(run_id, proposal.proposal_id)
+                existing = connection.execute(select(orders).where(orders.c.client_order_id == key)).first()
+                if existing is not None:
+                    created.append(_order(existing))
+                    continue
+                notional = round(proposal.quantity * (proposal.limit_price or proposal.reference_price), 2)
+                values = {
+                    "id": uuid.uuid4().hex[:16], "client_order_id": key, "run_id": run_id,
+                    "proposal_id": proposal.proposal_id, "symbol": proposal.symbol,
+                    "dataset_ref": proposal.dataset_ref, "side": proposal.side, "order_type": proposal.order_type,
+                    "quantity": proposal.quantity, "limit_price": proposal.limit_price,
+                    "reference_price": proposal.reference_price, "notional": notional,
+                    "status": "pending_approval", "version": 1,
+                    "approvals_needed": 2 if notional > gate.fourEyesNotionalUsd else 1, "approved_by": [],
+                    "checks": [c.as_dict() for c in proposal.checks], "context": proposal.context,
+                    "proposed": {"quantity": proposal.quantity, "limit_price": proposal.limit_price,
+                                 "order_type": proposal.order_type, "reference_price": proposal.reference_price},
+                    "venue": self.venue.name, "filled_quantity": 0.0, "fee": 0.0, "submit_attempts": 0,
+                    "created_at": now, "expires_at": now + timedelta(minutes=gate.proposalTtlMinutes),
+                    "updated_at": now,
+                }
+                connection.execute(insert(orders).values(**values))
+                self._audit(connection, values["id"], actor, "proposed", None, "pending_approval",
+                            "proposed by the agent graph", run_id=run_id, checkpoint_id=checkpoint_id,
+                            dataset_versions=dataset_versions,
+                            details={"notional": notional, "checks_pass": all(c.passed for c in proposal.checks)})
+                created.append(_order(connection.execute(select(orders).where(orders.c.id == values["id"])).one()))
+        return created
+
+    # --- decisions ------------------------------------------------------------------------------------------
+    def recheck(self, order: Order, quantity: float | None = None, limit_price: float | None = None,
+                rules: tuple[RiskPolicy, GateLimits] | None = None, book: Book | None = None) -> list[Check]:
+        """The risk checks for this order now (current book, policy, optional edited values).
+
+        ``rules`` and ``book`` let a caller checking many orders at once read the policy and the venue once.
+        """
+        policy, gate = rules or self.policy()
+        price = limit_price or order.limit_price or order.reference_price
+        intent = OrderIntent(order.symbol, order.side, quantity or order.quantity, price)
+        book = book or self.book()
+        anomaly = set(book.critical_anomaly)
+        if any(c.get("name") == "anomaly gate" and not c.get("passed") for c in order.checks):
+            anomaly.add(order.symbol)  # the run that proposed it saw a critical anomaly; that stands
+        book = Book(book.equity, book.position_value, book.submitted_today_usd + self._approved_notional(order.id),
+                    book.pending_other_usd, book.daily_pnl_usd, frozenset(anomaly),
+                    open_by_symbol({order.symbol: order.dataset_ref}))
+        return evaluate(intent, book, policy, gate)
+
+    def drift_pct(self, order: Order) -> float | None:
+        """Re-quote vs the proposal's reference price, in percent (None when no quote is available)."""
+        now = self.quote(order.symbol)
+        if not now:
+            return None
+        return (now - order.reference_price) / order.reference_price * 100
+
+    def approve(self, order_id: str, actor: Actor, reason: str = "", expected_version: int | None = None) -> Order:
+        """Approve a pending order (approver role). Re-checks risk and drift first; four eyes above the limit."""
+        actor.require("approver", "approve orders")
+        order = self.get(order_id)
+        self._ensure_decidable(order, expected_version)
+        policy, gate = rules = self.policy()
+        if policy.killSwitch.enabled and policy.killSwitch.triggered:
+            raise Conflict("the kill switch is on: no order can be approved until an admin re-arms it")
+        failing = [c for c in self.recheck(order, rules=rules) if not c.passed]
+        if failing:
+            raise Conflict("approval refused, a risk check fails: " + "; ".join(
+                f"{c.name} {c.value} > {c.limit}" if isinstance(c.value, float) else f"{c.name}: {c.value}"
+                for c in failing))
+        drift = self.drift_pct(order)
+        if drift is not None and abs(drift) > gate.maxDriftPct:
+            raise Conflict(f"approval refused: price drifted {drift:+.2f}% since the proposal "
+                           f"(bound {gate.maxDriftPct}%); reject it or wait for a new proposal")
+        if actor.name in order.approved_by:
+            raise Conflict(f"{actor.name} already approved this order; a second, different approver is needed")
+        approvers = [*order.approved_by, actor.name]
+        target = "approved" if len(approvers) >= order.approvals_needed else "pending_approval"
+        self._move(order, target, actor.name, "approve" if target == "approved" else "first_approval",
+                   reason or "approved", approved_by=approvers,
+                   details={"drift_pct": drift, "approvers": approvers, "needed": order.approvals_needed})
+        return self.get(order_id)
+
+    def reject(self, order_id: str, actor: Actor, reason: str, expected_version: int | None = None) -> Order:
+        """Reject a pending order; a reason is required."""
+        actor.require("approver", "reject orders")
+        if not reason or not reason.strip():
+            raise BadInput("a reason is required to reject an order")
+        order = self.get(order_id)
+        self._ensure_decidable(order, expected_version)
+        self._move(order, "rejected", actor.name, "reject", reason.strip())
+        return self.get(order_id)
+
+    def edit(self, order_id: str, actor: Actor, quantity: float | None = None, limit_price: float | None = None,
+             reason: str = "", expected_version: int | None = None) -> Order:
+        """Lower the quantity and/or set a limit price; re-checked by the risk gate, stored as a diff."""
+        actor.require("approver", "edit orders")
+        order = self.get(order_id)
+        self._ensure_decidable(order, expected_version)
+        new_quantity = order.quantity if quantity is None else float(quantity)
+        if not 0 < new_quantity <= order.quantity:
+            raise BadInput(f"the quantity can only go down, to more than 0 (proposed {order.quantity:g})")
+        if limit_price is not None and limit_price <= 0:
+            raise BadInput("a limit price must be positive")
+        checks = self.recheck(order, new_quantity, limit_price)
+        diff = {}
+        if new_quantity != order.quantity:
+            diff["quantity"] = [order.quantity, new_quantity]
+        if limit_price is not None and limit_price != order.limit_price:
+            diff["limit_price"] = [order.limit_price, limit_price]
+            diff["order_type"] = [order.order_type, "limit"]
+        if not diff:
+            raise BadInput("nothing changed: give a lower quantity or a limit price")
+        price = limit_price or order.limit_price or order.reference_price
+        self._move(order, "pending_approval", actor.name, "edit", reason or "edited", details={"diff": diff},
+                   quantity=new_quantity, limit_price=limit_price if limit_price is not None else order.limit_price,
+                   order_type="limit" if limit_price is not None else order.order_type,
+                   notional=round(new_quantity * price, 2), checks=[c.as_dict() for c in checks], approved_by=[])
+        return self.get(order_id)
+
+    def expire_due(self) -> int:
+        """Close pending proposals whose time ran out as expired; return how many."""
+        with self.engine.connect() as connection:
+            due = [_order(r) for r in connection.execute(select(orders).where(
+                orders.c.status == "pending_approval", orders.c.expires_at < clock.now()))]
+        expired = 0
+        for order in due:
+            try:
+                self._move(order, "expired", "system", "expire", "no decision before the proposal expired")
+                expired += 1
+            except Conflict:
+                pass  # decided meanwhile
+        return expired
+
+    def _ensure_decidable(self, order: Order, expected_version: int | None) -> None:
+        if expected_version is not None and order.version != expected_version:
+            raise Conflict(f"order {order.id} changed since you looked at it (now {order.status}); review it again")
+        if order.status != "pending_approval":
+            raise Conflict(f"order {order.id} is already {order.status}")
+        if order.seconds_left <= 0:
+            with contextlib.suppress(Conflict):
+                self._move(order, "expired", "system", "expire", "no decision before the proposal expired")
+            raise Conflict(f"order {order.id} expired before it was decided")
+
+    # --- submission -----------------------------------------------------------------------------------------
+    def submit(self, order_id: str, actor: str = "executor") -> Order:
+        """Send one approved order to the venue exactly once (safe to call repeatedly and concurrently)."""
+        if self.kill_switch_on():
+            return self.get(order_id)
+        order = self.get(order_id)
+        if order.status != "approved":
+            return order
+        if order.next_attempt_at is not None and order.next_attempt_at > clock.now():
+            return order
+        try:
+            order = self._move(order, "submitting", actor, "submit", f"sending to {self.venue.name}",
+                               submit_attempts=order.submit_attempts + 1)
+        except Conflict:
+            return self.get(order_id)  # another executor took it
+        return self._send(order, actor)
+
+    def _send(self, order: Order, actor: str) -> Order:
+        request = VenueOrderRequest(
+            client_order_id=order.client_order_id, symbol=order.symbol, side=order.side, type=order.order_type,
+            quantity=order.quantity, limit_price=order.limit_price, reference_price=order.reference_price)
+        try:
+            found = self.venue.lookup(order.client_order_id) if order.submit_attempts > 1 else None
+            result = found or self.venue.submit(request)
+        except VenueUnavailable as error:
+            return self._retry_later(order, actor, str(error))
+        except VenueRejected as error:
+            return self._move(order, "failed", actor, "venue_rejected", str(error), last_error=str(error))
+        except NexusError as error:
+            return self._move(order, "failed", actor, "venue_error", str(error), last_error=str(error))
+        return self._apply_venue(order, result, actor)
+
+    def _retry_later(self, order: Order, actor: str, problem: str) -> Order:
+        if order.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+            return self._move(order, "failed", actor, "give_up", f"{problem}; gave up after "
+                              f"{order.submit_attempts} attempts", last_error=problem)
+        delay = min(2 ** order.submit_attempts, 300)
+        return self._move(order, "approved", actor, "venue_unavailable",
+                          f"{problem}; still approved, next attempt in {delay} s", last_error=problem,
+                          next_attempt_at=clock.now() + timedelta(seconds=delay))
+
+    def _apply_venue(self, order: Order, result: VenueOrder, actor: str) -> Order:
+        target = result.status if result.status in TRANSITIONS else "failed"
+        if target == "rejected":
+            target = "failed"
+        changes = {"venue_order_id": result.venue_order_id, "filled_quantity": result.filled_quantity,
+                   "average_price": result.average_price, "fee": result.fee or 0.0}
+        if target == order.status and order.filled_quantity == result.filled_quantity:
+            return order
+        if target == order.status and target != "partially_filled":
+            return order
+        return self._move(order, target, actor, "venue_update", f"venue says {result.raw_status or result.status}",
+                          venue_order_id=result.venue_order_id, details={"raw_status": result.raw_status},
+                          **{k: v for k, v in changes.items() if k != "venue_order_id"})
+
+    def submit_approved(self, run_id: str | None = None, actor: str = "executor") -> list[Order]:
+        """Submit every approved order (of one run, or all) whose next attempt is due."""
+        query = select(orders.c.id).where(orders.c.status == "approved")
+        if run_id:
+            query = query.where(orders.c.run_id == run_id)
+        with self.engine.connect() as connection:
+            ids = [r.id for r in connection.execute(query.order_by(orders.c.created_at))]
+        return [self.submit(order_id, actor) for order_id in ids]
+
+    def reconcile(self, actor: str = "reconciler") -> int:
+        """Ask the venue about orders left submitting (after a crash) and open ones; return changes made."""
+        stale = clock.now() - timedelta(seconds=RECONCILE_AFTER_S)
+        with self.engine.connect() as connection:
+            rows = [_order(r) for r in connection.execute(select(orders).where(
+                ((orders.c.status == "submitting") & (orders.c.updated_at < stale))
+                | orders.c.status.in_(OPEN_AT_VENUE)))]
+        changed = 0
+        for order in rows:
+            try:
+                found = self.venue.lookup(order.client_order_id)
+            except NexusError:
+                continue  # venue down: try again on the next pass
+            try:
+                if found is not None:
+                    updated = self._apply_venue(order, found, actor)
+                elif order.status == "submitting":
+                    updated = self._move(order, "approved", actor, "reconcile",
+                                         "the venue never received it; it will be sent again")
+                else:
+                    continue
+            except Conflict:
+                continue
+            changed += updated.version != order.version
+        return changed
+
+    # --- reads ----------------------------------------------------------------------------------------------
+    def get(self, order_id: str) -> Order:
+        """One order; BadInput when unknown."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(orders).where(orders.c.id == order_id)).first()
+        if row is None:
+            raise BadInput(f"no order {order_id}")
+        return _order(row)
+
+    def list(self, status: str | Iterable[str] | None = None, run_id: str | None = None,
+             symbol: str | None = None, limit: int = 500) -> list[Order]:
+        """Orders, newest first, optionally filtered."""
+        query = select(orders).order_by(orders.c.created_at.desc()).limit(limit)
+        if isinstance(status, str):
+            query = query.where(orders.c.status == status)
+        elif status:
+            query = query.where(orders.c.status.in_(list(status)))
+        if run_id:
+            query = query.where(orders.c.run_id == run_id)
+        if symbol:
+            query = query.where(orders.c.symbol == symbol)
+        with self.engine.connect() as connection:
+            return [_order(r) for r in connection.execute(query)]
+
+    def pending_summary(self) -> tuple[int, float | None]:
+        """How many orders wait for a decision, and the age in seconds of the oldest."""
+        with self.engine.connect() as connection:
+            count, oldest = connection.execute(select(func.count(), func.min(orders.c.created_at)).where(
+                orders.c.status == "pending_approval")).one()
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=clock.now().tzinfo)
+        return count, None if oldest is None else (clock.now() - oldest).total_seconds()
+
+    def audit(self, subject: str | None = None, actor: str | None = None, action: str | None = None,
+              limit: int = 1000) -> list[AuditEntry]:
+        """Audit rows, newest first, optionally filtered."""
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        if subject:
+            query = query.where(audit_log.c.subject == subject)
+        if actor:
+            query = query.where(audit_log.c.actor == actor)
+        if action:
+            query = query.where(audit_log.c.action == action)
+        with self.engine.connect() as connection:
+            return [AuditEntry(**r._mapping) for r in connection.execute(query)]
+
+    def submitted_notional_since(self, since: datetime) -> float:
+        """Notional of orders sent to the venue since ``since`` (daily cap)."""
+        with self.engine.connect() as connection:
+            value = connection.execute(select(func.coalesce(func.sum(orders.c.notional), 0.0)).where(
+                orders.c.status.in_(["submitting", "submitted", "partially_filled", "filled"]),
+                orders.c.updated_at >= since)).scalar()
+        return float(value or 0.0)
+
+    def _approved_notional(self, exclude_id: str) -> float:
+        with self.engine.connect() as connection:
+            value = connection.execute(select(func.coalesce(func.sum(orders.c.notional), 0.0)).where(
+                orders.c.status == "approved", orders.c.id != exclude_id)).scalar()
+        return float(value or 0.0)
+
+    # --- the one way a row changes --------------------------------------------------------------------------
+    def _move(self, order: Order, target: str, actor: str, action: str, reason: str,
+              details: dict | None = None, venue_order_id: str | None = None, **changes) -> Order:
+        """Compare-and-set ``order`` (status and version as read) to ``target`` plus its audit row, in one
+        transaction; Conflict when someone else changed it first."""
+        if target != order.status:  # same-state moves record a change within a state (an edit, a fill)
+            check_transition(order.status, target)
+        now = clock.now()
+        values = {"status": target, "version": order.version + 1, "updated_at": now, **changes}
+        if venue_order_id:
+            values["venue_order_id"] = venue_order_id
+        with self.engine.begin() as connection:
+            row = connection.execute(update(orders).where(
+                orders.c.id == order.id, orders.c.status == order.status, orders.c.version == order.version,
+            ).values(**values).returning(*orders.c)).first()
+            if row is None:
+                current = connection.execute(select(orders.c.status).where(orders.c.id == order.id)).scalar()
+                raise Conflict(f"order {order.id} was changed by someone else (now {current}); nothing was done")
+            self._audit(connection, order.id, actor, action, order.status, target, reason, run_id=order.run_id,
+                        venue_order_id=venue_order_id or order.venue_order_id, details=details or {})
+        return _order(row)
+
+    @staticmethod
+    def _audit(connection: Connection, subject: str, actor: str, action: str, from_status: str | None,
+               to_status: str | None, reason: str, run_id: str = "", checkpoint_id: str | None = None,
+               dataset_versions: dict | None = None, venue_order_id: str | None = None,
+               details: dict | None = None) -> None:
+        connection.execute(insert(audit_log).values(
+            subject=subject, run_id=run_id, actor=actor, at=clock.now(), action=action, from_status=from_status,
+            to_status=to_status, reason=reason, checkpoint_id=checkpoint_id, dataset_versions=dataset_versions,
+            venue_order_id=venue_order_id, details=details or {}))

@@ -1,0 +1,181 @@
+"""Risk policy (risk-policy.v1, strict) plus the console's gate limits, and the deterministic pre-trade checks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from services.core.errors import BadInput
+
+ACTIONS = ("reject_order", "cancel_open_orders", "halt_deployments", "notify_ops")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class Limits(_Strict):
+    """risk-policy.v1 limits (USD, percent)."""
+
+    maxNotionalUsd: float = Field(ge=0)
+    maxPositionNotionalUsd: float = Field(ge=0)
+    maxDrawdownPct: float = Field(ge=0, le=100)
+    maxDailyLossUsd: float = Field(ge=0)
+
+
+class KillSwitch(_Strict):
+    """risk-policy.v1 kill switch."""
+
+    enabled: bool
+    triggered: bool = False
+    triggeredAt: str | None = None
+    reason: str | None = Field(default=None, min_length=1)
+
+    @field_validator("triggeredAt")
+    @classmethod
+    def _rfc3339(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("triggeredAt must be an RFC 3339 date-time") from None
+        return value
+
+
+class RiskPolicy(_Strict):
+    """risk-policy.v1, validated like the upstream runtime: no coercion, no unknown fields, v1 only."""
+
+    version: Literal["risk-policy.v1"]
+    mode: Literal["advisory", "enforced"]
+    limits: Limits
+    killSwitch: KillSwitch
+    actionsOnBreach: list[Literal["reject_order", "cancel_open_orders", "halt_deployments", "notify_ops"]] = Field(
+        min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RiskPolicy:
+        if self.limits.maxPositionNotionalUsd > self.limits.maxNotionalUsd:
+            raise ValueError("maxPositionNotionalUsd must not exceed maxNotionalUsd")
+        if len(set(self.actionsOnBreach)) != len(self.actionsOnBreach):
+            raise ValueError("actionsOnBreach must not repeat an action")
+        return self
+
+
+class GateLimits(_Strict):
+    """Limits of the console's own gate, beside risk-policy.v1 (which has no room for them)."""
+
+    maxPositionWeight: float = Field(0.25, gt=0, le=1)
+    maxGrossExposure: float = Field(1.0, gt=0, le=5)
+    dailyNotionalCapUsd: float = Field(250_000.0, ge=0)
+    maxDriftPct: float = Field(2.0, ge=0)
+    fourEyesNotionalUsd: float = Field(50_000.0, ge=0)
+    proposalTtlMinutes: float = Field(60.0, gt=0)
+
+
+DEFAULT_POLICY = {
+    "version": "risk-policy.v1",
+    "mode": "enforced",
+    "limits": {"maxNotionalUsd": 1_000_000.0, "maxPositionNotionalUsd": 250_000.0, "maxDrawdownPct": 20.0,
+               "maxDailyLossUsd": 100_000.0},
+    "killSwitch": {"enabled": True, "triggered": False},
+    "actionsOnBreach": list(ACTIONS),
+}
+
+
+def _validated(model: type[_Strict], document: dict, what: str, whole: str):
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or whole}: {e['msg']}" for e in error.errors())
+        raise BadInput(f"invalid {what}: {problems}") from None
+
+
+def parse_policy(document: dict) -> RiskPolicy:
+    """Validate a risk-policy.v1 document; BadInput lists every problem."""
+    return _validated(RiskPolicy, document, "risk policy", "policy")
+
+
+def parse_gate(document: dict) -> GateLimits:
+    """Validate the gate limits; BadInput lists every problem."""
+    return _validated(GateLimits, document, "gate limits", "gate")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One deterministic check: its name, pass/fail, the value seen and the limit it was held to."""
+
+    name: str
+    passed: bool
+    value: float | str | None
+    limit: float | str | None
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        """JSON-able form stored with the order."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """What is checked: one order and the book around it."""
+
+    symbol: str
+    side: Literal["buy", "sell"]
+    quantity: float
+    price: float  # reference (or limit) price used for notional
+
+
+@dataclass(frozen=True)
+class Book:
+    """Portfolio facts the checks need (values in USD)."""
+
+    equity: float
+    position_value: dict[str, float]  # symbol -> signed market value now
+    submitted_today_usd: float = 0.0
+    pending_other_usd: float = 0.0  # notional of other orders approved but not yet filled today
+    daily_pnl_usd: float = 0.0
+    critical_anomaly: frozenset[str] = frozenset()
+    market_open: dict[str, bool | None] | None = None
+
+
+def evaluate(intent: OrderIntent, book: Book, policy: RiskPolicy, gate: GateLimits) -> list[Check]:
+    """Every check on one order, each with its value and limit (the LLM never enters here)."""
+    notional = abs(intent.quantity * intent.price)
+    signed = notional if intent.side == "buy" else -notional
+    current = book.position_value.get(intent.symbol, 0.0)
+    projected_position = max(current + signed, 0.0)
+    projected_gross = sum(abs(v) for s, v in book.position_value.items() if s != intent.symbol) + projected_position
+    equity = max(book.equity, 1e-9)
+    limits = policy.limits
+    triggered = policy.killSwitch.enabled and policy.killSwitch.triggered
+    open_now = (book.market_open or {}).get(intent.symbol)
+    checks = [
+        Check("kill switch", not triggered, "on" if triggered else "off", "off",
+              policy.killSwitch.reason or "" if triggered else ""),
+        Check("anomaly gate", intent.symbol not in book.critical_anomaly,
+              "critical anomaly" if intent.symbol in book.critical_anomaly else "clear", "no critical anomaly"),
+        Check("max order notional", notional <= limits.maxNotionalUsd, round(notional, 2), limits.maxNotionalUsd),
+        Check("max position notional", projected_position <= limits.maxPositionNotionalUsd,
+              round(projected_position, 2), limits.maxPositionNotionalUsd),
+        Check("max position weight", projected_position / equity <= gate.maxPositionWeight,
+              round(projected_position / equity, 4), gate.maxPositionWeight),
+        Check("max gross exposure", projected_gross / equity <= gate.maxGrossExposure,
+              round(projected_gross / equity, 4), gate.maxGrossExposure),
+        Check("daily notional cap", book.submitted_today_usd + book.pending_other_usd + notional
+              <= gate.dailyNotionalCapUsd,
+              round(book.submitted_today_usd + book.pending_other_usd + notional, 2), gate.dailyNotionalCapUsd),
+        Check("daily loss", -book.daily_pnl_usd < limits.maxDailyLossUsd, round(-book.daily_pnl_usd, 2),
+              limits.maxDailyLossUsd),
+        Check("market open", open_now is not False, {True: "open", False: "closed", None: "unknown"}[open_now],
+              "open", "no calendar for this market" if open_now is None else ""),
+    ]
+    if policy.mode == "advisory":
+        # advisory mode reports breaches but only the kill switch and the anomaly gate still block
+        return [c if c.name in ("kill switch", "anomaly gate") or c.passed
+                else Check(c.name, True, c.value, c.limit, "advisory mode: breach reported, not blocking")
+                for c in checks]
+    return checks

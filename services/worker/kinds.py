@@ -1,0 +1,47 @@
+"""The one table of job kinds: what each kind of background job runs, bound to the process's services.
+
+Domain packages own their job bodies (``body(ctx, services, **params)``) and know nothing of the queue or
+of this table; the composition root (``services.runtime``) binds the table to its services and hands it to
+the queue (``services.jobs.queue.Jobs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Protocol
+
+from services.agents import runs
+from services.agents.deps import AgentServices
+from services.jobs.queue import JobBody, JobContext
+from services.market_data import ingest
+from services.strategies import backtests
+from services.trading import book
+
+
+class Services(AgentServices, Protocol):
+    """What the job bodies use of the process's services (``services.runtime.Runtime`` is one)."""
+
+    def after_decisions(self, run_id: str | None) -> None:
+        """Resume a run's graph once none of its orders waits for a decision."""
+
+
+def _execute(ctx: JobContext, services: Services, run_id: str | None = None) -> dict:
+    """Send the approved orders of a run (or all), then resume the run once none of its orders waits."""
+    result = book.execute_job(ctx, services.orders, run_id)
+    services.after_decisions(run_id)
+    return result
+
+
+KINDS: dict[str, Callable[..., dict | None]] = {
+    ingest.INGEST_KIND: ingest.ingest_job,
+    ingest.UPDATE_KIND: ingest.update_job,
+    runs.JOB_KIND: runs.graph_run_job,
+    backtests.JOB_KIND: backtests.run_follow_job,
+    book.EXECUTE_KIND: _execute,
+}
+
+
+def bind(services: Services) -> dict[str, JobBody]:
+    """Every job kind's body with ``services`` bound: ``body(ctx, **params)``."""
+    return {kind: partial(body, services=services) for kind, body in KINDS.items()}

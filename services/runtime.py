@@ -20,6 +20,7 @@ from services.agents.runs import resume_run
 from services.core.config import Settings, get_settings
 from services.core.db import ensure_schema, make_engine
 from services.core.storage import BlobStore, open_blob_store
+from services.core.tokens import Tokens
 from services.jobs.queue import Jobs, make_queue
 from services.market_data.datasets import Datasets
 from services.market_data.quotes import LatestPrices
@@ -67,6 +68,11 @@ class Runtime:
     def jobs(self) -> Jobs:
         """Background jobs: queued on ``queue``, run by the bodies of the worker's table of job kinds."""
         return Jobs(self.engine, enqueue=self._queue_and_task[1], bodies=kinds.bind(self))
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        """Personal access tokens (the CLI's credential in production, the HTTP API's bearer tokens)."""
+        return Tokens(self.engine)
 
     @cached_property
     def prices(self) -> LatestPrices:

@@ -21,13 +21,28 @@ ROLE_HELP = {
 LOCAL_OPERATOR = "local-operator"
 
 
+def normalise_identity(text: str) -> str:
+    """The one spelling of a person for roles, four eyes and the audit: trimmed and case-folded
+    (``ALICE@bank.com `` and ``alice@bank.com`` are one person)."""
+    return (text or "").strip().casefold()
+
+
 @dataclass(frozen=True)
 class Actor:
-    """A signed-in person (or the local operator, or a CLI user) and their roles."""
+    """A signed-in person (or the local operator, or a CLI user) and their roles.
+
+    ``name`` is always normalised (``normalise_identity``), so comparing names compares people.
+    ``via`` says how the person was identified when it was not a browser sign-in (e.g. ``token 3f2a…``).
+    """
 
     name: str
     roles: frozenset[str]
     email: str = ""
+    via: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", normalise_identity(self.name))
+        object.__setattr__(self, "email", normalise_identity(self.email))
 
     def can(self, role: str) -> bool:
         """True when the actor holds ``role``."""
@@ -51,10 +66,10 @@ def local_operator(name: str = LOCAL_OPERATOR) -> Actor:
 
 def roles_for(identity: str, settings) -> frozenset[str]:
     """Roles of an e-mail or user name from the role lists in the settings (everyone is a viewer)."""
-    identity = identity.strip().lower()
+    identity = normalise_identity(identity)
     roles = {"viewer"}
     for role in ("trader", "approver", "admin"):
-        members = {m.strip().lower() for m in getattr(settings, f"role_{role}s").split(",") if m.strip()}
+        members = {normalise_identity(m) for m in getattr(settings, f"role_{role}s").split(",") if m.strip()}
         if identity in members or "*" in members:
             roles.add(role)
     return frozenset(roles)

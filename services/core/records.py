@@ -253,3 +253,23 @@ graph_runs = Table(
     Index("ix_graph_runs_created", "created_at"),
     Index("ix_graph_runs_status", "status"),
 )
+
+
+# --- access tokens: personal credentials of the CLI (production) and the HTTP API (services.core.tokens) ---------
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),  # public part of the token (tnx_<id>_<secret>)
+    Column("owner", String(200), nullable=False),  # normalised e-mail of the person it acts for
+    Column("label", String(200), nullable=False, default=""),
+    Column("roles", JsonDoc, nullable=False),
+    Column("scopes", JsonDoc, nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),  # SHA-256 of the whole token; never the token
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime()),
+    Column("last_used_at", UtcDateTime()),
+    Column("revoked_at", UtcDateTime()),
+    Column("revoked_by", String(200)),
+    Index("ix_access_tokens_owner", "owner"),
+)

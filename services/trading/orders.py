@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.engine import Connection
 
 from services.core import clock
+from services.core.audit import write_audit
 from services.core.auth import Actor
 from services.core.errors import BadInput, Conflict, NexusError
 from services.core.records import audit_log, orders, risk_policies
@@ -538,12 +538,4 @@ class Orders:
                         venue_order_id=venue_order_id or order.venue_order_id, details=details or {})
         return _order(row)
 
-    @staticmethod
-    def _audit(connection: Connection, subject: str, actor: str, action: str, from_status: str | None,
-               to_status: str | None, reason: str, run_id: str = "", checkpoint_id: str | None = None,
-               dataset_versions: dict | None = None, venue_order_id: str | None = None,
-               details: dict | None = None) -> None:
-        connection.execute(insert(audit_log).values(
-            subject=subject, run_id=run_id, actor=actor, at=clock.now(), action=action, from_status=from_status,
-            to_status=to_status, reason=reason, checkpoint_id=checkpoint_id, dataset_versions=dataset_versions,
-            venue_order_id=venue_order_id, details=details or {}))
+    _audit = staticmethod(write_audit)

@@ -27,6 +27,7 @@ import pandas as pd
 
 from bench.package_data import sp500_closes
 from services.agents.state import NODES, RunParams
+from services.core.auth import local_operator
 from services.core.config import load_settings
 from services.market_data.datasets import DatasetRef
 from services.runtime import Runtime, set_runtime
@@ -56,7 +57,7 @@ def timed_run(runtime: Runtime, params: RunParams) -> tuple[float, dict]:
     from services.agents.runs import start_run
 
     started = time.perf_counter()
-    run = start_run(runtime, params, "bench", inline=True)
+    run = start_run(runtime, params, local_operator("bench"), inline=True)
     seconds = time.perf_counter() - started
     if run.status != "awaiting_approval":
         raise SystemExit(f"the run ended {run.status}: {run.error or run.outcome}")

@@ -34,6 +34,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from services.core.auth import local_operator  # noqa: E402
 from services.core.storage import AzureBlobStore  # noqa: E402
 from services.market_data.connectors import CcxtSource  # noqa: E402
 from services.market_data.datasets import DatasetRef, Datasets  # noqa: E402
@@ -119,7 +120,7 @@ def main() -> None:
             if datasets.exists(target):
                 datasets.delete(target)
             started = time.perf_counter()
-            result = ingest(datasets, source, "BTC/USDT", "1m", start, NOW, "bench", now_ms=NOW)
+            result = ingest(datasets, source, "BTC/USDT", "1m", start, NOW, actor=local_operator("bench"), now_ms=NOW)
             return time.perf_counter() - started, result.candles
 
         measures = {"bare": lambda: baseline(url, start, NOW), "frames": frames, "ingest": into_azurite}

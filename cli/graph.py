@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.support import fail, os_user, reports_errors, runtime
+from cli.support import acting, fail, reports_errors, runtime
 from services.agents.run_store import GraphRun
 from services.agents.runs import cancel_run, continue_run, get_run, list_runs, start_run
 from services.agents.state import NODES, RunParams
@@ -28,7 +28,7 @@ def run(
 ) -> None:
     """Start a run; with --wait, print its proposals (they wait in the Approvals inbox) and the run id."""
     params = RunParams(tuple(universe.split(",")), horizon=horizon, lookback=lookback, window=window, llm=llm)
-    done = start_run(runtime(), params, os_user(), inline=wait)
+    done = start_run(runtime(), params, acting(), inline=wait)
     _report(done)
 
 
@@ -74,14 +74,14 @@ def list_command(status: Annotated[str | None, typer.Option(help="only this stat
 @reports_errors
 def continue_command(run_id: str, wait: Wait = True) -> None:
     """Continue a failed or cancelled run from its last checkpoint (a worker died, a dataset was busy…)."""
-    _report(continue_run(runtime(), run_id, os_user(), inline=wait))
+    _report(continue_run(runtime(), run_id, acting(), inline=wait))
 
 
 @app.command("cancel")
 @reports_errors
 def cancel(run_id: str) -> None:
     """Stop a queued or running run (a running one stops after its current node)."""
-    _report(cancel_run(runtime(), run_id, os_user()))
+    _report(cancel_run(runtime(), run_id, acting()))
 
 
 def _report(found: GraphRun) -> None:

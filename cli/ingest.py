@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from cli.support import End, os_user, parse_day, reports_errors, runtime
+from cli.support import End, acting, parse_day, reports_errors, runtime
 from services.core.errors import BadInput
 
 app = typer.Typer(help="Fetch candles from market-data sources.", no_args_is_help=True)
@@ -49,7 +49,7 @@ def ingest_command(
     end_ms = parse_day(end, end_of_day=True)
     with _progress_bar() as progress:
         result = ingest(runtime(), source, symbol, interval, start_ms, None if end_ms is None else end_ms + 1,
-                        os_user(), progress=progress)
+                        actor=acting(), progress=progress)
     typer.echo(result.summary)
 
 
@@ -66,9 +66,9 @@ def update_command(
         raise BadInput("give one dataset reference (binance/BTCUSDT/1m) or --all, not both")
     with _progress_bar() as progress:
         if ref is not None:
-            typer.echo(update(runtime(), ref, os_user(), progress).summary)
+            typer.echo(update(runtime(), ref, actor=acting(), progress=progress).summary)
             return
-        outcome = update_all(runtime(), os_user(), progress)
+        outcome = update_all(runtime(), actor=acting(), progress=progress)
     for result in outcome.results:
         typer.echo(result.summary)
     for name, error in outcome.failed.items():

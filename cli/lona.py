@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.support import End, Start, os_user, reports_errors
+from cli.support import End, Start, acting, reports_errors
 from services.core.errors import BadInput, Conflict
 from services.runtime import Runtime, get_runtime
 from services.strategies import backtests as strategies
@@ -49,7 +49,7 @@ def register(
 ) -> None:
     """Register this agent with Lona (LONA_AGENT_REGISTRATION_SECRET, else by invite code) and save the token."""
     runtime = _runtime()
-    registration, path = strategies.register_agent(runtime, invite_code)
+    registration, path = strategies.register_agent(runtime, invite_code, actor=acting())
     typer.echo(f"Registered agent {runtime.settings.lona_agent_id} with Lona as {registration.partner_name} "
                f"({registration.partner_id}); the token expires {registration.expires_at or 'at an unknown date'}.")
     typer.echo(f"Token saved to {path} (readable by you only); the console uses it from there. To run the console "
@@ -80,7 +80,7 @@ def strategies_create(
     model: Annotated[str | None, typer.Option(help="the provider's model (default: Lona's choice)")] = None,
 ) -> None:
     """Have Lona generate a Backtrader strategy from a description (can take up to 3 minutes)."""
-    made = strategies.create_strategy(_runtime(), description, actor=os_user(), name=name, provider=provider,
+    made = strategies.create_strategy(_runtime(), description, actor=acting(), name=name, provider=provider,
                                       model=model)
     typer.echo(f"Created strategy {made.strategy_id}: {made.name}")
     typer.echo(f"--- explanation ---\n{made.explanation or '(none)'}")
@@ -99,7 +99,7 @@ def strategies_upload(
         code = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise BadInput(f"cannot read {file}: {getattr(error, 'strerror', None) or error}") from None
-    strategy_id = strategies.upload_strategy(_runtime(), name or file.stem, code, actor=os_user(),
+    strategy_id = strategies.upload_strategy(_runtime(), name or file.stem, code, actor=acting(),
                                              description=description)
     typer.echo(f"Uploaded {file} as strategy {strategy_id}")
 
@@ -142,7 +142,7 @@ def publish(
     """Upload a dataset (or a range of it) to Lona as a symbol; the same data version is uploaded once."""
     first = _day(start, "--start") if start else None
     last = _day(end, "--end") if end else None
-    published = strategies.publish_dataset(_runtime(), ref, first, last, actor=os_user())
+    published = strategies.publish_dataset(_runtime(), ref, first, last, actor=acting())
     verb = "Uploaded" if published.uploaded else "Already on Lona:"
     typer.echo(f"{verb} {published.dataset_ref} ({published.candles} candles) as symbol {published.symbol_id} "
                f"({published.name})")
@@ -190,7 +190,7 @@ def backtest(
     runtime = _runtime()
     wanted = [s.strip() for item in symbols for s in item.split(",") if s.strip()]
     started = strategies.start_backtest(runtime, strategy_id, wanted, _day(start, "--start"), _day(end, "--end"),
-                                        actor=os_user(), initial_cash=cash, commission=commission)
+                                        actor=acting(), initial_cash=cash, commission=commission)
     typer.echo(f"Backtest {started.report_id} started on {', '.join(started.symbol_ids)} (job {started.job_id})")
     if not wait:
         typer.echo(f"Follow it with: nexus lona report {started.report_id}")

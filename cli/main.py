@@ -15,7 +15,7 @@ from cli import graph as cli_graph
 from cli import ingest as cli_ingest
 from cli import lona as cli_lona
 from cli import orders as cli_orders
-from cli.support import End, Start, fail, os_user, parse_day, reports_errors, runtime
+from cli.support import End, Start, acting, fail, parse_day, reports_errors, runtime
 from services.core import clock
 from services.core.auth import SIGN_IN_FILES, ensure_can_start, secrets_file_has_auth
 from services.market_data.datasets import DatasetRef
@@ -66,7 +66,7 @@ def data_import(
     ref = DatasetRef.of(exchange, symbol, interval)
     check_size(file.stat().st_size, file.name, rt.settings.max_import_bytes)
     result = import_file(rt.datasets, ref, file.read_bytes(), file.name, replace_overlap=replace_overlap,
-                         repair_order=sort, actor=os_user(), max_bytes=rt.settings.max_import_bytes)
+                         repair_order=sort, actor=acting(), max_bytes=rt.settings.max_import_bytes)
     typer.echo(f"{ref}: {result.rows_added} candles added, {result.rows_replaced} replaced, "
                f"{result.rows_total} in total ({len(result.partitions_written)} partitions written)")
 
@@ -107,7 +107,7 @@ def data_export(
 
     rt = runtime()
     result = export(rt.datasets, rt.store, DatasetRef.parse(ref), format, parse_day(start),
-                    parse_day(end, end_of_day=True), name, rt.settings.exports_container)
+                    parse_day(end, end_of_day=True), name, rt.settings.exports_container, actor=acting())
     typer.echo(f"exported {result.rows} candles to {rt.settings.exports_container}/{result.blob_name}")
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from services.core import clock
+from services.core.auth import Actor, cli_actor
 from services.core.errors import BadInput, NexusError
 
 Start = Annotated[str | None, typer.Option(help="first day (UTC), YYYY-MM-DD")]
@@ -48,6 +49,11 @@ def runtime():
 def os_user() -> str:
     """Who runs this command (the OS user), recorded with every change made from the CLI."""
     return f"cli:{os.environ.get('USER') or os.environ.get('USERNAME') or 'unknown'}"
+
+
+def acting() -> Actor:
+    """The person behind this command, with the roles the services check (every role in local mode)."""
+    return cli_actor(os_user(), runtime().settings)
 
 
 def parse_day(text: str | None, end_of_day: bool = False) -> int | None:

@@ -48,7 +48,7 @@ def _form() -> None:
                  key="ingest_go", help=None if current_actor().can("trader") else "trader role needed"):
         with shows_errors():
             job = start_ingest(console().runtime.jobs, source, symbol, interval, _ms(start), _ms(end, end_of_day=True),
-                               current_actor().name)
+                               current_actor())
             st.toast(f"Ingest started (job {job})")
 
 
@@ -62,10 +62,10 @@ def _update(selected: DatasetRef | None) -> None:
     if selected is not None and left.button(f"Update {selected} to the last closed candle", key="update_one",
                                             disabled=not trader):
         with shows_errors():
-            start_update(console().runtime.jobs, selected, current_actor().name)
+            start_update(console().runtime.jobs, selected, current_actor())
     if right.button("Update every dataset", key="update_all", disabled=not trader):
         with shows_errors():
-            start_update(console().runtime.jobs, None, current_actor().name)
+            start_update(console().runtime.jobs, None, current_actor())
 
 
 @st.fragment(run_every=2)

@@ -32,7 +32,7 @@ def create_form() -> None:
     if submitted:
         with shows_errors(), st.spinner("Lona is writing the strategy…"):
             st.session_state["generated"] = strategies.create_strategy(
-                console().runtime, description, actor=current_actor().name, name=name.strip() or None,
+                console().runtime, description, actor=current_actor(), name=name.strip() or None,
                 provider=provider, model=model.strip() or None)
     made = st.session_state.get("generated")
     if made is not None:
@@ -52,6 +52,6 @@ def upload_form() -> None:
     if submitted:
         with shows_errors():
             name, code = upload_source(file.name if file else None, file.getvalue() if file else None, pasted, name)
-            strategy_id = strategies.upload_strategy(console().runtime, name, code, actor=current_actor().name,
+            strategy_id = strategies.upload_strategy(console().runtime, name, code, actor=current_actor(),
                                                      description=description.strip() or None)
             st.success(f"Uploaded {name} as strategy {strategy_id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.charts import candles_figure
-from components.context import actor, console, shows_errors
+from components.context import console, current_actor, needs_role, shows_errors
 from components.order_card import checks_table
 from components.run_charts import anomaly_markers, forecast_figure, weights_figure
 from components.views.runs import events_frame, metrics_frame, orders_frame, runs_frame, steps_frame, versions_frame
@@ -38,11 +38,11 @@ def _start() -> None:
                    f"gross exposure ≤ {gate.maxGrossExposure:.0%}, daily notional ≤ {gate.dailyNotionalCapUsd:,.0f} "
                    f"USD, kill switch {'ON' if policy.killSwitch.triggered else 'off'}. Admins change them on the "
                    "Settings page; the LLM never overrides them.")
-        if st.form_submit_button("Start run", type="primary"):
+        if st.form_submit_button("Start run", type="primary", **needs_role("trader")):
             with shows_errors():
                 params = RunParams(tuple(universe), horizon=int(horizon), lookback=int(lookback), window=int(window),
                                    llm=llm)
-                st.query_params["run"] = start_run(runtime, params, actor()).id
+                st.query_params["run"] = start_run(runtime, params, current_actor()).id
                 st.rerun()
 
 
@@ -147,8 +147,9 @@ def _run(run_id: str) -> None:
             _live_steps(run.id, run.status)
         if run.error:
             st.error(run.error, icon="⛔")
-            if run.status in ("failed", "cancelled") and st.button("Continue from the last checkpoint"):
-                continue_run(console().runtime, run.id, actor())
+            if run.status in ("failed", "cancelled") and st.button("Continue from the last checkpoint",
+                                                                           **needs_role("trader")):
+                continue_run(console().runtime, run.id, current_actor())
                 st.rerun()
         if run.outcome:
             st.success(run.outcome)

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from components.charts import candles_figure
-from components.context import actor, console, shows_errors
+from components.context import console, current_actor, needs_role, shows_errors
 from components.ingest_panel import ingest_panel
 from components.quality_panel import quality_panel
 from components.views.market import catalog_table, intervals_from
@@ -104,10 +104,10 @@ def _import(selected: DatasetRef | None) -> None:
         if shown.problem:
             st.error(f"This file cannot be imported: {shown.problem}", icon="⛔")
             return
-        if st.button("Import", type="primary", key="do_import"):
+        if st.button("Import", type="primary", key="do_import", **needs_role("trader")):
             ref = DatasetRef.of(*target_parts)
             result = import_file(console().runtime.datasets, ref, data, upload.name, replace_overlap=replace,
-                                 repair_order=sort_rows, actor=actor(),
+                                 repair_order=sort_rows, actor=current_actor(),
                                  max_bytes=console().runtime.settings.max_import_bytes)
             st.success(f"{ref}: {result.rows_added:,} candles added, {result.rows_replaced:,} replaced, "
                        f"{result.rows_total:,} in total.")
@@ -120,11 +120,11 @@ def _export(ref: DatasetRef, start_ms: int, end_ms: int) -> None:
     left, right = st.columns(2)
     fmt = left.radio("Format", ["csv", "json"], horizontal=True, key="export_format")
     name = right.text_input("Name (optional)", key="export_name", placeholder="SYMBOL_interval_first_last")
-    if st.button("Export to the exports container", key="do_export"):
+    if st.button("Export to the exports container", key="do_export", **needs_role("trader")):
         with shows_errors():
             runtime = console().runtime
             result = export(runtime.datasets, runtime.store, ref, fmt, start_ms, end_ms, name or None,
-                            runtime.settings.exports_container)
+                            runtime.settings.exports_container, actor=current_actor())
             st.success(f"{result.rows:,} candles written to {runtime.settings.exports_container}/{result.blob_name}")
             st.download_button("Download", result.data, file_name=result.blob_name, mime=result.media_type,
                                key="export_download")

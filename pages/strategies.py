@@ -82,7 +82,7 @@ def _publish_tab() -> None:
         if st.button("Publish to Lona", type="primary", key="do_publish",
                      **needs_role("trader", "Uploaded once per data version and range, then reused.")):
             with shows_errors(), st.spinner("Publishing…"):
-                done = strategies.publish_dataset(runtime, chosen, start, end, actor=current_actor().name)
+                done = strategies.publish_dataset(runtime, chosen, start, end, actor=current_actor())
                 verb = "Uploaded" if done.uploaded else "Already on Lona, reused (nothing uploaded):"
                 st.success(f"{verb} {done.candles:,} candles of {done.dataset_ref} as symbol {done.symbol_id} "
                            f"({done.name})")
@@ -112,7 +112,7 @@ def _recent() -> None:
             bar.progress(item.fraction, text=item.text)
             if item.stalled:
                 if action.button("Follow again", key=f"follow_{report_id}", **needs_role("trader")):
-                    strategies.follow_backtest(runtime, report_id, actor=current_actor().name)
+                    strategies.follow_backtest(runtime, report_id, actor=current_actor())
             elif action.button("Report", key=f"open_{report_id}", on_click=_open_report, args=(report_id,)):
                 st.rerun()
 
@@ -139,7 +139,7 @@ def _start() -> None:
                                                 persist_state="page")
     if st.button("Start backtest", type="primary", key="do_backtest", **needs_role("trader", ready=bool(strategy_id))):
         with st.spinner("Publishing the data and starting the run…"):
-            started = strategies.start_backtest(runtime, strategy_id, chosen, start, end, actor=current_actor().name,
+            started = strategies.start_backtest(runtime, strategy_id, chosen, start, end, actor=current_actor(),
                                                 initial_cash=cash, commission=commission)
         st.session_state["report"] = started.report_id
         st.success(f"Started backtest {started.report_id} on {', '.join(started.symbol_ids)}; a background job "

@@ -15,6 +15,7 @@ from services.agents.deps import AgentServices
 from services.agents.run_store import ACTIVE, GraphRun, RunStore
 from services.agents.runner import Mode, invoke
 from services.agents.state import RunParams
+from services.core.auth import Actor
 from services.core.errors import Conflict, NexusError
 from services.jobs.queue import JobCancelled, JobContext
 
@@ -26,11 +27,13 @@ def store_of(runtime: AgentServices) -> RunStore:
     return RunStore(runtime.engine)
 
 
-def start_run(runtime: AgentServices, params: RunParams, actor: str, inline: bool = False) -> GraphRun:
-    """Record a run and queue its job; with ``inline``, also run the job in this process now (CLI ``--wait``)."""
+def start_run(runtime: AgentServices, params: RunParams, actor: Actor, inline: bool = False) -> GraphRun:
+    """Record a run for ``actor`` (a trader) and queue its job; with ``inline``, also run the job in this process
+    now (CLI ``--wait``)."""
+    actor.require("trader", "start agent runs")
     store = store_of(runtime)
-    run = store.create(str(uuid.uuid4()), params, actor)
-    _submit(runtime, store, run.id, "start", actor, inline)
+    run = store.create(str(uuid.uuid4()), params, actor.name)
+    _submit(runtime, store, run.id, "start", actor.name, inline)
     return store.get(run.id)
 
 
@@ -52,25 +55,27 @@ def resume_run(runtime: AgentServices, run_id: str) -> GraphRun | None:
     return store.get(run_id)
 
 
-def continue_run(runtime: AgentServices, run_id: str, actor: str, inline: bool = False) -> GraphRun:
-    """Continue a failed or cancelled run from its last checkpoint (nodes already done are not redone)."""
+def continue_run(runtime: AgentServices, run_id: str, actor: Actor, inline: bool = False) -> GraphRun:
+    """Continue a failed or cancelled run from its last checkpoint (nodes already done are not redone); traders."""
+    actor.require("trader", "continue agent runs")
     store = store_of(runtime)
     run = store.get(run_id)
     done = {node: step for node, step in run.steps.items() if step.get("status") == "done"}
     if not store.claim(run_id, ("failed", "cancelled"), "queued", error=None, finished_at=None, steps=done,
                        job_id=None):
         raise Conflict(f"run {run_id} is {run.status}: only a failed or cancelled run can be continued")
-    _submit(runtime, store, run_id, "continue", actor, inline)
+    _submit(runtime, store, run_id, "continue", actor.name, inline)
     return store.get(run_id)
 
 
-def cancel_run(runtime: AgentServices, run_id: str, actor: str) -> GraphRun:
-    """Ask a queued or running run to stop (a running one stops after its current node)."""
+def cancel_run(runtime: AgentServices, run_id: str, actor: Actor) -> GraphRun:
+    """Ask a queued or running run to stop (a running one stops after its current node); traders."""
+    actor.require("trader", "cancel agent runs")
     store = store_of(runtime)
     run = store.get(run_id)
     if not run.active or not run.job_id:
         raise Conflict(f"run {run_id} is {run.status}: only a queued or running run can be cancelled")
-    runtime.jobs.cancel(run.job_id, actor)
+    runtime.jobs.cancel(run.job_id, actor.name)
     sync_runs(runtime)
     return store.get(run_id)
 

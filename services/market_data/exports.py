@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from services.core import clock
+from services.core.auth import Actor
 from services.core.errors import BadInput
 from services.core.storage import BlobStore
 from services.market_data import ohlcv
@@ -47,8 +48,11 @@ def export(
     end_ms: int | None = None,
     name: str | None = None,
     container: str = "exports",
+    *,
+    actor: Actor,
 ) -> ExportResult:
-    """Write the range to ``exports/<name>.<fmt>`` and return the bytes for a download."""
+    """Write the range to ``exports/<name>.<fmt>`` for ``actor`` (a trader) and return the bytes for a download."""
+    actor.require("trader", "export market data")
     if fmt not in ("csv", "json"):
         raise BadInput(f"export format '{fmt}' must be csv or json")
     frame = datasets.read(ref, start_ms, end_ms)

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+from services.core.auth import Actor
 from services.core.errors import BadInput, InvalidCandles
 from services.market_data import ohlcv
 from services.market_data.datasets import DatasetRef, Datasets, WriteResult
@@ -66,13 +67,14 @@ def import_file(
     *,
     replace_overlap: bool = False,
     repair_order: bool = False,
-    actor: str = "",
+    actor: Actor,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> WriteResult:
-    """Parse, validate and merge a file into ``ref``; a refused file writes nothing."""
+    """Parse, validate and merge a file into ``ref`` for ``actor`` (a trader); a refused file writes nothing."""
+    actor.require("trader", "import market data")
     if not source:
         raise BadInput("a file name is needed")
     check_size(len(data), source, max_bytes)
     frame, report = ohlcv.parse_candles(data, source, interval=ref.interval, repair_order=repair_order)
     note = {k: v for k, v in asdict(report).items() if k != "source"}
-    return datasets.write(ref, frame, replace_overlap=replace_overlap, source=source, actor=actor, note=note)
+    return datasets.write(ref, frame, replace_overlap=replace_overlap, source=source, actor=actor.name, note=note)

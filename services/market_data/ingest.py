@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from services.core import clock
+from services.core.auth import Actor
 from services.core.config import Settings, get_settings
 from services.core.errors import BadInput, DatasetNotFound, NexusError, ServiceUnavailable
 from services.jobs.queue import JobCancelled, JobContext, Jobs
@@ -122,8 +123,28 @@ class UpdateAllResult:
                 "summary": self.summary}
 
 
-# --- the public operations -----------------------------------------------------------------------------
-def ingest(
+# --- the public operations: each takes the acting person and checks the trader role ------------------------
+def ingest(target: MarketData | Datasets, source: CandleSource | str, symbol: str, interval: str, start_ms: int,
+           end_ms: int | None = None, *, actor: Actor, **options: Any) -> IngestResult:
+    """``fetch_range`` on behalf of ``actor`` (a trader): fetch a range of closed candles into its dataset."""
+    actor.require("trader", "ingest market data")
+    return fetch_range(target, source, symbol, interval, start_ms, end_ms, actor.name, **options)
+
+
+def update(target: MarketData | Datasets, ref: DatasetRef | str, *, actor: Actor, **options: Any) -> IngestResult:
+    """``fetch_new`` on behalf of ``actor`` (a trader): bring a dataset up to its last closed candle."""
+    actor.require("trader", "update market data")
+    return fetch_new(target, ref, actor.name, **options)
+
+
+def update_all(target: MarketData | Datasets, *, actor: Actor, **options: Any) -> UpdateAllResult:
+    """``fetch_new_all`` on behalf of ``actor`` (a trader): update every dataset that came from a source."""
+    actor.require("trader", "update market data")
+    return fetch_new_all(target, actor.name, **options)
+
+
+# --- the operations (run by the public functions above and by the job bodies, whose submitter was checked) ---
+def fetch_range(
     target: MarketData | Datasets,
     source: CandleSource | str,
     symbol: str,
@@ -159,7 +180,7 @@ def ingest(
                        actor, progress, cancelled)
 
 
-def update(
+def fetch_new(
     target: MarketData | Datasets,
     ref: DatasetRef | str,
     actor: str = "",
@@ -191,7 +212,7 @@ def update(
     return _fetch_into(datasets, source, symbol, ref, [(start, end)], actor, progress, cancelled)
 
 
-def update_all(
+def fetch_new_all(
     target: MarketData | Datasets,
     actor: str = "",
     progress: ProgressCallback | None = None,
@@ -208,7 +229,7 @@ def update_all(
     for index, ref in enumerate(todo):
         step = _scaled(progress, index, len(todo))
         try:
-            outcome.results.append(update(target, ref, actor, step, cancelled, now_ms=now_ms))
+            outcome.results.append(fetch_new(target, ref, actor, step, cancelled, now_ms=now_ms))
         except JobCancelled:
             raise
         except NexusError as error:
@@ -229,25 +250,27 @@ def is_source(exchange: str) -> bool:
 
 # --- jobs ----------------------------------------------------------------------------------------------
 def start_ingest(
-    jobs: Jobs, source: str, symbol: str, interval: str, start_ms: int, end_ms: int | None, actor: str
+    jobs: Jobs, source: str, symbol: str, interval: str, start_ms: int, end_ms: int | None, actor: Actor
 ) -> str:
-    """Submit an ``ingest`` job; return its id (follow it with ``runtime.jobs.get``, stop it with ``cancel``)."""
+    """Submit an ``ingest`` job for ``actor`` (a trader); return its id (follow it with ``jobs.get``)."""
+    actor.require("trader", "ingest market data")
     params = {"source": source, "symbol": symbol, "interval": interval, "start_ms": int(start_ms),
-              "end_ms": None if end_ms is None else int(end_ms), "actor": actor}
+              "end_ms": None if end_ms is None else int(end_ms), "actor": actor.name}
     title = f"Ingest {source} {symbol} {interval} from {iso(start_ms)[:10]}"
-    return jobs.submit(INGEST_KIND, params, actor, title)
+    return jobs.submit(INGEST_KIND, params, actor.name, title)
 
 
-def start_update(jobs: Jobs, ref: DatasetRef | str | None, actor: str) -> str:
-    """Submit an ``update`` job for one dataset, or for every dataset when ``ref`` is None; return its id."""
-    params = {"ref": None if ref is None else str(ref), "actor": actor}
-    return jobs.submit(UPDATE_KIND, params, actor, f"Update {ref or 'all datasets'}")
+def start_update(jobs: Jobs, ref: DatasetRef | str | None, actor: Actor) -> str:
+    """Submit an ``update`` job (a trader's) for one dataset, or for every one when ``ref`` is None; its id."""
+    actor.require("trader", "update market data")
+    params = {"ref": None if ref is None else str(ref), "actor": actor.name}
+    return jobs.submit(UPDATE_KIND, params, actor.name, f"Update {ref or 'all datasets'}")
 
 
 def ingest_job(ctx: JobContext, services: MarketData, source: str, symbol: str, interval: str, start_ms: int,
                end_ms: int | None = None, actor: str = "") -> dict:
     """Job body of ``start_ingest``."""
-    result = ingest(services, source, symbol, interval, start_ms, end_ms, actor,
+    result = fetch_range(services, source, symbol, interval, start_ms, end_ms, actor,
                     progress=_reporter(ctx), cancelled=ctx.check_cancelled)
     return result.as_dict()
 
@@ -255,8 +278,8 @@ def ingest_job(ctx: JobContext, services: MarketData, source: str, symbol: str, 
 def update_job(ctx: JobContext, services: MarketData, ref: str | None = None, actor: str = "") -> dict:
     """Job body of ``start_update``; fails, naming them, when some datasets could not be updated."""
     if ref is not None:
-        return update(services, ref, actor, _reporter(ctx), ctx.check_cancelled).as_dict()
-    outcome = update_all(services, actor, _reporter(ctx), ctx.check_cancelled)
+        return fetch_new(services, ref, actor, _reporter(ctx), ctx.check_cancelled).as_dict()
+    outcome = fetch_new_all(services, actor, _reporter(ctx), ctx.check_cancelled)
     if outcome.failed:
         raise NexusError(outcome.summary)
     return outcome.as_dict()

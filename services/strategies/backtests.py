@@ -12,6 +12,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.core import clock
+from services.core.auth import Actor
 from services.core.config import Settings
 from services.core.errors import BadInput, Conflict, DatasetBusy
 from services.core.records import lona_backtests, lona_strategies, lona_symbols
@@ -126,8 +127,9 @@ class BacktestReport:
 
 
 # --- registration and strategies --------------------------------------------------------------------------
-def register_agent(runtime: LonaServices, invite_code: str | None = None) -> tuple[Registration, str]:
-    """Register the agent with Lona (secret or invite flow) and save the token; return it and where it is."""
+def register_agent(runtime: LonaServices, invite_code: str | None = None, *, actor: Actor) -> tuple[Registration, str]:
+    """Register the agent with Lona (secret or invite flow) and save the token; return it and where it is. Admins."""
+    actor.require("admin", "register the console with Lona")
     with connect(runtime.settings, require_token=False) as client:
         registration = client.register(invite_code)
     return registration, save_registration(runtime.settings, registration)
@@ -137,25 +139,28 @@ def create_strategy(
     runtime: LonaServices,
     description: str,
     *,
-    actor: str,
+    actor: Actor,
     name: str | None = None,
     provider: str | None = "xai",
     model: str | None = None,
 ) -> GeneratedStrategy:
-    """Have Lona generate a strategy from ``description`` and record the submission."""
+    """Have Lona generate a strategy from ``description`` for ``actor`` (a trader) and record the submission."""
+    actor.require("trader", "create strategies on Lona")
     with connect(runtime.settings) as client:
         made = client.create_strategy(description, name=name, provider=provider, model=model)
-    _record_strategy(runtime.engine, made.strategy_id, made.name, description, "generated", provider, model, actor)
+    _record_strategy(runtime.engine, made.strategy_id, made.name, description, "generated", provider, model,
+                     actor.name)
     return made
 
 
 def upload_strategy(
-    runtime: LonaServices, name: str, code: str, *, actor: str, description: str | None = None
+    runtime: LonaServices, name: str, code: str, *, actor: Actor, description: str | None = None
 ) -> str:
-    """Upload Backtrader code as a strategy, record the submission and return Lona's id."""
+    """Upload Backtrader code as a strategy for ``actor`` (a trader), record the submission, return Lona's id."""
+    actor.require("trader", "upload strategies to Lona")
     with connect(runtime.settings) as client:
         strategy_id = client.upload_strategy(name, code, description)
-    _record_strategy(runtime.engine, strategy_id, name, description or "", "uploaded", None, None, actor)
+    _record_strategy(runtime.engine, strategy_id, name, description or "", "uploaded", None, None, actor.name)
     return strategy_id
 
 
@@ -254,14 +259,15 @@ def _mapping(engine: Engine, agent_id: str, ref: str, version: str, first_ts: in
 
 
 def publish_dataset(
-    runtime: LonaServices, ref: DatasetRef | str, start: date | None = None, end: date | None = None, *, actor: str
+    runtime: LonaServices, ref: DatasetRef | str, start: date | None = None, end: date | None = None, *, actor: Actor
 ) -> PublishedSymbol:
     """Upload the candles of ``ref`` in the UTC days [start, end] to Lona as a symbol, once per data version.
 
     The mapping (dataset version = manifest ETag, first/last candle) → Lona symbol id is kept, so the same
     data is never uploaded twice and a backtest can be traced to the exact data. A mapped symbol that
-    Lona no longer has is uploaded again.
+    Lona no longer has is uploaded again. Traders only.
     """
+    actor.require("trader", "publish datasets to Lona")
     ref = ref if isinstance(ref, DatasetRef) else DatasetRef.parse(ref)
     start_ms, end_ms = day_range_ms(start, end)
     with connect(runtime.settings) as client:  # first, so an unconfigured console says so before reading data
@@ -290,7 +296,7 @@ def publish_dataset(
                 connection.execute(insert(lona_symbols).values(
                     agent_id=key[0], dataset_ref=key[1], dataset_version=version, first_ts=first_ts,
                     last_ts=last_ts, candles=len(frame), symbol_id=symbol.id, name=symbol.name or name,
-                    actor=actor, created_at=clock.now(),
+                    actor=actor.name, created_at=clock.now(),
                 ))
         except IntegrityError:  # another publish of the same data won the race: keep its symbol, drop ours
             client.delete_symbol(symbol.id)
@@ -316,15 +322,16 @@ def start_backtest(
     start: date,
     end: date,
     *,
-    actor: str,
+    actor: Actor,
     initial_cash: float = 100_000.0,
     commission: float = 0.001,
 ) -> Backtest:
     """Run ``strategy_id`` on Lona over [start, end], record it and start a job that follows it.
 
     Each of ``symbols`` is a Lona symbol id or one of our dataset references (``exchange/SYMBOL/interval``),
-    which is published first (once per data version and range). Returns the recorded backtest.
+    which is published first (once per data version and range). Returns the recorded backtest. Traders only.
     """
+    actor.require("trader", "start backtests on Lona")
     check_backtest_request(symbols, start, end, initial_cash, commission)
     symbol_ids: list[str] = []
     for item in symbols:
@@ -341,16 +348,18 @@ def start_backtest(
         connection.execute(insert(lona_backtests).values(
             report_id=report_id, strategy_id=strategy_id, symbol_ids=symbol_ids, datasets=datasets,
             start_date=start, end_date=end, initial_cash=initial_cash, commission=commission, status="PENDING",
-            progress=None, actor=actor, created_at=now, updated_at=now,
+            progress=None, actor=actor.name, created_at=now, updated_at=now,
         ))
     follow_backtest(runtime, report_id, actor=actor)
     return get_backtest(runtime, report_id)
 
 
-def follow_backtest(runtime: LonaServices, report_id: str, *, actor: str) -> str:
-    """Start a job polling a recorded backtest until it ends (again after a timeout or a lost worker)."""
+def follow_backtest(runtime: LonaServices, report_id: str, *, actor: Actor) -> str:
+    """Start a job polling a recorded backtest until it ends (again after a timeout or a lost worker); traders."""
+    actor.require("trader", "follow backtests on Lona")
     get_backtest(runtime, report_id)
-    job_id = runtime.jobs.submit(JOB_KIND, {"report_id": report_id}, actor=actor, title=f"Lona backtest {report_id}")
+    job_id = runtime.jobs.submit(JOB_KIND, {"report_id": report_id}, actor=actor.name,
+                                 title=f"Lona backtest {report_id}")
     with runtime.engine.begin() as connection:
         connection.execute(update(lona_backtests).where(lona_backtests.c.report_id == report_id).values(job_id=job_id))
     return job_id

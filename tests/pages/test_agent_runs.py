@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.agents.runs import start_run
+from services.core.auth import local_operator
 from tests.support.universe import FAST, params, universe
 
 
@@ -39,7 +40,7 @@ def test_start_a_run_and_read_its_results(seeded, page_app):
 
 def test_open_a_past_run_from_its_link(seeded, page_app):
     runtime, refs = seeded
-    run = start_run(runtime, params(refs), "tester")
+    run = start_run(runtime, params(refs), local_operator("tester"))
     at = page_app("agent_runs", timeout=120)
     at.query_params["run"] = run.id
     at.run()
@@ -52,7 +53,7 @@ def test_open_a_past_run_from_its_link(seeded, page_app):
 
 def test_approving_a_runs_orders_in_the_inbox_completes_the_run(seeded, page_app):
     runtime, refs = seeded
-    run = start_run(runtime, params(refs), "tester")
+    run = start_run(runtime, params(refs), local_operator("tester"))
     inbox = page_app("approvals", timeout=120)
     inbox.run()
     inbox.button(key=f"bulk_approve_{run.id}").click().run()

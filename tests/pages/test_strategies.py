@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.core.auth import Actor
+from services.core.auth import Actor, local_operator
 from services.market_data.datasets import DatasetRef
 from services.strategies import backtests as strategies
 from services.strategies.lona.credentials import connect
@@ -15,6 +15,8 @@ from tests.fakes.lona_gateway import API
 from tests.services.test_strategies import CODE, JAN_1, candles
 
 REF = "binance/BTCUSDT/1h"
+
+ANA = local_operator("ana")
 
 
 @pytest.fixture
@@ -33,9 +35,9 @@ def opened(page_app, tab: str, **params: str) -> AppTest:
 
 def start(runtime, lona_gateway, outcome: str = "COMPLETED") -> str:
     lona_gateway.outcome = outcome
-    strategy_id = strategies.upload_strategy(runtime, f"Cross {outcome}", CODE, actor="ana")
+    strategy_id = strategies.upload_strategy(runtime, f"Cross {outcome}", CODE, actor=ANA)
     return strategies.start_backtest(runtime, strategy_id, [REF], date(2024, 1, 1), date(2024, 1, 2),
-                                     actor="ana").report_id
+                                     actor=ANA).report_id
 
 
 def test_without_a_token_the_page_says_what_to_set_and_shows_nothing_else(runtime, page_app):
@@ -106,7 +108,7 @@ def test_a_dataset_is_published_once_and_then_reused(with_data, lona_gateway, pa
 
 
 def test_a_backtest_started_here_completes_and_its_report_shows_metrics_and_curves(with_data, page_app):
-    strategy_id = strategies.upload_strategy(with_data, "Cross", CODE, actor="ana")
+    strategy_id = strategies.upload_strategy(with_data, "Cross", CODE, actor=ANA)
     at = opened(page_app, "Backtest")
     at.selectbox(key="backtest_strategy").select(strategy_id)
     at.multiselect(key="backtest_symbols").select(REF).run()
@@ -167,9 +169,9 @@ def test_a_backtest_nothing_follows_any_more_can_be_followed_again(make_runtime,
     runtime = make_runtime(lona_gateway_url=lona_gateway.url, lona_agent_token=TOKEN,
                            lona_poll_interval_seconds=0.001, lona_poll_timeout_seconds=0.02)
     lona_gateway.outcome = "HANG"
-    strategy_id = strategies.upload_strategy(runtime, "Cross", CODE, actor="ana")
+    strategy_id = strategies.upload_strategy(runtime, "Cross", CODE, actor=ANA)
     report_id = strategies.start_backtest(runtime, strategy_id, ["global-SPY"], date(2024, 1, 1), date(2024, 2, 1),
-                                          actor="ana").report_id
+                                          actor=ANA).report_id
     at = opened(page_app, "Backtest")
     assert " · no longer followed: Timed out waiting for report" in at.progress[0].proto.text
     lona_gateway.reports[report_id]["outcome"] = "COMPLETED"

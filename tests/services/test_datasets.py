@@ -103,7 +103,9 @@ def test_range_read_touches_only_partitions_in_range(datasets, store, tmp_path):
 
 def test_warm_read_comes_from_the_columnar_cache(datasets, store, tmp_path):
     datasets.write(REF, minute_candles(5000))
-    Datasets(store, tmp_path / "cache").read(REF)  # same cache folder, new process-like instance
+    first = Datasets(store, tmp_path / "cache")  # same cache folder, new process-like instance
+    first.read(REF)
+    first.flush()  # its cache files are written after the read returns, in the background
     store.gets.clear()
     again = Datasets(store, tmp_path / "cache").read(REF)
     assert len(again) == 5000

@@ -39,7 +39,7 @@ def decide(runtime, run_id: str, reject: set[str] = frozenset()) -> None:
 
 def test_a_run_stops_at_approval_with_its_orders_in_the_table(graph_runtime):
     refs = universe(graph_runtime)
-    run = start_run(graph_runtime, params(refs), "tester")
+    run = start_run(graph_runtime, params(refs), local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
     assert [run.step(n)["status"] for n in NODES] == ["done"] * 5 + ["waiting", "pending", "pending"]
     assert all(run.step(n)["seconds"] >= 0 for n in NODES[:5])
@@ -61,7 +61,7 @@ def test_a_run_stops_at_approval_with_its_orders_in_the_table(graph_runtime):
 
 def test_decisions_resume_the_run_and_only_approved_orders_reach_the_venue(graph_runtime):
     refs = universe(graph_runtime)
-    run = start_run(graph_runtime, params(refs), "tester")
+    run = start_run(graph_runtime, params(refs), local_operator("tester"))
     decide(graph_runtime, run.id, reject={"AAA"})
     run = get_run(graph_runtime, run.id)
     assert run.status == "completed", run.error
@@ -77,7 +77,7 @@ def test_decisions_resume_the_run_and_only_approved_orders_reach_the_venue(graph
 
 def test_the_checkpoint_survives_a_restart(graph_runtime, make_runtime):
     refs = universe(graph_runtime)
-    run = start_run(graph_runtime, params(refs), "tester")
+    run = start_run(graph_runtime, params(refs), local_operator("tester"))
     restarted = make_runtime(**FAST)  # a new process on the same NEXUS_HOME
     assert restarted is not graph_runtime
     decide(restarted, run.id)
@@ -90,8 +90,8 @@ def test_the_checkpoint_survives_a_restart(graph_runtime, make_runtime):
 
 def test_a_second_run_on_the_same_data_reuses_the_trained_model(graph_runtime):
     refs = universe(graph_runtime)
-    first = start_run(graph_runtime, params(refs), "tester")
-    second = start_run(graph_runtime, params(refs), "tester")
+    first = start_run(graph_runtime, params(refs), local_operator("tester"))
+    second = start_run(graph_runtime, params(refs), local_operator("tester"))
     assert first.results["predictor"]["model"]["cached"] is False
     assert second.results["predictor"]["model"]["cached"] is True
     assert second.results["predictor"]["forecasts"] == first.results["predictor"]["forecasts"]
@@ -100,7 +100,7 @@ def test_a_second_run_on_the_same_data_reuses_the_trained_model(graph_runtime):
 def test_a_symbol_with_critical_anomalies_is_excluded_visibly(graph_runtime):
     refs = universe(graph_runtime, ("AAA", "BBB"))
     frozen = write(graph_runtime, "FRZ", frozen_tail(candles(7)))
-    run = start_run(graph_runtime, params((*refs, frozen)), "tester")
+    run = start_run(graph_runtime, params((*refs, frozen)), local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
     assert "FRZ" in run.results["anomaly"]["excluded"]
     assert "stale" in run.results["anomaly"]["excluded"]["FRZ"]
@@ -111,7 +111,7 @@ def test_a_symbol_with_critical_anomalies_is_excluded_visibly(graph_runtime):
 
 def test_a_run_with_nothing_to_propose_completes_without_interrupt_and_says_why(graph_runtime):
     frozen = tuple(write(graph_runtime, s, frozen_tail(candles(i))) for i, s in enumerate(("FRA", "FRB")))
-    run = start_run(graph_runtime, params(frozen), "tester")
+    run = start_run(graph_runtime, params(frozen), local_operator("tester"))
     assert run.status == "completed", run.error
     assert "every symbol of the universe is excluded" in run.outcome
     assert run.step("approval")["status"] == run.step("execute")["status"] == "skipped"
@@ -121,7 +121,7 @@ def test_a_run_with_nothing_to_propose_completes_without_interrupt_and_says_why(
 def test_a_close_only_dataset_is_accepted(graph_runtime):
     refs = universe(graph_runtime, ("AAA",))
     close_only = write(graph_runtime, "CLO", candles(5), close_only=True)
-    run = start_run(graph_runtime, params((*refs, close_only)), "tester")
+    run = start_run(graph_runtime, params((*refs, close_only)), local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
     described = {d["symbol"]: d for d in run.results["load_data"]["universe"]}
     assert described["CLO"]["close_only"] is True
@@ -131,7 +131,7 @@ def test_a_close_only_dataset_is_accepted(graph_runtime):
 def test_a_dataset_too_short_for_the_lookback_fails_the_run_naming_it(graph_runtime):
     refs = universe(graph_runtime, ("AAA",))
     short = write(graph_runtime, "SHORT", candles(3, n=200))
-    run = start_run(graph_runtime, params((*refs, short)), "tester")
+    run = start_run(graph_runtime, params((*refs, short)), local_operator("tester"))
     assert run.status == "failed"
     assert "test/SHORT/1d has 200 bars; a lookback of 300 needs at least 300" in run.error
     assert run.step("load_data")["status"] == "failed"
@@ -173,7 +173,7 @@ def test_nan_in_returns_is_counted_and_dropped(graph_runtime, monkeypatch):
         return frame
 
     monkeypatch.setattr(Datasets, "read_version", with_a_hole)
-    run = start_run(graph_runtime, params(refs), "tester")
+    run = start_run(graph_runtime, params(refs), local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
     nan = {d["symbol"]: d["nan_returns"] for d in run.results["load_data"]["universe"]}
     assert nan["BBB"] >= 1 and nan["AAA"] == 0
@@ -191,7 +191,7 @@ def test_a_killed_worker_fails_the_run_and_it_continues_from_its_checkpoint(grap
 
     monkeypatch.setattr("services.agents.nodes.detect_universe", killed)
     with pytest.raises(WorkerKilled):
-        start_run(graph_runtime, params(refs), "tester")
+        start_run(graph_runtime, params(refs), local_operator("tester"))
     (run,) = list_runs(graph_runtime)
     assert run.status == "running" and run.step("anomaly")["status"] == "running"
     with graph_runtime.engine.begin() as connection:  # the heartbeat stopped a while ago
@@ -201,7 +201,7 @@ def test_a_killed_worker_fails_the_run_and_it_continues_from_its_checkpoint(grap
     assert run.step("anomaly")["status"] == "failed"
     monkeypatch.undo()
     predicted_at = run.step("predictor")["finished_at"]
-    run = continue_run(graph_runtime, run.id, "tester")
+    run = continue_run(graph_runtime, run.id, local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
     assert run.step("predictor")["finished_at"] == predicted_at  # not redone: taken from the checkpoint
     with graph_runtime.engine.connect() as connection:
@@ -221,11 +221,11 @@ def test_a_cancelled_run_stops_after_its_current_node_and_can_continue(graph_run
         return detect(*args, **kwargs)
 
     monkeypatch.setattr(nodes, "detect_universe", cancel_meanwhile)
-    run = start_run(graph_runtime, params(refs), "tester")
+    run = start_run(graph_runtime, params(refs), local_operator("tester"))
     assert run.status == "cancelled" and "cancelled by an operator" in run.error
     assert run.step("anomaly")["status"] == "done" and run.step("optimizer")["status"] == "skipped"
     assert graph_runtime.orders.list(run_id=run.id) == []
     monkeypatch.undo()
-    run = continue_run(graph_runtime, run.id, "tester")
+    run = continue_run(graph_runtime, run.id, local_operator("tester"))
     assert run.status == "awaiting_approval"
     assert run.step("execute")["status"] == run.step("record")["status"] == "pending"

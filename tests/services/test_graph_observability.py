@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, select, text
 from streamlit.testing.v1 import AppTest
 
 from services.agents.runs import get_run, start_run
+from services.core.auth import local_operator
 from services.core.records import graph_runs, orders
 from tests.fakes.langsmith import API_KEY as LANGSMITH_KEY
 from tests.fakes.langsmith import TENANT_ID, FakeLangSmith
@@ -54,8 +55,8 @@ def orders_of(runtime, run_id: str) -> list[tuple]:
 def test_the_llm_writes_a_rationale_per_step_and_never_changes_an_order(make_runtime, xai):
     runtime = llm_runtime(make_runtime, xai)
     refs = universe(runtime)
-    plain = start_run(runtime, params(refs), "tester")
-    with_llm = start_run(runtime, params(refs, llm=True), "tester")
+    plain = start_run(runtime, params(refs), local_operator("tester"))
+    with_llm = start_run(runtime, params(refs, llm=True), local_operator("tester"))
     assert with_llm.status == "awaiting_approval", with_llm.error
     assert len(xai.calls) == len(STEPS)
     assert xai.calls[0]["model"] == "grok-4-1-fast-non-reasoning"
@@ -74,7 +75,7 @@ def test_the_llm_writes_a_rationale_per_step_and_never_changes_an_order(make_run
 def test_an_llm_error_costs_the_text_not_the_run(make_runtime, xai):
     runtime = llm_runtime(make_runtime, xai)
     xai.fail_next(10, status=500, body={"error": {"message": "overloaded"}})
-    run = start_run(runtime, params(universe(runtime), llm=True), "tester")
+    run = start_run(runtime, params(universe(runtime), llm=True), local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
     assert "LLM rationale failed (the LLM API answered HTTP 500)" in run.rationale["predictor"]["note"]
     assert all("failed earlier" in run.rationale[s]["note"] for s in STEPS[1:])  # not asked again
@@ -87,7 +88,7 @@ def test_a_slow_llm_times_out_and_the_run_goes_on(make_runtime, xai):
     runtime = llm_runtime(make_runtime, xai, xai_timeout_seconds=0.3)
     xai.slow_next(10, delay_s=2.0)
     started = time.monotonic()
-    run = start_run(runtime, params(universe(runtime), llm=True), "tester")
+    run = start_run(runtime, params(universe(runtime), llm=True), local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
     assert "timed out after 0.3 s" in run.rationale["predictor"]["note"]
     assert time.monotonic() - started < 30
@@ -97,7 +98,7 @@ def test_runs_are_traced_to_langsmith_under_the_run_id_the_console_links_to(make
     with FakeLangSmith() as langsmith:
         runtime = llm_runtime(make_runtime, xai, langsmith_tracing=True, langsmith_api_key=LANGSMITH_KEY,
                               langsmith_endpoint=langsmith.url, langsmith_project="nexus-test")
-        run = start_run(runtime, params(universe(runtime), llm=True), "tester")
+        run = start_run(runtime, params(universe(runtime), llm=True), local_operator("tester"))
         assert run.status == "awaiting_approval", run.error
         (project,) = langsmith.projects.values()
         assert project["name"] == "nexus-test"
@@ -121,7 +122,7 @@ def test_an_unreachable_langsmith_leaves_the_run_untraced(make_runtime):
     runtime = make_runtime(**FAST, langsmith_tracing=True, langsmith_api_key=LANGSMITH_KEY,
                            langsmith_endpoint="http://127.0.0.1:9", langsmith_project="unreachable",
                            langsmith_timeout_seconds=1)
-    run = start_run(runtime, params(universe(runtime)), "tester")
+    run = start_run(runtime, params(universe(runtime)), local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
     assert run.trace_url is None
     assert "LangSmith unavailable" in run.traces[0]["note"]
@@ -130,7 +131,7 @@ def test_an_unreachable_langsmith_leaves_the_run_untraced(make_runtime):
 @pytest.mark.postgres
 def test_postgres_checkpoints_carry_a_run_across_processes(make_runtime, postgres_url):
     runtime = make_runtime(**FAST, database_url=postgres_url)
-    run = start_run(runtime, params(universe(runtime)), "tester")
+    run = start_run(runtime, params(universe(runtime)), local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
     engine = create_engine(postgres_url)
     with engine.connect() as connection:
@@ -151,7 +152,7 @@ def test_no_key_reaches_the_records_the_checkpoints_the_trace_or_the_page(make_r
         runtime = llm_runtime(make_runtime, xai, langsmith_tracing=True, langsmith_api_key=LANGSMITH_KEY,
                               langsmith_endpoint=langsmith.url)
         xai.fail_next(1, status=401, body={"error": {"message": f"Incorrect API key provided: {XAI_KEY}"}})
-        run = start_run(runtime, params(universe(runtime), llm=True), "tester")
+        run = start_run(runtime, params(universe(runtime), llm=True), local_operator("tester"))
         assert run.status == "awaiting_approval", run.error
         assert run.rationale["predictor"]["note"].startswith("LLM rationale failed (the LLM API answered HTTP 401)")
         seen = [b.body.decode(errors="ignore") for b in langsmith.requests if b.path.startswith("/runs")]

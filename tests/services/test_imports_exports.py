@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from services.core.auth import local_operator
 from services.core.errors import BadInput, InvalidCandles
 from services.market_data.datasets import DatasetRef
 from services.market_data.exports import export
@@ -18,6 +19,8 @@ from services.market_data.seed import seed
 T0 = 1_704_067_200_000
 HOUR = 3_600_000
 REF = DatasetRef.parse("upload/TEST/1h")
+
+TRADER = local_operator("tester")
 
 
 def hourly_csv(n: int = 48, start: int = T0) -> bytes:
@@ -36,9 +39,9 @@ def test_preview_reports_problem_without_writing(runtime):
 
 
 def test_import_new_then_merge(runtime):
-    result = import_file(runtime.datasets, REF, hourly_csv(24), "day1.csv", actor="tester")
+    result = import_file(runtime.datasets, REF, hourly_csv(24), "day1.csv", actor=TRADER)
     assert result.rows_total == 24
-    result = import_file(runtime.datasets, REF, hourly_csv(48), "two-days.csv", actor="tester")
+    result = import_file(runtime.datasets, REF, hourly_csv(48), "two-days.csv", actor=TRADER)
     assert (result.rows_added, result.rows_total) == (24, 48)
     history = runtime.datasets.manifest(REF).imports
     assert [h["source"] for h in history] == ["day1.csv", "two-days.csv"] and history[-1]["actor"] == "tester"
@@ -46,31 +49,32 @@ def test_import_new_then_merge(runtime):
 
 def test_zero_byte_and_oversized_uploads_are_refused(runtime):
     with pytest.raises(InvalidCandles, match="0 bytes"):
-        import_file(runtime.datasets, REF, b"", "empty.csv")
+        import_file(runtime.datasets, REF, b"", "empty.csv", actor=TRADER)
     with pytest.raises(InvalidCandles, match="over the 100 MB import limit"):
         check_size(200 * 1024 * 1024, "huge.csv")
 
 
 def test_refused_import_writes_nothing(runtime):
-    import_file(runtime.datasets, REF, hourly_csv(24), "ok.csv")
+    import_file(runtime.datasets, REF, hourly_csv(24), "ok.csv", actor=TRADER)
     before = runtime.datasets.manifest(REF).to_json()
     unsorted = b"\n".join(hourly_csv(24, start=T0 + 24 * HOUR).splitlines()[::-1][:-1])
     header = hourly_csv(1).splitlines()[0]
     with pytest.raises(InvalidCandles, match="out of order"):
-        import_file(runtime.datasets, REF, header + b"\n" + unsorted, "reversed.csv")
+        import_file(runtime.datasets, REF, header + b"\n" + unsorted, "reversed.csv", actor=TRADER)
     assert runtime.datasets.manifest(REF).to_json() == before
-    result = import_file(runtime.datasets, REF, header + b"\n" + unsorted, "reversed.csv", repair_order=True)
+    result = import_file(runtime.datasets, REF, header + b"\n" + unsorted, "reversed.csv", repair_order=True,
+                         actor=TRADER)
     assert result.rows_total == 48
     assert runtime.datasets.manifest(REF).imports[-1]["rows_reordered"] > 0
 
 
 def test_export_csv_and_json_to_the_exports_container(runtime):
-    import_file(runtime.datasets, REF, hourly_csv(48), "x.csv")
-    result = export(runtime.datasets, runtime.store, REF, "csv", T0 + 24 * HOUR, None)
+    import_file(runtime.datasets, REF, hourly_csv(48), "x.csv", actor=TRADER)
+    result = export(runtime.datasets, runtime.store, REF, "csv", T0 + 24 * HOUR, None, actor=TRADER)
     assert result.blob_name == "TEST_1h_20240102_20240102.csv" and result.rows == 24
     stored, _ = runtime.store.get("exports", result.blob_name)
     assert stored.decode().splitlines()[0] == "timestamp,open,high,low,close,volume"
-    result = export(runtime.datasets, runtime.store, REF, "json", name="my-export")
+    result = export(runtime.datasets, runtime.store, REF, "json", name="my-export", actor=TRADER)
     payload = json.loads(runtime.store.get("exports", "my-export.json")[0])
     assert len(payload["data"]) == 48 and set(payload["data"][0]) == {"timestamp", "open", "high", "low", "close",
                                                                       "volume"}
@@ -78,16 +82,16 @@ def test_export_csv_and_json_to_the_exports_container(runtime):
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "a/b", "x y", ""])
 def test_export_names_never_become_paths(runtime, name):
-    import_file(runtime.datasets, REF, hourly_csv(2), "x.csv")
+    import_file(runtime.datasets, REF, hourly_csv(2), "x.csv", actor=TRADER)
     with pytest.raises(BadInput):
-        export(runtime.datasets, runtime.store, REF, "csv", name=name or "..")
+        export(runtime.datasets, runtime.store, REF, "csv", name=name or "..", actor=TRADER)
 
 
 def test_quality_finds_gaps_and_zero_volume_runs(runtime):
     data = pd.read_csv(pd.io.common.BytesIO(hourly_csv(48)))
     data = data.drop(index=[10, 11, 12]).reset_index(drop=True)
     data.loc[20:24, "Volume"] = 0.0
-    import_file(runtime.datasets, REF, data.to_csv(index=False).encode(), "gappy.csv")
+    import_file(runtime.datasets, REF, data.to_csv(index=False).encode(), "gappy.csv", actor=TRADER)
     report = assess(runtime.datasets.read(REF), runtime.datasets.manifest(REF), "1h")
     assert report.missing == 3 and report.gaps[0].candles == 3 and report.gaps[0].start_ms == T0 + 10 * HOUR
     assert report.zero_volume_runs[0].candles == 5

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from cli.ingest import app as ingest_cli
 from services.core import clock
+from services.core.auth import local_operator
 from services.core.errors import InvalidCandles, ServiceUnavailable
 from services.jobs.queue import JobCancelled
 from services.market_data.connectors import ccxt_source
@@ -24,6 +25,10 @@ DEC_1 = NOW - 31 * DAY
 STEP = 5 * MINUTE  # 5-minute candles: monthly partitions, few pages
 PER_DAY = DAY // STEP
 REF = DatasetRef("binance", "BTCUSDT", "5m")
+
+TRADER = local_operator("tester")
+
+OPERATOR = local_operator("operator")
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +47,7 @@ def partitions(runtime, ref=REF) -> list[str]:
 
 def test_ingest_writes_partitions_and_never_stores_the_open_candle(market_runtime, fake_binance):
     seen = []
-    result = ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, None, "tester", progress=seen.append,
+    result = ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, None, actor=TRADER, progress=seen.append,
                     now_ms=NOW + 30_000)
     manifest = market_runtime.datasets.manifest(REF)
     assert partitions(market_runtime) == ["2024-11", "2024-12"]
@@ -58,25 +63,25 @@ def test_ingest_writes_partitions_and_never_stores_the_open_candle(market_runtim
 def test_a_slow_exchange_still_reports_progress_page_by_page(market_runtime, fake_binance, monkeypatch):
     monkeypatch.setattr(ccxt_source, "BATCH_S", 0.0)  # every page takes longer than the bound: a batch each
     seen = []
-    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, progress=seen.append, now_ms=NOW)
+    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, progress=seen.append, now_ms=NOW, actor=TRADER)
     assert [p.candles for p in seen[:3]] == [1000, 2000, 3000]
     assert market_runtime.datasets.manifest(REF).rows == 42 * PER_DAY
 
 
 def test_a_rerun_and_an_update_with_nothing_new_fetch_nothing(market_runtime, fake_binance):
-    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOW - DAY, None, now_ms=NOW)
+    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOW - DAY, None, now_ms=NOW, actor=TRADER)
     asked = len(fake_binance.requests)
-    again = ingest(market_runtime, "binance", "BTC/USDT", "5m", NOW - DAY, None, now_ms=NOW + 59_000)
-    nothing = update(market_runtime, REF, now_ms=NOW + 59_000)
+    again = ingest(market_runtime, "binance", "BTC/USDT", "5m", NOW - DAY, None, now_ms=NOW + 59_000, actor=TRADER)
+    nothing = update(market_runtime, REF, now_ms=NOW + 59_000, actor=TRADER)
     assert again.candles == nothing.candles == 0 and "up to date" in nothing.summary
     assert len(fake_binance.klines_calls()) == 1 and len(fake_binance.requests) == asked  # no klines, not even markets
 
 
 def test_update_fetches_only_new_candles_and_rewrites_one_partition(market_runtime, fake_binance):
-    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, None, now_ms=NOW)
+    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, None, now_ms=NOW, actor=TRADER)
     before = len(fake_binance.klines_calls())
     fake_binance.now_ms = NOW + 3 * 60 * MINUTE
-    result = update(market_runtime, str(REF), "tester", now_ms=fake_binance.now_ms + 1)
+    result = update(market_runtime, str(REF), actor=TRADER, now_ms=fake_binance.now_ms + 1)
     assert starts(fake_binance)[before:] == [NOW]
     assert result.candles == 36 and result.partitions == ["binance/BTCUSDT/5m/2025-01.csv"]
     assert result.bytes_written < 10_000
@@ -86,7 +91,7 @@ def test_update_fetches_only_new_candles_and_rewrites_one_partition(market_runti
 def test_a_candle_with_high_below_low_stops_the_job_naming_it(market_runtime, fake_binance):
     fake_binance.bad_candle_at = DEC_1 + 5 * DAY + 10 * MINUTE
     with pytest.raises(InvalidCandles, match=r"binance BTC/USDT 5m candle at 2024-12-06T00:10:00Z: high < low"):
-        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW)
+        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW, actor=TRADER)
     assert partitions(market_runtime) == ["2024-11"]  # complete partitions kept, none half-written
     assert market_runtime.datasets.manifest(REF).last_ts == DEC_1 - STEP
 
@@ -109,10 +114,10 @@ def test_a_crash_half_way_keeps_finished_partitions_and_the_rerun_fetches_only_t
             raise RuntimeError("worker killed")
 
     with pytest.raises(RuntimeError):
-        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, progress=crash, now_ms=NOW)
+        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, progress=crash, now_ms=NOW, actor=TRADER)
     assert partitions(market_runtime) == ["2024-11"]
     before = len(fake_binance.klines_calls())
-    result = ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW)
+    result = ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW, actor=TRADER)
     assert starts(fake_binance)[before] == DEC_1 and min(starts(fake_binance)[before:]) == DEC_1
     assert result.candles == 31 * PER_DAY
     assert market_runtime.datasets.manifest(REF).rows == 42 * PER_DAY
@@ -125,58 +130,59 @@ def test_an_outage_keeps_what_was_fetched_and_says_how_far_it_got(market_runtime
 
     fake_binance.on_klines = outage_after_five_pages
     with pytest.raises(ServiceUnavailable) as caught:
-        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW)
+        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW, actor=TRADER)
     stored = market_runtime.datasets.manifest(REF).last_ts
     assert stored == NOV_20 + 5 * 1000 * STEP - STEP
     assert f"stored through {clock.from_ms(stored):%Y-%m-%dT%H:%M:%SZ}" in str(caught.value)
     assert "failed (OperationFailed: binance {\"code\": -1000" in str(caught.value)
     fake_binance.heal()
     before = len(fake_binance.klines_calls())
-    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW)
+    ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, now_ms=NOW, actor=TRADER)
     assert starts(fake_binance)[before] == stored + STEP
     assert market_runtime.datasets.manifest(REF).rows == 42 * PER_DAY
 
 
 def test_cancel_keeps_what_was_fetched(market_runtime, fake_binance):
     with pytest.raises(JobCancelled):
-        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, cancelled=lambda: True, now_ms=NOW)
+        ingest(market_runtime, "binance", "BTC/USDT", "5m", NOV_20, NOW, cancelled=lambda: True, now_ms=NOW,
+               actor=TRADER)
     assert market_runtime.datasets.manifest(REF).rows == 10_000  # the first batch of pages, written whole
 
 
 def test_an_earlier_start_fetches_only_the_missing_head(market_runtime, fake_binance):
-    ingest(market_runtime, "binance", "BTC/USDT", "1h", NOW - 5 * DAY, NOW, now_ms=NOW)
+    ingest(market_runtime, "binance", "BTC/USDT", "1h", NOW - 5 * DAY, NOW, now_ms=NOW, actor=TRADER)
     before = len(fake_binance.klines_calls())
-    ingest(market_runtime, "binance", "BTC/USDT", "1h", NOW - 8 * DAY, NOW, now_ms=NOW)
+    ingest(market_runtime, "binance", "BTC/USDT", "1h", NOW - 8 * DAY, NOW, now_ms=NOW, actor=TRADER)
     assert starts(fake_binance)[before:] == [NOW - 8 * DAY]
     assert market_runtime.datasets.manifest(DatasetRef("binance", "BTCUSDT", "1h")).rows == 8 * 24
 
 
 def test_alpaca_stock_candles_keep_vwap_and_trades(market_runtime):
-    result = ingest(market_runtime, "alpaca", "AAPL", "5m", NOW - 7 * DAY, NOW, now_ms=NOW)
+    result = ingest(market_runtime, "alpaca", "AAPL", "5m", NOW - 7 * DAY, NOW, now_ms=NOW, actor=TRADER)
     ref = DatasetRef("alpaca", "AAPL", "5m")
     frame = market_runtime.datasets.read(ref)
     assert result.candles == 5 * 78 and list(frame.columns)[-2:] == ["vwap", "trades"]
 
 
 def test_update_all_updates_sourced_datasets_and_skips_others(market_runtime, fake_binance, fake_alpaca):
-    ingest(market_runtime, "binance", "ETHUSDT", "1h", NOW - 2 * DAY, None, now_ms=NOW)
-    ingest(market_runtime, "alpaca-crypto", "BTC/USD", "1h", NOW - 2 * DAY, None, now_ms=NOW)
+    ingest(market_runtime, "binance", "ETHUSDT", "1h", NOW - 2 * DAY, None, now_ms=NOW, actor=TRADER)
+    ingest(market_runtime, "alpaca-crypto", "BTC/USD", "1h", NOW - 2 * DAY, None, now_ms=NOW, actor=TRADER)
     sample = market_runtime.datasets.read(DatasetRef("binance", "ETHUSDT", "1h"))
     market_runtime.datasets.write(DatasetRef("sample", "ETHUSDT", "1h"), sample)
     fake_binance.now_ms = fake_alpaca.now_ms = NOW + 5 * 60 * MINUTE
-    outcome = update_all(market_runtime, "tester", now_ms=NOW + 5 * 60 * MINUTE)
+    outcome = update_all(market_runtime, actor=TRADER, now_ms=NOW + 5 * 60 * MINUTE)
     assert {r.ref: r.candles for r in outcome.results} == {"alpaca-crypto/BTCUSD/1h": 5, "binance/ETHUSDT/1h": 5}
     assert outcome.skipped == ["sample/ETHUSDT/1h"] and not outcome.failed
 
 
 # --- jobs -----------------------------------------------------------------------------------------------
 def test_ingest_and_update_jobs_run_through_the_queue(market_runtime, fake_binance):
-    job_id = start_ingest(market_runtime.jobs, "binance", "BTC/USDT", "15m", NOW - 10 * DAY, NOW - DAY, "operator")
+    job_id = start_ingest(market_runtime.jobs, "binance", "BTC/USDT", "15m", NOW - 10 * DAY, NOW - DAY, OPERATOR)
     job = market_runtime.jobs.get(job_id)
     assert job.status == "succeeded", job.error
     assert job.kind == "ingest" and job.actor == "operator" and job.progress == 1.0
     assert job.result["candles"] == 9 * 96 and job.message == job.result["summary"]
-    update_id = start_update(market_runtime.jobs, "binance/BTCUSDT/15m", "operator")
+    update_id = start_update(market_runtime.jobs, "binance/BTCUSDT/15m", OPERATOR)
     assert market_runtime.jobs.get(update_id).status == "succeeded"
 
 
@@ -186,7 +192,7 @@ def test_cancelling_a_running_ingest_job_keeps_what_it_fetched(market_runtime, f
             market_runtime.jobs.cancel(job.id, "operator")
 
     fake_binance.on_klines = operator_cancels
-    job_id = start_ingest(market_runtime.jobs, "binance", "BTC/USDT", "5m", NOV_20, NOW, "operator")
+    job_id = start_ingest(market_runtime.jobs, "binance", "BTC/USDT", "5m", NOV_20, NOW, OPERATOR)
     job = market_runtime.jobs.get(job_id)
     assert job.status == "cancelled" and job.error == "cancelled by an operator"
     assert market_runtime.datasets.manifest(REF).rows == 10_000  # the first batch of pages, written whole
@@ -194,7 +200,7 @@ def test_cancelling_a_running_ingest_job_keeps_what_it_fetched(market_runtime, f
 
 def test_a_failing_ingest_job_records_the_reason(market_runtime, fake_binance):
     fake_binance.bad_candle_at = NOW - 3 * DAY
-    job_id = start_ingest(market_runtime.jobs, "binance", "BTCUSDT", "1h", NOW - 5 * DAY, NOW, "op")
+    job_id = start_ingest(market_runtime.jobs, "binance", "BTCUSDT", "1h", NOW - 5 * DAY, NOW, local_operator("op"))
     job = market_runtime.jobs.get(job_id)
     assert job.status == "failed" and "candle at 2024-12-29T00:00:00Z: high < low" in job.error
 

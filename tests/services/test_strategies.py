@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from services.core.auth import local_operator
 from services.core.errors import BadInput, DatasetNotFound
 from services.market_data.datasets import DatasetRef
 from services.strategies import backtests as strategies
@@ -23,6 +24,9 @@ REF = DatasetRef.parse("binance/BTCUSDT/1h")
 JAN_1 = 1_704_067_200_000
 HOUR = 3_600_000
 CODE = "import backtrader as bt\n\n\nclass Cross(bt.Strategy):\n    pass\n"
+
+ANA = local_operator("ana")
+BO = local_operator("bo")
 
 
 def candles(first_ms: int, rows: int) -> pd.DataFrame:
@@ -40,9 +44,9 @@ def runtime_with_data(lona_runtime):
 
 def backtest(runtime, lona_gateway, outcome="COMPLETED", symbols=(str(REF),)):
     lona_gateway.outcome = outcome
-    strategy_id = strategies.upload_strategy(runtime, "Cross", CODE, actor="ana")
+    strategy_id = strategies.upload_strategy(runtime, "Cross", CODE, actor=ANA)
     return strategies.start_backtest(runtime, strategy_id, list(symbols), date(2024, 1, 1), date(2024, 1, 2),
-                                     actor="ana", initial_cash=50_000, commission=0.0005)
+                                     actor=ANA, initial_cash=50_000, commission=0.0005)
 
 
 # --- configuration ---------------------------------------------------------------------------------------
@@ -63,7 +67,7 @@ def test_the_job_kind_is_known_to_the_worker():
 def test_registration_saves_the_token_privately_and_the_console_uses_it(make_runtime, lona_gateway):
     runtime = make_runtime(lona_gateway_url=lona_gateway.url, lona_agent_registration_secret=SECRET)
     assert not is_configured(runtime.settings)
-    registration, path = strategies.register_agent(runtime)
+    registration, path = strategies.register_agent(runtime, actor=ANA)
     saved = json.loads(Path(path).read_text())
     assert saved["lona_token"] == registration.token.get_secret_value() and saved["agent_id"] == "trade-nexus"
     assert stat.S_IMODE(runtime.settings.lona_credentials_path.stat().st_mode) == 0o600
@@ -89,9 +93,9 @@ def test_a_corrupt_credentials_file_says_what_to_do(make_runtime):
 
 # --- strategies ------------------------------------------------------------------------------------------
 def test_created_and_uploaded_strategies_are_recorded(runtime_with_data, lona_gateway):
-    made = strategies.create_strategy(runtime_with_data, "buy when RSI(14) drops below 30", actor="ana",
+    made = strategies.create_strategy(runtime_with_data, "buy when RSI(14) drops below 30", actor=ANA,
                                       name="RSI dip", model="grok-4")
-    uploaded = strategies.upload_strategy(runtime_with_data, "Cross", CODE, actor="bo", description="SMA cross")
+    uploaded = strategies.upload_strategy(runtime_with_data, "Cross", CODE, actor=BO, description="SMA cross")
     history = strategies.strategy_history(runtime_with_data)
     assert [(r.id, r.origin, r.actor) for r in history] == [(uploaded, "uploaded", "bo"),
                                                             (made.strategy_id, "generated", "ana")]
@@ -102,8 +106,8 @@ def test_created_and_uploaded_strategies_are_recorded(runtime_with_data, lona_ga
 
 # --- publishing ------------------------------------------------------------------------------------------
 def test_publishing_the_same_dataset_version_twice_uploads_once(runtime_with_data, lona_gateway):
-    first = strategies.publish_dataset(runtime_with_data, REF, actor="ana")
-    again = strategies.publish_dataset(runtime_with_data, "binance/BTCUSDT/1h", actor="bo")
+    first = strategies.publish_dataset(runtime_with_data, REF, actor=ANA)
+    again = strategies.publish_dataset(runtime_with_data, "binance/BTCUSDT/1h", actor=BO)
     assert len(lona_gateway.uploads) == 1
     assert first.uploaded and not again.uploaded and again.symbol_id == first.symbol_id
     assert first.name == "BTCUSDT_1h_20240101_20240102" and first.candles == 48
@@ -122,37 +126,37 @@ def test_publishing_the_same_dataset_version_twice_uploads_once(runtime_with_dat
 
 
 def test_a_range_is_its_own_symbol_and_is_reused_too(runtime_with_data, lona_gateway):
-    day_two = strategies.publish_dataset(runtime_with_data, REF, date(2024, 1, 2), date(2024, 1, 2), actor="ana")
+    day_two = strategies.publish_dataset(runtime_with_data, REF, date(2024, 1, 2), date(2024, 1, 2), actor=ANA)
     assert day_two.name == "BTCUSDT_1h_20240102_20240102" and day_two.candles == 24
-    strategies.publish_dataset(runtime_with_data, REF, date(2024, 1, 2), date(2024, 1, 5), actor="ana")  # same candles
-    strategies.publish_dataset(runtime_with_data, REF, actor="ana")
+    strategies.publish_dataset(runtime_with_data, REF, date(2024, 1, 2), date(2024, 1, 5), actor=ANA)  # same candles
+    strategies.publish_dataset(runtime_with_data, REF, actor=ANA)
     assert [u.name for u in lona_gateway.uploads] == ["BTCUSDT_1h_20240102_20240102", "BTCUSDT_1h_20240101_20240102"]
     assert strategies.published_symbols(runtime_with_data, REF)[0].name == "BTCUSDT_1h_20240101_20240102"
 
 
 def test_a_new_data_version_is_uploaded_again(runtime_with_data, lona_gateway):
-    before = strategies.publish_dataset(runtime_with_data, REF, actor="ana")
+    before = strategies.publish_dataset(runtime_with_data, REF, actor=ANA)
     runtime_with_data.datasets.write(REF, candles(JAN_1 + 48 * HOUR, 24))
-    after = strategies.publish_dataset(runtime_with_data, REF, actor="ana")
+    after = strategies.publish_dataset(runtime_with_data, REF, actor=ANA)
     assert after.dataset_version != before.dataset_version and after.symbol_id != before.symbol_id
     assert after.name == "BTCUSDT_1h_20240101_20240103" and len(lona_gateway.uploads) == 2
 
 
 def test_a_symbol_deleted_on_lona_is_uploaded_again(runtime_with_data, lona_gateway):
-    before = strategies.publish_dataset(runtime_with_data, REF, actor="ana")
+    before = strategies.publish_dataset(runtime_with_data, REF, actor=ANA)
     lona_gateway.symbols.clear()
-    after = strategies.publish_dataset(runtime_with_data, REF, actor="ana")
+    after = strategies.publish_dataset(runtime_with_data, REF, actor=ANA)
     assert after.uploaded and after.symbol_id != before.symbol_id and len(lona_gateway.uploads) == 2
     assert [p.symbol_id for p in strategies.published_symbols(runtime_with_data)] == [after.symbol_id]
 
 
 def test_publishing_nothing_is_refused_before_any_upload(runtime_with_data, lona_gateway):
     with pytest.raises(BadInput, match="no candles between 2025-01-01 and 2025-01-31"):
-        strategies.publish_dataset(runtime_with_data, REF, date(2025, 1, 1), date(2025, 1, 31), actor="ana")
+        strategies.publish_dataset(runtime_with_data, REF, date(2025, 1, 1), date(2025, 1, 31), actor=ANA)
     with pytest.raises(BadInput, match="is after end"):
-        strategies.publish_dataset(runtime_with_data, REF, date(2024, 1, 2), date(2024, 1, 1), actor="ana")
+        strategies.publish_dataset(runtime_with_data, REF, date(2024, 1, 2), date(2024, 1, 1), actor=ANA)
     with pytest.raises(DatasetNotFound):
-        strategies.publish_dataset(runtime_with_data, "binance/ETHUSDT/1h", actor="ana")
+        strategies.publish_dataset(runtime_with_data, "binance/ETHUSDT/1h", actor=ANA)
     assert not lona_gateway.uploads and not lona_gateway.requests
 
 
@@ -224,7 +228,7 @@ def test_a_poll_timeout_fails_the_job_and_the_report_can_be_read_later(make_runt
     report = strategies.backtest_report(runtime, started.report_id)
     assert report.status == "COMPLETED" and len(report.trades) == 3
     assert strategies.get_backtest(runtime, started.report_id).status == "COMPLETED"
-    job_id = strategies.follow_backtest(runtime, started.report_id, actor="bo")
+    job_id = strategies.follow_backtest(runtime, started.report_id, actor=BO)
     assert runtime.jobs.get(job_id).status == "succeeded"
 
 
@@ -239,7 +243,7 @@ def test_a_report_started_elsewhere_is_read_but_not_recorded(runtime_with_data, 
     assert "NameError" in report.stderr and "[CODE_ERROR]" in report.error
     assert strategies.backtest_history(runtime_with_data) == []
     with pytest.raises(BadInput, match="was started from this console"):
-        strategies.follow_backtest(runtime_with_data, report_id, actor="ana")
+        strategies.follow_backtest(runtime_with_data, report_id, actor=ANA)
 
 
 @pytest.mark.parametrize(
@@ -253,7 +257,7 @@ def test_a_report_started_elsewhere_is_read_but_not_recorded(runtime_with_data, 
 )
 def test_a_bad_backtest_request_changes_nothing(runtime_with_data, lona_gateway, symbols, start, end, cash, message):
     with pytest.raises(BadInput, match=message):
-        strategies.start_backtest(runtime_with_data, "strat-x", symbols, start, end, actor="ana", initial_cash=cash)
+        strategies.start_backtest(runtime_with_data, "strat-x", symbols, start, end, actor=ANA, initial_cash=cash)
     assert not lona_gateway.requests and strategies.backtest_history(runtime_with_data) == []
 
 
@@ -262,7 +266,7 @@ def test_the_lona_records_work_on_postgresql(make_runtime, lona_gateway, postgre
     runtime = make_runtime(database_url=postgres_url, lona_gateway_url=lona_gateway.url, lona_agent_token=TOKEN,
                            lona_poll_interval_seconds=0.001)
     runtime.datasets.write(REF, candles(JAN_1, 48))
-    strategies.publish_dataset(runtime, REF, actor="ana")
+    strategies.publish_dataset(runtime, REF, actor=ANA)
     started = backtest(runtime, lona_gateway)
     assert len(lona_gateway.uploads) == 1
     report = strategies.backtest_report(runtime, started.report_id)

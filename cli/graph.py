@@ -38,24 +38,25 @@ def show(run_id: str) -> None:
     """A run: status, node timings, forecasts, anomalies, weights, orders and checks, rationale, trace link."""
     found = get_run(runtime(), run_id)
     typer.echo(f"run {found.id}  {found.status}  by {found.actor}  {found.created_at:%Y-%m-%d %H:%M:%S} UTC")
-    typer.echo(f"  universe {', '.join(found.universe)}  params {found.params}")
+    typer.echo(f"  universe {', '.join(found.universe)}  params {found.params.as_dict()}")
     for ref, version in found.dataset_versions.items():
         typer.echo(f"  data {ref} @ {version}")
     for node in NODES:
         step = found.step(node)
-        seconds = f"{step['seconds']:.2f} s" if "seconds" in step else ""
-        typer.echo(f"  {node:10} {step['status']:8} {seconds:>10}  {step.get('message', '')}")
-    for symbol, f in found.results.get("predictor", {}).get("forecasts", {}).items():
-        metrics = f["metrics"]
-        typer.echo(f"  forecast {symbol:8} {f['expected_return']:+.3%} [{f['lower']:+.3%}, {f['upper']:+.3%}]  "
-                   f"rmse ratio {metrics['rmse_ratio'] or float('nan'):.3f}  hit {metrics['hit_rate'] or 0:.2f}  "
-                   f"coverage {metrics['interval_coverage'] or 0:.2f}")
-    for symbol, why in found.results.get("anomaly", {}).get("excluded", {}).items():
+        seconds = f"{step.seconds:.2f} s" if step.seconds is not None else ""
+        typer.echo(f"  {node:10} {step.status:8} {seconds:>10}  {step.message}")
+    predictor, anomaly = found.results.predictor, found.results.anomaly
+    for symbol, f in (predictor.forecasts if predictor else {}).items():
+        metrics = f.metrics
+        typer.echo(f"  forecast {symbol:8} {f.expected_return:+.3%} [{f.lower:+.3%}, {f.upper:+.3%}]  "
+                   f"rmse ratio {metrics.rmse_ratio or float('nan'):.3f}  hit {metrics.hit_rate or 0:.2f}  "
+                   f"coverage {metrics.interval_coverage or 0:.2f}")
+    for symbol, why in (anomaly.excluded if anomaly else {}).items():
         typer.echo(f"  EXCLUDED {symbol}: {why}")
     for step, entry in found.rationale.items():
-        typer.echo(f"  rationale {step}: {entry.get('llm') or entry['summary']}".replace("\n", "\n    "))
-        if entry.get("note"):
-            typer.echo(f"    ({entry['note']})")
+        typer.echo(f"  rationale {step}: {entry.llm or entry.summary}".replace("\n", "\n    "))
+        if entry.note:
+            typer.echo(f"    ({entry.note})")
     if found.llm_usage:
         typer.echo(f"  LLM usage {found.llm_usage}")
     _report(found)

@@ -62,66 +62,66 @@ def _live_steps(run_id: str, shown_status: str) -> None:
 
 
 def _predictor(run: GraphRun) -> None:
-    result = run.results.get("predictor")
-    if not result:
+    result = run.results.predictor
+    if result is None:
         return
     percent = st.column_config.NumberColumn(format="percent")
-    st.dataframe(metrics_frame(result["forecasts"]), hide_index=True, width="stretch",
+    st.dataframe(metrics_frame(result.forecasts), hide_index=True, width="stretch",
                  column_config={c: percent for c in ("expected return", "lower", "upper", "raw model", "hit rate",
                                                      "coverage")})
     bar_ms = approx_interval_ms(DatasetRef.parse(run.universe[0]).interval)
-    columns = st.columns(min(3, len(result["forecasts"])))
-    for index, (symbol, forecast) in enumerate(result["forecasts"].items()):
+    columns = st.columns(min(3, len(result.forecasts)))
+    for index, (symbol, forecast) in enumerate(result.forecasts.items()):
         columns[index % len(columns)].plotly_chart(forecast_figure(symbol, forecast, bar_ms), width="stretch",
                                                    key=f"forecast_{symbol}")
 
 
 def _anomaly(run: GraphRun) -> None:
-    result = run.results.get("anomaly")
-    if not result:
+    result = run.results.anomaly
+    if result is None:
         return
-    for symbol, why in result["excluded"].items():
+    for symbol, why in result.excluded.items():
         st.error(f"{symbol} is excluded from this run's orders: {why}", icon="🚫")
     severities = st.multiselect("Severities", ["critical", "warning", "info"], default=["critical", "warning"],
                                 key="run_severities")
-    st.dataframe(events_frame(result["anomalies"], tuple(severities)), hide_index=True, width="stretch", height=240)
-    symbol = st.selectbox("Candles of", list(result["anomalies"]), key="run_anomaly_symbol")
-    item = next(d for d in run.results["load_data"]["universe"] if d["symbol"] == symbol)
-    chart = console().charts.build(DatasetRef.parse(item["ref"]), item["first_ts"], item["last_ts"])
-    shown = [e for e in result["anomalies"][symbol] if e["severity"] in severities]
+    st.dataframe(events_frame(result.anomalies, tuple(severities)), hide_index=True, width="stretch", height=240)
+    symbol = st.selectbox("Candles of", list(result.anomalies), key="run_anomaly_symbol")
+    item = run.results.dataset(symbol)
+    chart = console().charts.build(DatasetRef.parse(item.ref), item.first_ts, item.last_ts)
+    shown = [e for e in result.anomalies[symbol] if e.severity in severities]
     markers = anomaly_markers(shown, chart.frame)
     st.plotly_chart(candles_figure(chart, markers, height=420), width="stretch", key="run_anomaly_chart")
 
 
 def _optimizer(run: GraphRun) -> None:
-    result = run.results.get("optimizer")
-    if not result:
+    result = run.results.optimizer
+    if result is None:
         return
-    allocation = result["allocation"]
+    allocation = result.allocation
     left, right = st.columns([2, 1])
-    left.plotly_chart(weights_figure(allocation["weights"]), width="stretch", key="run_weights")
-    right.metric("Expected return (horizon)", f"{allocation['expected_return']:+.2%}")
-    right.metric("Expected volatility (horizon)", f"{allocation['expected_volatility']:.2%}")
-    right.metric("Cash", f"{allocation['cash_weight']:.1%}")
-    orders = run.results.get("risk_gate", {}).get("orders", [])
+    left.plotly_chart(weights_figure(allocation.weights), width="stretch", key="run_weights")
+    right.metric("Expected return (horizon)", f"{allocation.expected_return:+.2%}")
+    right.metric("Expected volatility (horizon)", f"{allocation.expected_volatility:.2%}")
+    right.metric("Cash", f"{allocation.cash_weight:.1%}")
+    orders = run.results.orders
     if not orders:
         st.info("No order proposed.")
     else:
         st.dataframe(orders_frame(orders), hide_index=True, width="stretch")
     for order in orders:
-        with st.expander(f"Risk checks: {order['side']} {order['quantity']:g} {order['symbol']}"):
-            st.dataframe(checks_table(order["checks"]), hide_index=True, width="stretch")
+        with st.expander(f"Risk checks: {order.side} {order.quantity:g} {order.symbol}"):
+            st.dataframe(checks_table([c.as_dict() for c in order.checks]), hide_index=True, width="stretch")
 
 
 def _rationale(run: GraphRun) -> None:
     for step, entry in run.rationale.items():
         st.markdown(f"**{step.replace('_', ' ')}**")
-        st.text(entry.get("llm") or entry["summary"])  # LLM text: plain text, never rendered as markdown/HTML
-        if entry.get("llm"):
+        st.text(entry.llm or entry.summary)  # LLM text: plain text, never rendered as markdown/HTML
+        if entry.llm:
             with st.expander("Deterministic summary"):
-                st.text(entry["summary"])
-        if entry.get("note"):
-            st.caption(entry["note"])
+                st.text(entry.summary)
+        if entry.note:
+            st.caption(entry.note)
     if run.llm_usage:
         st.caption(f"LLM usage: {run.llm_usage}")
 
@@ -130,8 +130,8 @@ def _data_and_trace(run: GraphRun) -> None:
     if run.trace_url:
         st.link_button("Trace in LangSmith", run.trace_url)
     for trace in run.traces:
-        if trace.get("note"):
-            st.caption(f"{trace['segment']}: {trace['note']}")
+        if trace.note:
+            st.caption(f"{trace.segment}: {trace.note}")
     st.dataframe(versions_frame(run), hide_index=True, width="stretch")
 
 
@@ -140,7 +140,7 @@ def _run(run_id: str) -> None:
         run = get_run(console().runtime, run_id)
         st.subheader(f"Run {run.id}")
         st.caption(f"by {run.actor} · {run.created_at:%Y-%m-%d %H:%M:%S} UTC · {', '.join(run.universe)} · "
-                   f"horizon {run.params['horizon']}, lookback {run.params['lookback']}, window {run.params['window']}")
+                   f"horizon {run.params.horizon}, lookback {run.params.lookback}, window {run.params.window}")
         if run.status in FINAL:
             _steps(run)
         else:

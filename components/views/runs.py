@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from services.agents.results import Anomaly, CheckedOrder, SymbolForecast
 from services.agents.run_store import GraphRun
 from services.agents.state import NODES
 
@@ -17,7 +18,7 @@ def runs_frame(runs: list[GraphRun]) -> pd.DataFrame:
     return pd.DataFrame([
         {"run": r.id, "status": r.status.replace("_", " "), "started": r.created_at, "by": r.actor,
          "universe": ", ".join(r.universe), "progress": r.progress,
-         "orders": len(r.results.get("risk_gate", {}).get("orders", [])), "outcome": r.outcome or r.error or ""}
+         "orders": len(r.results.orders), "outcome": r.outcome or r.error or ""}
         for r in runs
     ], columns=["run", "status", "started", "by", "universe", "progress", "orders", "outcome"])
 
@@ -25,40 +26,38 @@ def runs_frame(runs: list[GraphRun]) -> pd.DataFrame:
 def steps_frame(run: GraphRun) -> pd.DataFrame:
     """Per node: status, seconds and what it said."""
     return pd.DataFrame([
-        {"node": n, "status": run.step(n)["status"], "seconds": run.step(n).get("seconds"),
-         "message": run.step(n).get("message", "")}
-        for n in NODES
+        {"node": n, "status": step.status, "seconds": step.seconds, "message": step.message}
+        for n, step in ((n, run.step(n)) for n in NODES)
     ])
 
 
-def metrics_frame(forecasts: dict[str, dict]) -> pd.DataFrame:
+def metrics_frame(forecasts: dict[str, SymbolForecast]) -> pd.DataFrame:
     """Forecast, interval and walk-forward metrics against the naive (random-walk) forecast, per symbol."""
     return pd.DataFrame([
-        {"symbol": s, "expected return": f["expected_return"], "lower": f["lower"], "upper": f["upper"],
-         "raw model": f["model_return"], "shrinkage": f["shrinkage"], "RMSE": f["metrics"]["rmse"],
-         "RMSE naive": f["metrics"]["rmse_naive"], "RMSE ratio": f["metrics"]["rmse_ratio"],
-         "hit rate": f["metrics"]["hit_rate"], "coverage": f["metrics"]["interval_coverage"],
-         "beats naive": f["beats_naive"], "note": f["note"]}
+        {"symbol": s, "expected return": f.expected_return, "lower": f.lower, "upper": f.upper,
+         "raw model": f.model_return, "shrinkage": f.shrinkage, "RMSE": f.metrics.rmse,
+         "RMSE naive": f.metrics.rmse_naive, "RMSE ratio": f.metrics.rmse_ratio, "hit rate": f.metrics.hit_rate,
+         "coverage": f.metrics.interval_coverage, "beats naive": f.beats_naive, "note": f.note}
         for s, f in forecasts.items()
     ])
 
 
-def events_frame(anomalies: dict[str, list[dict]], severities: tuple[str, ...] = ("critical", "warning", "info"),
-                 ) -> pd.DataFrame:
+def events_frame(anomalies: dict[str, tuple[Anomaly, ...]],
+                 severities: tuple[str, ...] = ("critical", "warning", "info")) -> pd.DataFrame:
     """Every anomaly event of the run (newest first) with the chosen severities."""
-    rows = [{"symbol": s, "time": _time(e["timestamp"]), "kind": e["kind"], "severity": e["severity"],
-             "score": e["score"], "detail": e["detail"]}
-            for s, events in anomalies.items() for e in events if e["severity"] in severities]
+    rows = [{"symbol": s, "time": _time(e.timestamp), "kind": e.kind, "severity": e.severity, "score": e.score,
+             "detail": e.detail}
+            for s, events in anomalies.items() for e in events if e.severity in severities]
     frame = pd.DataFrame(rows, columns=["symbol", "time", "kind", "severity", "score", "detail"])
     return frame.sort_values("time", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def orders_frame(orders: list[dict]) -> pd.DataFrame:
+def orders_frame(orders: tuple[CheckedOrder, ...]) -> pd.DataFrame:
     """Proposed orders with the verdict of the risk gate."""
     return pd.DataFrame([
-        {"symbol": o["symbol"], "side": o["side"], "quantity": o["quantity"], "type": o["order_type"],
-         "reference price": o["reference_price"], "notional": o["notional"], "target weight": o["target_weight"],
-         "checks": "pass" if o["passed"] else "FAIL: " + ", ".join(c["name"] for c in o["checks"] if not c["passed"])}
+        {"symbol": o.symbol, "side": o.side, "quantity": o.quantity, "type": o.order_type,
+         "reference price": o.reference_price, "notional": o.notional, "target weight": o.target_weight,
+         "checks": "pass" if o.passed else "FAIL: " + ", ".join(c.name for c in o.failing)}
         for o in orders
     ])
 
@@ -66,8 +65,7 @@ def orders_frame(orders: list[dict]) -> pd.DataFrame:
 def versions_frame(run: GraphRun) -> pd.DataFrame:
     """The data a run read: dataset, version (ETag), bars, span, calendar notes."""
     return pd.DataFrame([
-        {"dataset": d["ref"], "version": d["version"], "bars": d["bars"], "first": _time(d["first_ts"]),
-         "last": _time(d["last_ts"]), "close-only": d["close_only"], "off calendar": d["dropped"],
-         "NaN returns": d["nan_returns"]}
-        for d in run.results.get("load_data", {}).get("universe", [])
+        {"dataset": d.ref, "version": d.version, "bars": d.bars, "first": _time(d.first_ts), "last": _time(d.last_ts),
+         "close-only": d.close_only, "off calendar": d.dropped, "NaN returns": d.nan_returns}
+        for d in run.results.universe
     ])

@@ -13,7 +13,6 @@ from services.agents.commentary import Commentary
 from services.agents.deps import AgentServices, Progress
 from services.agents.nodes import RunSteps, build_graph
 from services.agents.run_store import GraphRun, RunStore
-from services.agents.state import RunParams
 from services.agents.tracing import open_tracing
 
 Mode = Literal["start", "resume", "continue"]
@@ -39,7 +38,7 @@ def invoke(runtime: AgentServices, store: RunStore, run: GraphRun, mode: Mode, c
     store.add_trace(run.id, {"run_id": root_id, "segment": mode, "url": tracing.url_for(root_id),
                              "note": tracing.note})
     trace_url = store.get(run.id).trace_url
-    steps = RunSteps(runtime, store, run.id, Commentary(settings, bool(run.params.get("llm"))), trace_url)
+    steps = RunSteps(runtime, store, run.id, Commentary(settings, run.params.llm), trace_url)
     config: dict[str, Any] = {"configurable": {"thread_id": run.id}, "run_id": root_id, "callbacks": tracing.callbacks,
                               "run_name": "agent graph run", "metadata": {"nexus_run_id": run.id, "segment": mode},
                               "tags": ["trade-nexus-console"]}
@@ -74,6 +73,5 @@ def _command(runtime: AgentServices, graph: CompiledStateGraph, run: GraphRun, m
         return Command(resume=decisions_of(runtime, run.id))
     if mode == "continue" and graph.get_state({"configurable": {"thread_id": run.id}}).values:
         return None  # from the last checkpoint
-    params = RunParams.from_dict(run.params)
-    return {"run_id": run.id, "params": params.as_dict(), "rationale": {}, "usage": {}}
+    return {"run_id": run.id, "params": run.params.as_dict(), "rationale": {}, "usage": {}}
 

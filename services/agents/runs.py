@@ -60,7 +60,7 @@ def continue_run(runtime: AgentServices, run_id: str, actor: Actor, inline: bool
     actor.require("trader", "continue agent runs")
     store = store_of(runtime)
     run = store.get(run_id)
-    done = {node: step for node, step in run.steps.items() if step.get("status") == "done"}
+    done = {node: step.stored() for node, step in run.steps.items() if step.status == "done"}
     if not store.claim(run_id, ("failed", "cancelled"), "queued", error=None, finished_at=None, steps=done,
                        job_id=None):
         raise Conflict(f"run {run_id} is {run.status}: only a failed or cancelled run can be continued")

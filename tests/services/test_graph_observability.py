@@ -62,9 +62,9 @@ def test_the_llm_writes_a_rationale_per_step_and_never_changes_an_order(make_run
     assert xai.calls[0]["model"] == "grok-4-1-fast-non-reasoning"
     assert "AAA" in xai.calls[0]["messages"][1]["content"]  # written from the numbers
     for step in STEPS:
-        assert with_llm.rationale[step]["llm"] == xai.reply
-        same = plain.rationale[step]["summary"].splitlines()[step == "predictor":]  # the model line says "reused"
-        assert with_llm.rationale[step]["summary"].splitlines()[step == "predictor":] == same
+        assert with_llm.rationale[step].llm == xai.reply
+        same = plain.rationale[step].summary.splitlines()[step == "predictor":]  # the model line says "reused"
+        assert with_llm.rationale[step].summary.splitlines()[step == "predictor":] == same
     usage = with_llm.llm_usage
     assert usage["llm_calls"] == 4 and usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
     assert plain.llm_usage == {}
@@ -77,9 +77,9 @@ def test_an_llm_error_costs_the_text_not_the_run(make_runtime, xai):
     xai.fail_next(10, status=500, body={"error": {"message": "overloaded"}})
     run = start_run(runtime, params(universe(runtime), llm=True), local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
-    assert "LLM rationale failed (the LLM API answered HTTP 500)" in run.rationale["predictor"]["note"]
-    assert all("failed earlier" in run.rationale[s]["note"] for s in STEPS[1:])  # not asked again
-    assert all(run.rationale[s]["llm"] is None for s in STEPS)
+    assert "LLM rationale failed (the LLM API answered HTTP 500)" in run.rationale["predictor"].note
+    assert all("failed earlier" in run.rationale[s].note for s in STEPS[1:])  # not asked again
+    assert all(run.rationale[s].llm is None for s in STEPS)
     assert run.llm_usage == {"llm_failures": 1}
     assert len(xai.requests) == 2  # one retry, then the run went on
 
@@ -90,7 +90,7 @@ def test_a_slow_llm_times_out_and_the_run_goes_on(make_runtime, xai):
     started = time.monotonic()
     run = start_run(runtime, params(universe(runtime), llm=True), local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
-    assert "timed out after 0.3 s" in run.rationale["predictor"]["note"]
+    assert "timed out after 0.3 s" in run.rationale["predictor"].note
     assert time.monotonic() - started < 30
 
 
@@ -112,8 +112,8 @@ def test_runs_are_traced_to_langsmith_under_the_run_id_the_console_links_to(make
         run = get_run(runtime, run.id)
         assert run.status == "completed", run.error
         resumed = run.traces[-1]
-        assert resumed["segment"] == "resume" and resumed["run_id"] in langsmith.runs
-        assert resumed["url"].endswith(f"/r/{resumed['run_id']}?poll=true")
+        assert resumed.segment == "resume" and resumed.run_id in langsmith.runs
+        assert resumed.url.endswith(f"/r/{resumed.run_id}?poll=true")
         sessions = [r for r in langsmith.requests if r.method == "GET" and r.path == "/sessions"]
         assert len(sessions) <= 2  # the project (and the tenant with it) is looked up once per process
 
@@ -125,7 +125,7 @@ def test_an_unreachable_langsmith_leaves_the_run_untraced(make_runtime):
     run = start_run(runtime, params(universe(runtime)), local_operator("tester"))
     assert run.status == "awaiting_approval", run.error
     assert run.trace_url is None
-    assert "LangSmith unavailable" in run.traces[0]["note"]
+    assert "LangSmith unavailable" in run.traces[0].note
 
 
 @pytest.mark.postgres
@@ -154,7 +154,7 @@ def test_no_key_reaches_the_records_the_checkpoints_the_trace_or_the_page(make_r
         xai.fail_next(1, status=401, body={"error": {"message": f"Incorrect API key provided: {XAI_KEY}"}})
         run = start_run(runtime, params(universe(runtime), llm=True), local_operator("tester"))
         assert run.status == "awaiting_approval", run.error
-        assert run.rationale["predictor"]["note"].startswith("LLM rationale failed (the LLM API answered HTTP 401)")
+        assert run.rationale["predictor"].note.startswith("LLM rationale failed (the LLM API answered HTTP 401)")
         seen = [b.body.decode(errors="ignore") for b in langsmith.requests if b.path.startswith("/runs")]
     with runtime.engine.connect() as connection:
         seen += [str(row) for table in (graph_runs, orders) for row in connection.execute(select(table))]

@@ -17,6 +17,7 @@ import yaml
 from pydantic import SecretStr
 
 from services.core.config import Settings
+from tests.support.secrets import SECRET_PATTERNS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -31,18 +32,6 @@ RUNS = {"pyproject.toml", "requirements.lock", ".streamlit/config.toml", "app/",
         "services/", "cli/", "models/"}
 #: secrets deliberately not passed to the app: registration is a CLI step
 NOT_DEPLOYED = {"LONA_AGENT_REGISTRATION_SECRET"}
-
-SECRET_PATTERNS = {
-    "storage account key": re.compile(r"AccountKey=(?!<)[A-Za-z0-9+/=]{20,}"),
-    "credentials in a URL": re.compile(r"\b[a-z+]+://[^\s:/@$<]+:[^\s@$<{]+@", re.IGNORECASE),
-    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-    "OpenAI/xAI style key": re.compile(r"\b(?:sk|xai)-[A-Za-z0-9]{20,}"),
-    "LangSmith key": re.compile(r"\blsv2_[a-z]{2}_[A-Za-z0-9]{20,}"),
-    "Alpaca key id": re.compile(r"\b[PA]K[A-Z0-9]{18}\b"),
-    "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),
-    "literal secret assignment": re.compile(
-        r"(?i)\b(?!secretref\b)[\w-]*(?:key|secret|token|password)[\w-]*\s*[:=]\s*[\"']?(?![$<{]|secretref:)[A-Za-z0-9/+_=-]{16,}"),
-}
 
 
 def instructions(path: Path) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ import pytest
 
 from services.trading.orders import Proposal
 from services.trading.risk import Check
-from tests.services.test_orders import proposal, write_prices
+from tests.support.orders import proposal, write_prices
 
 
 @pytest.fixture

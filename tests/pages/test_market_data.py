@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from services.market_data.datasets import DatasetRef
 from services.market_data.seed import seed
-from tests.services.test_imports_exports import hourly_csv
+from tests.support.market import hourly_csv
 
 
 @pytest.fixture

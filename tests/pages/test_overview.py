@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.market_data.seed import seed
-from tests.services.test_orders import proposal, write_prices
+from tests.support.orders import proposal, write_prices
 
 
 def test_overview_counts_pending_and_shows_freshness(runtime, page_app):

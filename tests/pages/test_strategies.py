@@ -12,7 +12,7 @@ from services.market_data.datasets import DatasetRef
 from services.strategies import backtests as strategies
 from services.strategies.lona.credentials import connect
 from tests.fakes.lona_gateway import API
-from tests.services.test_strategies import CODE, JAN_1, candles
+from tests.support.strategies import CODE, JAN_1, candles
 
 REF = "binance/BTCUSDT/1h"
 

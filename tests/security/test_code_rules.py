@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.deploy.test_container_files import SECRET_PATTERNS
+from tests.support.secrets import SECRET_PATTERNS
 
 ROOT = Path(__file__).resolve().parents[2]
 UI = [p for folder in ("app", "pages", "components") for p in (ROOT / folder).rglob("*.py")]

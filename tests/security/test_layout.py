@@ -88,3 +88,12 @@ def test_the_runtime_is_the_composition_root():
     """Nothing in services imports services.runtime: the pages, the CLI and the worker's entry point do."""
     graph = _graph()
     assert sorted(m for m, targets in graph.items() if m.startswith("services") and "services.runtime" in targets) == []
+
+
+def test_no_test_module_imports_another():
+    """Shared builders live in tests/support (and fake servers in tests/fakes), never in a test module."""
+    files = list((ROOT / "tests").rglob("*.py"))
+    modules = {_module_name(p) for p in files}
+    offenders = sorted(f"{_module_name(p)} imports {target}" for p in files for target in _imports(p, modules)
+                       if target.rpartition(".")[2].startswith("test_") or target.endswith("conftest"))
+    assert offenders == []

@@ -15,7 +15,7 @@ from services.core.auth import local_operator
 from services.market_data.seed import seed
 from services.ops.health import health_report
 from tests.fakes.lona_gateway import TOKEN, FakeLonaGateway
-from tests.services.test_orders import proposal, write_prices
+from tests.support.orders import proposal, write_prices
 
 DUMMIES = {
     "xai_api_key": "xai-dummy-SECRET-0001", "langsmith_api_key": "lsv2-dummy-SECRET-0002",

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.services.test_imports_exports import hourly_csv
+from tests.support.market import hourly_csv
 
 
 @pytest.fixture

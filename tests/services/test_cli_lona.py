@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from cli.lona import app
 from tests.fakes.lona_gateway import API, SECRET, TOKEN
-from tests.services.test_strategies import CODE, JAN_1, REF, candles
+from tests.support.strategies import CODE, JAN_1, REF, candles
 
 runner = CliRunner()
 

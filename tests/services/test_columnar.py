@@ -10,9 +10,10 @@ import pytest
 
 from services.core.storage import LocalBlobStore
 from services.market_data import columnar
-from services.market_data.datasets import MANIFEST, Datasets
-from tests.services.test_datasets import DAY, REF, T0, CountingStore, minute_candles, snapshot
+from services.market_data.datasets import MANIFEST, DatasetRef, Datasets
+from tests.support.market import DAY, T0, CountingStore, minute_candles, snapshot
 
+REF = DatasetRef.parse("binance/BTCUSDT/1m")
 TWO_MONTHS = 60 * 24 * 40  # Jan 1 .. Feb 9
 
 

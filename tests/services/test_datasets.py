@@ -16,36 +16,7 @@ from services.core.errors import BadInput, DatasetBusy, DatasetNotFound, Invalid
 from services.core.storage import AzureBlobStore, LocalBlobStore
 from services.market_data import ohlcv
 from services.market_data.datasets import JOURNAL, MANIFEST, DatasetRef, Datasets
-
-DAY = 86_400_000
-MINUTE = 60_000
-T0 = 1_704_067_200_000  # 2024-01-01
-
-
-def minute_candles(n: int, start: int = T0, price: float = 100.0) -> pd.DataFrame:
-    close = price + np.sin(np.arange(n) / 10)
-    return pd.DataFrame({"timestamp": start + MINUTE * np.arange(n, dtype="int64"), "open": close,
-                         "high": close + 0.5, "low": close - 0.5, "close": close, "volume": np.ones(n)})
-
-
-class CountingStore(LocalBlobStore):
-    """A local store that counts gets and can be told to fail on the n-th put."""
-
-    def __init__(self, root: Path):
-        super().__init__(root)
-        self.gets: list[str] = []
-        self.fail_on_put: int | None = None
-        self.puts = 0
-
-    def get(self, container, name):
-        self.gets.append(name)
-        return super().get(container, name)
-
-    def put(self, container, name, data, **kwargs):
-        self.puts += 1
-        if self.fail_on_put is not None and self.puts >= self.fail_on_put:
-            raise OSError("disk went away")
-        return super().put(container, name, data, **kwargs)
+from tests.support.market import DAY, MINUTE, T0, CountingStore, minute_candles, snapshot
 
 
 @pytest.fixture
@@ -59,10 +30,6 @@ def datasets(store, tmp_path) -> Datasets:
 
 
 REF = DatasetRef.parse("binance/BTCUSDT/1m")
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_reference_parsing():

@@ -1,4 +1,7 @@
-"""The Alpaca paper venue: alpaca-py's TradingClient against a fake Alpaca trading API on loopback."""
+"""The Alpaca paper venue: alpaca-py's TradingClient against a fake Alpaca trading API on loopback.
+
+What every venue promises (idempotent ids, conflicts, cancel, lost and late answers) is in test_venue_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,11 @@ import pytest
 from alpaca.trading.models import Asset, Order, Position, TradeAccount
 
 from services.core.errors import ConfigError
-from services.core.http_retry import RetryPolicy
 from services.trading.execution.alpaca_paper import AlpacaPaperVenue
-from services.trading.execution.base import VenueConflict, VenueOrderRequest, VenueRejected, VenueUnavailable
+from services.trading.execution.base import VenueOrderRequest, VenueRejected, VenueUnavailable
 from tests.fakes.alpaca_trading import KEY_ID, SECRET_KEY, FakeAlpacaTrading
+from tests.support.venues import FAST, TIMEOUT_S
 
-FAST = RetryPolicy(attempts=3, base_delay_s=0.001, max_delay_s=0.005)
-TIMEOUT_S = 0.2
 BUY = VenueOrderRequest("run7-prop3", "AAPL", "buy", "market", 2.0, reference_price=199.0)
 LIMIT = VenueOrderRequest("run7-prop4", "AAPL", "buy", "limit", 1.5, limit_price=150.0)
 
@@ -66,27 +67,6 @@ def test_a_limit_order_rests_and_can_be_cancelled(venue, fake):
     assert fake.calls("DELETE", f"/v2/orders/{resting.venue_order_id}")
 
 
-def test_cancel_leaves_a_filled_order_alone_and_refuses_an_unknown_id(venue, fake):
-    filled = venue.submit(BUY)
-    assert venue.cancel(BUY.client_order_id) == filled
-    assert not fake.calls("DELETE")
-    with pytest.raises(VenueRejected, match="no order 'nope'"):
-        venue.cancel("nope")
-
-
-def test_resubmitting_the_same_id_returns_the_order_alpaca_has(venue, fake):
-    first = venue.submit(BUY)
-    again = venue.submit(BUY)  # Alpaca answers 422 "client_order_id must be unique"
-    assert again == first
-    assert fake.creations == 1
-
-
-def test_the_same_id_for_a_different_order_is_a_conflict(venue, fake):
-    venue.submit(BUY)
-    with pytest.raises(VenueConflict, match="already has order 'run7-prop3' as buy 2 AAPL market"):
-        venue.submit(VenueOrderRequest(BUY.client_order_id, "AAPL", "sell", "market", 2.0))
-    assert fake.creations == 1
-
 
 def test_a_refusal_is_rejected_and_nothing_is_placed(venue, fake):
     with pytest.raises(VenueRejected, match="insufficient buying power") as refused:
@@ -95,25 +75,6 @@ def test_a_refusal_is_rejected_and_nothing_is_placed(venue, fake):
     assert venue.lookup("run7-prop6") is None
     assert fake.creations == 0
 
-
-def test_an_answer_lost_to_a_dropped_connection_is_found_not_resent(venue, fake):
-    fake.drop_next(1, method="POST")
-    assert venue.submit(BUY).status == "filled"
-    assert fake.creations == 1
-    assert len(fake.calls("POST")) == 1
-
-
-def test_an_answer_too_slow_for_the_timeout_is_found_not_resent(venue, fake):
-    fake.slow_next(1, TIMEOUT_S * 3, method="POST")
-    assert venue.submit(BUY).status == "filled"
-    assert (fake.creations, len(fake.calls("POST"))) == (1, 1)
-
-
-def test_server_errors_are_retried_after_a_lookup(venue, fake):
-    fake.fail_next(1, 500, {"code": 50010000, "message": "internal server error"}, method="POST")
-    assert venue.submit(BUY).status == "filled"
-    assert [r.method for r in fake.requests if r.path != "/v2/assets/AAPL"] == ["POST", "GET", "POST"]
-    assert fake.creations == 1
 
 
 def test_an_alpaca_that_keeps_failing_is_unavailable_and_the_sdk_never_resends(venue, fake):

@@ -18,24 +18,13 @@ from services.core.auth import local_operator
 from services.core.errors import BadInput
 from services.core.records import jobs, paper_orders
 from services.market_data.datasets import DatasetRef, Datasets
+from tests.support.orders import decide
 from tests.support.universe import FAST, candles, frozen_tail, params, universe, write
-
-ALICE = local_operator("alice")
 
 
 @pytest.fixture
 def graph_runtime(make_runtime):
     return make_runtime(**FAST)
-
-
-def decide(runtime, run_id: str, reject: set[str] = frozenset()) -> None:
-    """Approve every order of the run except those of the symbols in ``reject``, then let the run resume."""
-    for order in runtime.orders.list(run_id=run_id, status="pending_approval"):
-        if order.symbol in reject:
-            runtime.orders.reject(order.id, ALICE, "not today")
-        else:
-            runtime.orders.approve(order.id, ALICE)
-    runtime.after_decisions(run_id)
 
 
 def test_a_run_stops_at_approval_with_its_orders_in_the_table(graph_runtime):

@@ -16,7 +16,7 @@ from tests.fakes.langsmith import API_KEY as LANGSMITH_KEY
 from tests.fakes.langsmith import TENANT_ID, FakeLangSmith
 from tests.fakes.xai import API_KEY as XAI_KEY
 from tests.fakes.xai import FakeXAI
-from tests.services.test_graph import decide
+from tests.support.orders import decide
 from tests.support.universe import FAST, params, universe
 
 STEPS = ("predictor", "anomaly", "optimizer", "risk_gate")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,19 +14,11 @@ from services.market_data.exports import export
 from services.market_data.imports import check_size, import_file, preview
 from services.market_data.quality import assess
 from services.market_data.seed import seed
+from tests.support.market import HOUR, T0, hourly_csv
 
-T0 = 1_704_067_200_000
-HOUR = 3_600_000
 REF = DatasetRef.parse("upload/TEST/1h")
 
 TRADER = local_operator("tester")
-
-
-def hourly_csv(n: int = 48, start: int = T0) -> bytes:
-    close = 10 + np.arange(n, dtype=float)
-    frame = pd.DataFrame({"Date": pd.to_datetime(start + HOUR * np.arange(n), unit="ms", utc=True).astype(str),
-                          "Open": close, "High": close + 1, "Low": close - 1, "Close": close, "Volume": 5.0})
-    return frame.to_csv(index=False).encode()
 
 
 def test_preview_reports_problem_without_writing(runtime):

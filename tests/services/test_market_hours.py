@@ -11,7 +11,7 @@ from services.core.errors import Conflict
 from services.market_data.market_hours import market_open, open_by_symbol
 from services.trading.orders import Proposal
 from services.trading.risk import Check
-from tests.services.test_orders import write_prices
+from tests.support.orders import write_prices
 
 MONDAY_10_NY = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 SATURDAY = datetime(2026, 11, 21, 15, 0, tzinfo=UTC)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import numpy as np
-import pandas as pd
 import pytest
 from sqlalchemy import text, update
 
@@ -14,30 +12,15 @@ from services.core.auth import Actor, local_operator
 from services.core.errors import BadInput, Conflict, PermissionDenied
 from services.core.http_retry import RetryPolicy
 from services.core.records import orders as orders_table
-from services.market_data.datasets import DatasetRef
 from services.trading.execution.live_engine import LiveEngineVenue
 from services.trading.orders import TRANSITIONS, IllegalTransition, Proposal, check_transition, client_order_id
 from services.trading.risk import Check
 from tests.fakes.live_engine import SERVICE_KEY, FakeLiveEngine
+from tests.support.orders import proposal, write_prices
 
 ALICE = local_operator("alice")
 BOB = local_operator("bob")
 VIEWER = Actor("vera", frozenset({"viewer"}))
-DAY = 86_400_000
-
-
-def write_prices(runtime, symbol: str = "TEST", close: float = 100.0, n: int = 30) -> None:
-    closes = np.full(n, close)
-    frame = pd.DataFrame({"timestamp": 1_704_067_200_000 + DAY * np.arange(n, dtype="int64"), "open": closes,
-                          "high": closes * 1.01, "low": closes * 0.99, "close": closes, "volume": np.ones(n)})
-    runtime.datasets.write(DatasetRef.of("sample", symbol, "1d"), frame, replace_overlap=True)
-
-
-def proposal(pid: str = "p1", quantity: float = 10, price: float = 100.0, symbol: str = "TEST",
-             side: str = "buy", checks: list[Check] | None = None) -> Proposal:
-    return Proposal(pid, symbol, side, quantity, price, dataset_ref=f"sample/{symbol}/1d",
-                    checks=checks or [Check("max order notional", True, quantity * price, 1e6)],
-                    context={"forecast": {"expected_return": 0.01}})
 
 
 @pytest.fixture

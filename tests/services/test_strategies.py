@@ -7,33 +7,20 @@ import stat
 from datetime import date
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from services.core.auth import local_operator
 from services.core.errors import BadInput, DatasetNotFound
-from services.market_data.datasets import DatasetRef
 from services.strategies import backtests as strategies
 from services.strategies.lona.credentials import connect, is_configured, not_configured_message
 from services.strategies.lona.errors import LonaAuthError, LonaNotConfigured
 from services.worker.kinds import KINDS
 from tests.fakes.lona_gateway import API, SECRET, TOKEN
-
-REF = DatasetRef.parse("binance/BTCUSDT/1h")
-JAN_1 = 1_704_067_200_000
-HOUR = 3_600_000
-CODE = "import backtrader as bt\n\n\nclass Cross(bt.Strategy):\n    pass\n"
+from tests.support.market import HOUR
+from tests.support.strategies import CODE, JAN_1, REF, candles
 
 ANA = local_operator("ana")
 BO = local_operator("bo")
-
-
-def candles(first_ms: int, rows: int) -> pd.DataFrame:
-    ts = first_ms + HOUR * np.arange(rows, dtype="int64")
-    close = 40_000.0 + np.arange(rows, dtype="float64")
-    return pd.DataFrame({"timestamp": ts, "open": close, "high": close + 5, "low": close - 5, "close": close,
-                         "volume": 2.0})
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""Connectors: the real ccxt and alpaca-py clients against fake Binance and Alpaca servers."""
+"""Connectors: the real ccxt and alpaca-py clients against fake Binance and Alpaca servers.
+
+What every source promises (contract candles, bad input, retries, bounded failures) is in test_source_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,12 @@ import pandas as pd
 import pytest
 from pydantic import SecretStr
 
-from services.core.errors import BadInput, ServiceUnavailable
-from services.core.http_retry import RetryPolicy
+from services.core.errors import BadInput
 from services.market_data import ohlcv
 from services.market_data.connectors import MissingCredentials, list_sources, open_source, source_exchange_id
 from services.market_data.connectors.alpaca_source import Throttle
 from tests.fakes.alpaca_trading import KEY_ID
-
-MINUTE = 60_000
-DAY = 1440 * MINUTE
-NOW = 1_735_689_600_000  # the fakes' clock, 2025-01-01T00:00Z
-FAST = RetryPolicy(attempts=3, base_delay_s=0.001)
+from tests.support.sources import DAY, FAST, MINUTE, NOW
 
 
 @pytest.fixture
@@ -67,31 +65,26 @@ def test_binance_pages_through_a_range_with_since_and_limit(settings, sleeps, fa
     assert {c.query["symbol"] for c in calls} == {"BTCUSDT"}
 
 
-def test_binance_markets_intervals_and_dataset_names(settings, sleeps):
+def test_binance_lists_every_market_and_interval_and_takes_any_case(settings, sleeps):
     binance = source(settings, "binance", sleeps)
     assert binance.markets() == ["BTC/USDT", "ETH/BTC", "ETH/USDT"]
     assert binance.intervals() == ohlcv.INTERVALS
-    assert binance.resolve("btcusdt") == binance.resolve("BTC/USDT") == "BTC/USDT"
-    assert binance.dataset_symbol("BTC/USDT") == "BTCUSDT"
+    assert binance.resolve("btcusdt") == "BTC/USDT"
+
+
+def test_sources_store_datasets_under_their_exchange_id():
     assert [source_exchange_id(n) for n in ("binance", "alpaca", "alpaca-crypto", "Kraken")] == [
         "binance", "alpaca", "alpaca-crypto", "kraken"]
 
 
-def test_an_empty_range_asks_nothing_and_a_range_before_listing_is_empty(settings, sleeps, fake_binance):
+def test_a_range_before_the_listing_is_empty(settings, sleeps, fake_binance):
     binance = source(settings, "binance", sleeps)
-    assert list(binance.fetch("BTC/USDT", "1h", NOW, NOW)) == []
-    assert fake_binance.klines_calls() == []
     fake_binance.listings["BTCUSDT"].listed_ms = NOW - DAY
     assert list(binance.fetch("BTC/USDT", "1h", NOW - 30 * DAY, NOW - 20 * DAY)) == []
     assert len(fake_binance.klines_calls()) == 1
 
 
-def test_unknown_symbol_and_interval_are_bad_input(settings, sleeps):
-    binance = source(settings, "binance", sleeps)
-    with pytest.raises(BadInput, match="binance has no market 'DOGE/EUR'"):
-        list(binance.fetch("DOGE/EUR", "1m", NOW - DAY, NOW))
-    with pytest.raises(BadInput, match="no '2m' candles"):
-        list(binance.fetch("BTC/USDT", "2m", NOW - DAY, NOW))
+def test_an_unknown_source_is_bad_input(settings):
     with pytest.raises(BadInput, match="unknown source 'nasdaq'"):
         open_source("nasdaq", settings)
 
@@ -104,44 +97,12 @@ def test_symbol_the_exchange_rejects_maps_binance_error_1121(settings, sleeps, f
         list(binance.fetch("ETH/BTC", "1m", NOW - DAY, NOW))
 
 
-def test_429_waits_for_retry_after_then_succeeds(settings, sleeps, fake_binance):
-    binance = warm(source(settings, "binance", sleeps))
-    fake_binance.rate_limit_next(retry_after="7")
-    frame = collect(binance.fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
-    assert len(frame) == 10 and sleeps == [7.0]
 
-
-def test_500_then_success(settings, sleeps, fake_binance):
-    binance = warm(source(settings, "binance", sleeps))
-    fake_binance.server_error_next()
-    frame = collect(binance.fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
-    assert len(frame) == 10 and len(sleeps) == 1 and sleeps[0] < 0.01
-
-
-def test_timeout_is_retried(settings, sleeps, fake_binance):
-    binance = warm(source(settings, "binance", sleeps))
-    fake_binance.slow_next(1, delay_s=1.0)
-    frame = collect(binance.fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
-    assert len(frame) == 10 and len(sleeps) == 1
-
-
-def test_malformed_json_is_retried_not_taken_for_the_end_of_data(settings, sleeps, fake_binance):
-    fake_binance.malformed_next()  # the market list first: not cached as empty, retried
-    binance = warm(source(settings, "binance", sleeps))
+def test_a_malformed_market_list_is_retried_not_cached_as_empty(settings, sleeps, fake_binance):
     fake_binance.malformed_next()
-    frame = collect(binance.fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
-    assert len(frame) == 10 and len(sleeps) == 2 and binance.markets() == ["BTC/USDT", "ETH/BTC", "ETH/USDT"]
-
-
-def test_retries_are_bounded_and_the_error_says_which_page(settings, sleeps, fake_binance):
     binance = warm(source(settings, "binance", sleeps))
-    for _ in range(3):
-        fake_binance.malformed_next()
-    with pytest.raises(ServiceUnavailable) as caught:
-        list(binance.fetch("BTC/USDT", "1m", NOW - 10 * MINUTE, NOW))
-    assert "BTC/USDT 1m from 2024-12-31T23:50:00Z" in str(caught.value)
-    assert "malformed" in str(caught.value) and "after 3 attempts" in str(caught.value)
-    assert len(fake_binance.klines_calls()) == 3
+    assert len(sleeps) == 1 and binance.markets() == ["BTC/USDT", "ETH/BTC", "ETH/USDT"]
+
 
 
 # --- Alpaca through alpaca-py --------------------------------------------------------------------------
@@ -183,21 +144,16 @@ def test_missing_alpaca_credentials_name_the_variables(bare, sleeps, fake_alpaca
     assert fake_alpaca.requests == fake_alpaca_trading.requests == []
 
 
-def test_alpaca_wrong_keys_and_unknown_symbol(settings, sleeps):
+def test_alpaca_wrong_keys_are_refused_by_name(settings, sleeps):
     wrong = settings.model_copy(update={"alpaca_api_key": SecretStr("nope"), "alpaca_api_secret": SecretStr("no")})
     with pytest.raises(BadInput, match=r"refused ALPACA_API_KEY / ALPACA_API_SECRET \(HTTP 401\)"):
         source(wrong, "alpaca", sleeps).markets()
-    with pytest.raises(BadInput, match="alpaca has no market 'ZZZZ'"):
-        list(source(settings, "alpaca", sleeps).fetch("ZZZZ", "1d", NOW - DAY, NOW))
-    with pytest.raises(BadInput, match="alpaca-crypto has no market 'DOGE/USD'"):
-        list(source(settings, "alpaca-crypto", sleeps).fetch("DOGE/USD", "1d", NOW - DAY, NOW))
 
 
-def test_alpaca_429_waits_for_the_rate_limit_reset_and_500_then_success(settings, sleeps, fake_alpaca):
+def test_alpaca_429_waits_for_the_rate_limit_reset(settings, sleeps, fake_alpaca):
     fake_alpaca.rate_limit_next(reset_in_s=2)
-    fake_alpaca.fail_next(1, 500, {"code": 50010000, "message": "internal server error"})
     frame = collect(source(settings, "alpaca-crypto", sleeps).fetch("BTC/USD", "1h", NOW - DAY, NOW))
-    assert len(frame) == 24 and len(sleeps) == 2 and 0.9 < sleeps[0] <= 2.0  # X-RateLimit-Reset is 2 s ahead
+    assert len(frame) == 24 and len(sleeps) == 1 and 0.9 < sleeps[0] <= 2.0  # X-RateLimit-Reset is 2 s ahead
 
 
 def test_alpaca_429_retry_after_wins(settings, sleeps, fake_alpaca):
@@ -205,13 +161,6 @@ def test_alpaca_429_retry_after_wins(settings, sleeps, fake_alpaca):
     collect(source(settings, "alpaca", sleeps).fetch("AAPL", "1d", NOW - 5 * DAY, NOW))
     assert sleeps == [3.0]
 
-
-def test_alpaca_malformed_json_then_success_and_bounded_failure(settings, sleeps, fake_alpaca):
-    fake_alpaca.fail_next(1, 200, '{"bars": {"AAPL": [{"t": "2024-', headers={"Content-Type": "application/json"})
-    assert len(collect(source(settings, "alpaca", sleeps).fetch("AAPL", "1h", NOW - 3 * DAY, NOW))) == 14
-    fake_alpaca.fail_next(3, 503, {"message": "service unavailable"})
-    with pytest.raises(ServiceUnavailable, match=r"Alpaca \(bars AAPL 1h from .*\) answered HTTP 503 after 3"):
-        list(source(settings, "alpaca", sleeps).fetch("AAPL", "1h", NOW - 3 * DAY, NOW))
 
 
 def test_alpaca_throttle_spaces_requests_200_a_minute():

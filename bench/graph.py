@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.package_data import sp500_closes
+from services.agents.run_store import GraphRun
 from services.agents.state import NODES, RunParams
 from services.core.auth import local_operator
 from services.core.config import load_settings
@@ -52,7 +53,7 @@ def write_universe(runtime: Runtime) -> tuple[str, ...]:
     return tuple(refs)
 
 
-def timed_run(runtime: Runtime, params: RunParams) -> tuple[float, dict]:
+def timed_run(runtime: Runtime, params: RunParams) -> tuple[float, GraphRun]:
     """Wall seconds of one run to the approval interrupt, and the run as stored."""
     from services.agents.runs import start_run
 
@@ -61,8 +62,7 @@ def timed_run(runtime: Runtime, params: RunParams) -> tuple[float, dict]:
     seconds = time.perf_counter() - started
     if run.status != "awaiting_approval":
         raise SystemExit(f"the run ended {run.status}: {run.error or run.outcome}")
-    return seconds, {"steps": run.steps, "model": run.results["predictor"]["model"],
-                     "orders": len(run.results["risk_gate"]["orders"])}
+    return seconds, run
 
 
 def main() -> None:
@@ -82,16 +82,16 @@ def main() -> None:
           f"{budget.num_threads} torch thread(s), {os.cpu_count()} CPUs")
     print(f"{'node':12} {'cold s':>9} {'warm s':>9}")
     for node in NODES:
-        row = [r["steps"].get(node, {}).get("seconds") for r in (cold, warm)]
+        row = [r.step(node).seconds for r in (cold, warm)]
         print(f"{node:12} " + " ".join(f"{v:9.2f}" if v is not None else f"{'-':>9}" for v in row))
     print(f"{'total':12} {cold_s:9.2f} {warm_s:9.2f}   (wall time of start_run, job inline)")
-    print(f"cold: trained in {cold['model']['train_seconds']:.1f} s, epochs {cold['model']['fold_epochs']} + "
-          f"{cold['model']['epochs']}; warm: model cached = {warm['model']['cached']}; "
-          f"{cold['orders']} orders proposed")
+    cold_model, warm_model = cold.results.predictor.model, warm.results.predictor.model
+    print(f"cold: trained in {cold_model.train_seconds:.1f} s, epochs {list(cold_model.fold_epochs)} + "
+          f"{cold_model.epochs}; warm: model cached = {warm_model.cached}; {len(cold.results.orders)} orders proposed")
     goals = {"cold_le_60s": cold_s <= GOALS_S["cold"], "warm_le_5s": warm_s <= GOALS_S["warm"]}
     print(json.dumps({"bench": "graph", "symbols": SYMBOLS, "bars": BARS, "cold_s": round(cold_s, 2),
-                      "warm_s": round(warm_s, 2), "train_s": round(cold["model"]["train_seconds"], 2),
-                      "warm_cached": warm["model"]["cached"], "goals_met": goals}))
+                      "warm_s": round(warm_s, 2), "train_s": round(cold_model.train_seconds, 2),
+                      "warm_cached": warm_model.cached, "goals_met": goals}))
 
 
 if __name__ == "__main__":

@@ -138,6 +138,8 @@ class ModelFacts(ReadModel):
     seconds: Number = None
     train_seconds: Number = None
     epochs: int | None = None
+    #: epochs of each walk-forward fold's training
+    fold_epochs: tuple[int, ...] = ()
     window: int
     horizon: int
     overall: ForecastMetrics

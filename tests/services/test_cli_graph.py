@@ -76,6 +76,8 @@ def test_a_traced_cli_run_exits_as_soon_as_it_is_done(make_runtime, tmp_path):
             if line.startswith("run "):
                 said_done = time.monotonic()
         assert process.wait(timeout=120) == 0, "".join(lines)
-        assert time.monotonic() - said_done < 5, "the process lingered after the run (unflushed traces?)"
+        # the defect this guards against lingered 13 s or more (an unflushed trace queue waiting for its timeout);
+        # a loaded 2-core machine has been seen taking 7 s to tear a finished process down
+        assert time.monotonic() - said_done < 10, "the process lingered after the run (unflushed traces?)"
         run_id = lines[-1].split()[1]
         assert run_id in langsmith.runs and langsmith.runs[run_id]["name"] == "agent graph run"

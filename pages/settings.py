@@ -12,6 +12,7 @@ from components.context import console, current_actor, shows_errors
 from components.views.orders import audit_frame
 from services.core.errors import BadInput
 from services.ops.health import configuration_view, health_report
+from services.trading.risk import SWITCHABLE_CHECKS
 
 
 def _integrations() -> None:
@@ -45,9 +46,13 @@ def _risk_policy() -> None:
     st.write("**Gate limits** of the console")
     values = {}
     columns = st.columns(3)
-    for index, (name, value) in enumerate(gate.model_dump().items()):
+    limits = {name: value for name, value in gate.model_dump().items() if name != "checksOff"}
+    for index, (name, value) in enumerate(limits.items()):
         values[name] = columns[index % 3].number_input(name, value=float(value), key=f"gate_{name}",
                                                        disabled=not actor.can("admin"), format="%g")
+    values["checksOff"] = st.multiselect(
+        "Checks turned off (explicit and audited; the kill switch and the anomaly gate always apply)",
+        SWITCHABLE_CHECKS, default=gate.checksOff, key="gate_checksOff", disabled=not actor.can("admin"))
     reason = st.text_input("Reason for the change (required)", key="policy_reason",
                            disabled=not actor.can("admin"))
     if st.button("Save risk policy", type="primary", key="policy_save", disabled=not actor.can("admin"),

@@ -182,7 +182,7 @@ class Orders:
     def set_policy(self, policy: dict, gate: dict, actor: Actor, reason: str) -> tuple[RiskPolicy, GateLimits]:
         """Replace the policy (admin only, validated strictly, audited with the diff)."""
         actor.require("admin", "change the risk policy")
-        if not reason.strip():
+        if not isinstance(reason, str) or not reason.strip():
             raise BadInput("say why the risk policy changes (a reason is required)")
         new_policy, new_gate = parse_policy(policy), parse_gate(gate)
         old_policy, old_gate = self.policy()
@@ -198,7 +198,7 @@ class Orders:
     def set_kill_switch(self, on: bool, actor: Actor, reason: str) -> RiskPolicy:
         """Trigger (halt every submission at once) or re-arm the kill switch; admin only, reason required."""
         actor.require("admin", "operate the kill switch")
-        if not reason.strip():
+        if not isinstance(reason, str) or not reason.strip():
             raise BadInput("say why the kill switch changes (a reason is required)")
         policy, gate = self.policy()
         document = policy.model_dump(exclude_none=True)
@@ -206,6 +206,11 @@ class Orders:
                                   "reason": reason} if on else {"enabled": True, "triggered": False}
         self.set_policy(document, gate.model_dump(), actor, f"kill switch {'ON' if on else 'OFF'}: {reason}")
         return parse_policy(document)
+
+    @staticmethod
+    def _approvals_needed(notional: float, gate: GateLimits) -> int:
+        """Two different approvers above the four-eyes notional (unless an admin turned four eyes off)."""
+        return 2 if gate.is_on("four eyes") and notional > gate.fourEyesNotionalUsd else 1
 
     def kill_switch_on(self) -> bool:
         """True while every submission is halted."""
@@ -237,7 +242,7 @@ class Orders:
                     "quantity": proposal.quantity, "limit_price": proposal.limit_price,
                     "reference_price": proposal.reference_price, "notional": notional,
                     "status": "pending_approval", "version": 1,
-                    "approvals_needed": 2 if notional > gate.fourEyesNotionalUsd else 1, "approved_by": [],
+                    "approvals_needed": self._approvals_needed(notional, gate), "approved_by": [],
                     "checks": [c.as_dict() for c in proposal.checks], "context": proposal.context,
                     "proposed": {"quantity": proposal.quantity, "limit_price": proposal.limit_price,
                                  "order_type": proposal.order_type, "reference_price": proposal.reference_price},
@@ -293,7 +298,7 @@ class Orders:
                 f"{c.name} {c.value} > {c.limit}" if isinstance(c.value, float) else f"{c.name}: {c.value}"
                 for c in failing))
         drift = self.drift_pct(order)
-        if drift is not None and abs(drift) > gate.maxDriftPct:
+        if drift is not None and gate.is_on("price drift") and abs(drift) > gate.maxDriftPct:
             raise Conflict(f"approval refused: price drifted {drift:+.2f}% since the proposal "
                            f"(bound {gate.maxDriftPct}%); reject it or wait for a new proposal")
         if actor.name in order.approved_by:

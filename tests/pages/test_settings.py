@@ -57,3 +57,15 @@ def test_risk_policy_changes_need_the_admin_role(runtime):
     with pytest.raises(PermissionDenied, match="admin role"):
         runtime.orders.set_policy(policy.model_dump(exclude_none=True), gate.model_dump(),
                                   Actor("eve", frozenset({"viewer", "approver"})), "x")
+
+
+def test_admin_turns_a_check_off_with_the_explicit_switch(runtime, page_app):
+    at = page_app("settings")
+    at.run()
+    at.multiselect(key="gate_checksOff").select("daily notional cap")
+    at.text_input(key="policy_reason").input("cap enforced by the prime broker")
+    at.button(key="policy_save").click().run()
+    assert any("saved" in s.value for s in at.success)
+    _policy, gate = runtime.orders.policy()
+    assert gate.checksOff == ["daily notional cap"]
+    assert runtime.orders.audit(subject="risk-policy")[0].details["after"]["gate"]["checksOff"] == gate.checksOff

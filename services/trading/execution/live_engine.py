@@ -100,6 +100,19 @@ class LiveEngineVenue(ExecutionVenue):
         """The engine's view of the order, or None when it has no order under this id."""
         return self._find(client_order_id, self._policy)
 
+    def recover(self, request: VenueOrderRequest) -> VenueOrder:
+        """Replay the same keyed create: the engine's idempotency answers with the order it holds under the key
+        (it places it, once, only if it never received it), then ``GET`` it for its current state and fills.
+
+        A list of the engine's orders is no answer here: the engine need not echo the key on them (UPSTREAM.md
+        §2.2), so "not in the list" does not mean "never received". Never None.
+        """
+        placed = self.submit(request)
+        try:
+            return self._find(request.client_order_id, self._policy) or placed
+        except VenueUnavailable:
+            return placed  # the engine holds it; its fills are read on the next reconciliation
+
     def _cancel_open(self, order: VenueOrder) -> VenueOrder:
         """``DELETE /api/internal/orders/{providerOrderId}``."""
         answer = self._call("DELETE", f"{ORDERS}/{order.venue_order_id}", policy=self._policy, tolerate_404=True)

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from services.core import clock
 from services.core.audit import write_audit
-from services.core.auth import Actor
+from services.core.auth import Actor, normalise_identity
 from services.core.errors import BadInput, Conflict, NexusError
 from services.core.records import audit_log, orders, risk_policies
 from services.market_data.market_hours import open_by_symbol
@@ -533,7 +533,7 @@ class Orders:
         if subject:
             query = query.where(audit_log.c.subject == subject)
         if actor:
-            query = query.where(audit_log.c.actor == actor)
+            query = query.where(audit_log.c.actor == normalise_identity(actor))
         if action:
             query = query.where(audit_log.c.action == action)
         with self.engine.connect() as connection:

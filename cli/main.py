@@ -15,6 +15,7 @@ from cli import graph as cli_graph
 from cli import ingest as cli_ingest
 from cli import lona as cli_lona
 from cli import orders as cli_orders
+from cli import policy as cli_policy
 from cli import tokens as cli_tokens
 from cli.support import End, Start, acting, fail, parse_day, reports_errors, runtime
 from services.core import clock
@@ -31,6 +32,7 @@ app.add_typer(cli_graph.app, name="graph")
 app.add_typer(cli_lona.app, name="lona")
 app.add_typer(cli_orders.app, name="orders")
 app.add_typer(cli_tokens.app, name="tokens")
+app.add_typer(cli_policy.app, name="policy")
 app.command("killswitch")(reports_errors(cli_orders.killswitch))
 
 

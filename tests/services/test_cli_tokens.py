@@ -152,3 +152,23 @@ def test_local_mode_listens_on_loopback_and_warns_when_opened_up(tmp_path):
     assert listen_address(local, "localhost", signed_in=False) == ("localhost", None)
     production = load_settings(nexus_home=tmp_path, app_env="production")
     assert listen_address(production, None, signed_in=True) == ("0.0.0.0", None)  # the container
+
+
+def test_policy_from_the_cli_needs_an_admin_token_in_production(production, nexus, tmp_path):
+    change = tmp_path / "change.json"
+    change.write_text('{"gate": {"checksOff": ["market open"]}}')
+    assert nexus("policy", "set", str(change), "--reason", "24h desk").exit_code == 2  # no token: refused
+    _token, approver = production.tokens.issue(ADMIN, "alice@bank.com", roles=["approver"])
+    refused = nexus("policy", "set", str(change), "--reason", "24h desk", token=approver)
+    assert refused.exit_code == 2 and "admin role" in refused.output
+    _token, admin = production.tokens.issue(ADMIN, "root@bank.com", roles=["admin"])
+    done = nexus("policy", "set", str(change), "--reason", "24h desk", token=admin)
+    assert done.exit_code == 0, done.output
+    assert production.orders.policy()[1].checksOff == ["market open"]
+    assert production.orders.audit(subject="risk-policy")[0].actor == "root@bank.com"
+    assert '"checksOff"' in nexus("policy", "show").output
+    change.write_text('{"policy": {"limits": {"maxNotionalUsd": Infinity}}}')
+    bad = nexus("policy", "set", str(change), "--reason", "x", token=admin)
+    assert bad.exit_code == 2 and "nothing was changed" in bad.output
+    missing = nexus("policy", "set", str(change), token=admin)
+    assert missing.exit_code == 2 and "reason is required" in missing.output

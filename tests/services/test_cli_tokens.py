@@ -3,6 +3,8 @@ credential (NEXUS_TOKEN), no bare --as in production, and local mode listening o
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 from typer.testing import CliRunner
 
@@ -172,3 +174,35 @@ def test_policy_from_the_cli_needs_an_admin_token_in_production(production, nexu
     assert bad.exit_code == 2 and "nothing was changed" in bad.output
     missing = nexus("policy", "set", str(change), token=admin)
     assert missing.exit_code == 2 and "reason is required" in missing.output
+
+
+class _Exited:
+    """A child process that ends at once (serve's loop stops and nothing keeps running)."""
+
+    launched: ClassVar[list[list[str]]] = []
+
+    def __init__(self, args: list[str], **_kwargs):
+        self.launched.append(args)
+
+    def poll(self) -> int:
+        return 0
+
+    def wait(self, timeout: float | None = None) -> int:
+        return 0
+
+
+def test_serve_listens_on_loopback_without_sign_in_and_warns_for_every_interface(runtime, monkeypatch):
+    import cli.main
+
+    monkeypatch.setattr(cli.main.subprocess, "Popen", _Exited)
+    monkeypatch.setattr(cli.main.signal, "signal", lambda *_args: None)  # pytest keeps its own SIGTERM handler
+    monkeypatch.setattr("services.market_data.seed.seed", lambda *_a, **_k: [])
+    runner = CliRunner()
+    for args, address, warned in ((["serve", "--no-worker"], "127.0.0.1", False),
+                                  (["serve", "--no-worker", "--host", "0.0.0.0"], "0.0.0.0", True)):
+        _Exited.launched.clear()
+        done = runner.invoke(app, args)
+        assert done.exit_code == 0, done.output
+        (streamlit,) = _Exited.launched
+        assert streamlit[streamlit.index("--server.address") + 1] == address
+        assert ("warning: listening on 0.0.0.0 without sign-in" in done.output) is warned

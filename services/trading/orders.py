@@ -407,7 +407,8 @@ class Orders:
     def _send(self, order: Order, actor: str) -> Order:
         request = self._request(order)
         try:
-            found = self.venue.lookup(order.client_order_id) if order.submit_attempts > 1 else None
+            found = (self.venue.lookup(order.client_order_id, order.venue_order_id) if order.submit_attempts > 1
+                     else None)
             result = found or self.venue.submit(request)
         except VenueUnavailable as error:
             return self._retry_later(order, actor, str(error))
@@ -469,7 +470,7 @@ class Orders:
             asks = order.status in ("submitting", "unknown") and not halted
             try:
                 found = (self.venue.recover(self._request(order)) if asks
-                         else self.venue.lookup(order.client_order_id))
+                         else self.venue.lookup(order.client_order_id, order.venue_order_id))
             except NexusError:
                 continue  # the venue cannot answer now: ask again on the next pass
             try:

@@ -59,8 +59,8 @@ class CrashingVenue:
     def submit(self, request):
         return self._then_maybe_crash(self.inner.submit(request))
 
-    def lookup(self, client_order_id):
-        return self._then_maybe_crash(self.inner.lookup(client_order_id))
+    def lookup(self, client_order_id, venue_order_id=None):
+        return self._then_maybe_crash(self.inner.lookup(client_order_id, venue_order_id))
 
     def recover(self, request):
         return self._then_maybe_crash(self.inner.recover(request))
@@ -226,6 +226,15 @@ def test_a_crash_while_the_engine_holds_the_order_never_says_it_was_not_received
     assert runtime.orders.reconcile() == 1
     assert runtime.orders.get(order.id).status in ("submitted", "filled")
     assert not _claims_never_received(runtime, order) and venue.fake.creations == 1
+
+
+def test_an_open_order_is_followed_after_a_restart(live_engine):
+    runtime, venue = live_engine
+    order = _approved(runtime, venue, "run-1", "a")
+    assert runtime.orders.submit(order.id).status == "submitted"  # the engine's answer: pending
+    _restart(runtime, venue)  # the new client knows the engine's id only from the order row
+    assert runtime.orders.reconcile() == 1
+    assert runtime.orders.get(order.id).status == "filled" and venue.fake.creations == 1
 
 
 def test_alpaca_give_up_is_settled_by_a_lookup_of_the_client_order_id(alpaca):

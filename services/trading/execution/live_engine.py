@@ -96,8 +96,11 @@ class LiveEngineVenue(ExecutionVenue):
         return submit_exactly_once(create, lambda: self._find(request.client_order_id, _ONCE),
                                    policy=self._policy, sleep=self._sleep)
 
-    def lookup(self, client_order_id: str) -> VenueOrder | None:
-        """The engine's view of the order, or None when it has no order under this id."""
+    def lookup(self, client_order_id: str, venue_order_id: str | None = None) -> VenueOrder | None:
+        """The engine's view of the order, or None when it has no order under this id (read by its
+        ``providerOrderId`` when this client or the console knows it)."""
+        if venue_order_id:
+            self._provider_ids.setdefault(client_order_id, venue_order_id)
         return self._find(client_order_id, self._policy)
 
     def recover(self, request: VenueOrderRequest) -> VenueOrder:

@@ -15,9 +15,11 @@ from cli import graph as cli_graph
 from cli import ingest as cli_ingest
 from cli import lona as cli_lona
 from cli import orders as cli_orders
+from cli import policy as cli_policy
+from cli import tokens as cli_tokens
 from cli.support import End, Start, acting, fail, parse_day, reports_errors, runtime
 from services.core import clock
-from services.core.auth import SIGN_IN_FILES, ensure_can_start, secrets_file_has_auth
+from services.core.auth import SIGN_IN_FILES, ensure_can_start, listen_address, secrets_file_has_auth
 from services.market_data.datasets import DatasetRef
 
 app = typer.Typer(help="Trade Nexus Console: market data, agent runs, approvals, Lona.", no_args_is_help=True)
@@ -29,6 +31,8 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(cli_graph.app, name="graph")
 app.add_typer(cli_lona.app, name="lona")
 app.add_typer(cli_orders.app, name="orders")
+app.add_typer(cli_tokens.app, name="tokens")
+app.add_typer(cli_policy.app, name="policy")
 app.command("killswitch")(reports_errors(cli_orders.killswitch))
 
 
@@ -143,7 +147,8 @@ def demo_seed(force: Annotated[bool, typer.Option(help="rewrite the sample datas
 @reports_errors
 def serve(
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
-    address: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
+    host: Annotated[str | None, typer.Option("--host", "--address", help="address to listen on (default: "
+                                             "127.0.0.1 without sign-in, every interface with it)")] = None,
     worker: Annotated[bool, typer.Option(help="also run a job worker beside the app")] = True,
 ) -> None:
     """Seed sample data if missing, then run the job worker and the Streamlit app until interrupted."""
@@ -153,8 +158,13 @@ def serve(
     root = Path(__file__).resolve().parents[1]
     # Streamlit's own places (user-wide, project) first, then the file written from AUTH_* variables
     secrets_files = [*SIGN_IN_FILES, rt.settings.nexus_home / "streamlit-secrets.toml"]
-    if not any(secrets_file_has_auth(path) for path in secrets_files[:-1]):
+    signed_in = any(secrets_file_has_auth(path) for path in secrets_files[:-1])
+    if not signed_in:
         ensure_can_start(rt.settings, secrets_files[-1])
+        signed_in = secrets_file_has_auth(secrets_files[-1])
+    address, warning = listen_address(rt.settings, host, signed_in)
+    if warning:
+        typer.echo(warning, err=True)
     seeded = seed(rt.datasets, log=typer.echo)
     typer.echo(f"sample data: {len(seeded)} dataset(s) seeded" if seeded else "sample data present")
     rt.engine  # noqa: B018  (migrates the records database before two processes race to do it)
@@ -166,7 +176,7 @@ def serve(
         [sys.executable, "-m", "streamlit", "run", str(root / "app" / "main.py"), "--server.port", str(port),
          "--server.address", address, *[arg for f in secrets_files for arg in ("--secrets.files", str(f))]],
         cwd=root))
-    typer.echo(f"Trade Nexus Console on http://localhost:{port}")
+    typer.echo(f"Trade Nexus Console on http://{'localhost' if address == '127.0.0.1' else address}:{port}")
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         while all(child.poll() is None for child in children):

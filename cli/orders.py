@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from cli.support import reports_errors, runtime
-from services.core.auth import cli_actor
+from cli.support import acting, reports_errors, runtime
 from services.trading.orders import Order
 
 app = typer.Typer(help="Orders: list, show, approve, reject.", no_args_is_help=True)
-As = Annotated[str, typer.Option("--as", help="who decides (recorded in the audit log)")]
+As = Annotated[str, typer.Option("--as", help="who decides, in local mode (recorded in the audit log); "
+                                             "with NEXUS_TOKEN the token's owner decides")]
 
 
 def _line(order: Order) -> str:
@@ -47,31 +47,30 @@ def show(order_id: str) -> None:
 
 @app.command("approve")
 @reports_errors
-def approve(order_id: str, as_: As, reason: Annotated[str, typer.Option(help="why")] = "") -> None:
+def approve(order_id: str, as_: As = "", reason: Annotated[str, typer.Option(help="why")] = "") -> None:
     """Approve an order; once approved it is sent to the venue at once."""
-    rt = runtime()
-    order = rt.orders.approve(order_id, cli_actor(as_, rt.settings), reason)
+    rt, actor = runtime(), acting(as_)
+    order = rt.orders.approve(order_id, actor, reason)
     if order.status == "approved":
-        order = rt.orders.submit(order_id, actor=as_)
+        order = rt.orders.submit(order_id, actor=actor.name)
         rt.after_decisions(order.run_id)
     typer.echo(_line(order))
 
 
 @app.command("reject")
 @reports_errors
-def reject(order_id: str, as_: As, reason: Annotated[str, typer.Option(help="why (required)")]) -> None:
+def reject(order_id: str, reason: Annotated[str, typer.Option(help="why (required)")], as_: As = "") -> None:
     """Reject an order with a reason."""
     rt = runtime()
-    order = rt.orders.reject(order_id, cli_actor(as_, rt.settings), reason)
+    order = rt.orders.reject(order_id, acting(as_), reason)
     rt.after_decisions(order.run_id)
     typer.echo(_line(order))
 
 
-def killswitch(state: Annotated[str, typer.Argument(help="on or off")], as_: As,
-               reason: Annotated[str, typer.Option(help="why (required)")]) -> None:
+def killswitch(state: Annotated[str, typer.Argument(help="on or off")],
+               reason: Annotated[str, typer.Option(help="why (required)")], as_: As = "") -> None:
     """Halt every submission at once (on) or re-arm (off); admin only."""
     if state not in ("on", "off"):
         raise typer.BadParameter("say on or off")
-    rt = runtime()
-    rt.orders.set_kill_switch(state == "on", cli_actor(as_, rt.settings), reason)
+    runtime().orders.set_kill_switch(state == "on", acting(as_), reason)
     typer.echo(f"kill switch {state.upper()}")

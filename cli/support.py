@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from services.core import clock
-from services.core.auth import Actor, cli_actor
+from services.core.auth import Actor
 from services.core.errors import BadInput, NexusError
 
 Start = Annotated[str | None, typer.Option(help="first day (UTC), YYYY-MM-DD")]
@@ -51,9 +51,13 @@ def os_user() -> str:
     return f"cli:{os.environ.get('USER') or os.environ.get('USERNAME') or 'unknown'}"
 
 
-def acting() -> Actor:
-    """The person behind this command, with the roles the services check (every role in local mode)."""
-    return cli_actor(os_user(), runtime().settings)
+def acting(claimed: str | None = None) -> Actor:
+    """The person behind this command, with the roles the services check: ``NEXUS_TOKEN``'s owner, or in local
+    mode the ``--as`` claim (``claimed``; the OS user for commands that do not ask), with every role."""
+    from services.core.tokens import command_actor
+
+    rt = runtime()
+    return command_actor(rt.tokens, rt.settings, os.environ.get("NEXUS_TOKEN"), claimed, os_user())
 
 
 def parse_day(text: str | None, end_of_day: bool = False) -> int | None:

@@ -29,6 +29,10 @@ def _orders_tab() -> None:
     order = orders.get(chosen)
     st.write(f"**{order.side.upper()} {order.quantity:g} {order.symbol}**: {order.status}; client order id "
              f"`{order.client_order_id}`; venue {order.venue} `{order.venue_order_id or '-'}`")
+    if order.status == "unknown":
+        st.warning(f"{order.venue} has not said whether it holds this order (the console stopped sending after "
+                   f"{order.submit_attempts} attempts); reconciliation keeps asking, and the order is not final "
+                   "until the venue answers.")
     if order.last_error:
         st.warning(order.last_error)
     st.write("Proposal vs sent")

@@ -1,17 +1,22 @@
 """Settings page: each integration's configuration and reachability, every setting (secrets as set/not set),
-and the risk policy, editable by admins with every change audited."""
+the risk policy, editable by admins with every change audited, and the personal access tokens admins issue."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
 
 from components.context import console, current_actor, shows_errors
 from components.views.orders import audit_frame
+from services.core import clock
+from services.core.auth import ROLES
 from services.core.errors import BadInput
+from services.core.tokens import SCOPES, AccessToken
 from services.ops.health import configuration_view, health_report
+from services.trading.risk import SWITCHABLE_CHECKS
 
 
 def _integrations() -> None:
@@ -45,9 +50,13 @@ def _risk_policy() -> None:
     st.write("**Gate limits** of the console")
     values = {}
     columns = st.columns(3)
-    for index, (name, value) in enumerate(gate.model_dump().items()):
+    limits = {name: value for name, value in gate.model_dump().items() if name != "checksOff"}
+    for index, (name, value) in enumerate(limits.items()):
         values[name] = columns[index % 3].number_input(name, value=float(value), key=f"gate_{name}",
                                                        disabled=not actor.can("admin"), format="%g")
+    values["checksOff"] = st.multiselect(
+        "Checks turned off (explicit and audited; the kill switch and the anomaly gate always apply)",
+        SWITCHABLE_CHECKS, default=gate.checksOff, key="gate_checksOff", disabled=not actor.can("admin"))
     reason = st.text_input("Reason for the change (required)", key="policy_reason",
                            disabled=not actor.can("admin"))
     if st.button("Save risk policy", type="primary", key="policy_save", disabled=not actor.can("admin"),
@@ -63,14 +72,59 @@ def _risk_policy() -> None:
     st.dataframe(audit_frame(orders.audit(subject="risk-policy", limit=50)), hide_index=True, width="stretch")
 
 
+def _token_row(token: AccessToken) -> dict:
+    return {"id": token.id, "for": token.owner, "roles": ", ".join(token.roles), "scopes": ", ".join(token.scopes),
+            "label": token.label, "state": "active" if token.active else ("revoked" if token.revoked_at else "expired"),
+            "issued by": token.created_by, "issued": token.created_at, "expires": token.expires_at,
+            "last used": token.last_used_at}
+
+
+def _access_tokens() -> None:
+    tokens, actor = console().runtime.tokens, current_actor()
+    if not actor.can("admin"):
+        st.info("Only an admin issues and revokes access tokens (the CLI's credential in production).")
+        return
+    st.write("**Issue a token** for a person: the CLI acts as them with the roles given (set the secret as "
+             "`NEXUS_TOKEN`); scopes are for the HTTP API. The secret is shown once, here, and only its hash is kept.")
+    left, right = st.columns(2)
+    owner = left.text_input("For (e-mail)", key="token_owner")
+    label = right.text_input("Label (what it is for)", key="token_label")
+    roles = left.multiselect("Roles", ROLES, key="token_roles")
+    scopes = right.multiselect("API scopes", SCOPES, key="token_scopes")
+    days = left.number_input("Valid for (days, 0 = until revoked)", min_value=0, max_value=3650, value=90, step=1,
+                             key="token_days")
+    if st.button("Issue token", type="primary", key="token_issue"):
+        with shows_errors():
+            expires = clock.now() + timedelta(days=int(days)) if days else None
+            token, secret = tokens.issue(actor, owner, roles=roles, scopes=scopes, label=label, expires_at=expires)
+            st.success(f"Token {token.id} issued for {token.owner}. Copy the secret now: it is not shown again.")
+            st.code(secret, language=None)
+    listed = tokens.listing(actor)
+    st.write("**Tokens**")
+    st.dataframe(pd.DataFrame([_token_row(t) for t in listed]), hide_index=True, width="stretch")
+    active = [t.id for t in listed if t.active]
+    if active:
+        left, right = st.columns(2)
+        chosen = left.selectbox("Revoke token", active, key="token_revoke_id",
+                                format_func=lambda i: next(f"{i} · {t.owner}" for t in listed if t.id == i))
+        reason = right.text_input("Reason (required)", key="token_revoke_reason")
+        if st.button("Revoke", key="token_revoke"):
+            with shows_errors():
+                tokens.revoke(actor, chosen, reason)
+                st.success(f"Token {chosen} revoked: its next use is refused.")
+
+
 def render() -> None:
     """Draw the page."""
     st.title("Settings")
     with shows_errors():
-        integrations, configuration, risk = st.tabs(["Integrations", "Configuration", "Risk policy"])
+        integrations, configuration, risk, access = st.tabs(["Integrations", "Configuration", "Risk policy",
+                                                             "Access tokens"])
         with integrations:
             _integrations()
         with configuration:
             _configuration()
         with risk:
             _risk_policy()
+        with access:
+            _access_tokens()

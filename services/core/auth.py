@@ -83,10 +83,31 @@ def auth_configured(settings) -> bool:
 def cli_actor(name: str, settings) -> Actor:
     """The actor behind a CLI command run ``--as NAME``: roles from the lists, or every role in local mode."""
     if not name.strip():
-        raise PermissionDenied("say who you are with --as NAME; every decision is recorded with who and why")
+        raise PermissionDenied("say who you are with --as NAME (local mode) or set NEXUS_TOKEN; every decision is "
+                               "recorded with who and why")
     if settings.app_env != "production" and not auth_configured(settings):
         return local_operator(name.strip())
     return Actor(name=name.strip(), roles=roles_for(name, settings), email=name.strip())
+
+
+LOOPBACK = "127.0.0.1"
+ANY_ADDRESS = "0.0.0.0"
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def listen_address(settings, requested: str | None, signed_in: bool) -> tuple[str, str | None]:
+    """Where ``nexus serve`` listens, and a warning to print (None when there is nothing to warn about).
+
+    Local mode (no sign-in: one operator with every role) listens on 127.0.0.1 unless an address is asked for
+    explicitly, which is then warned about; with sign-in configured, or in production (the container, which
+    refuses to start without sign-in), the default is every interface.
+    """
+    address = requested or (ANY_ADDRESS if signed_in or settings.app_env == "production" else LOOPBACK)
+    if signed_in or address in _LOOPBACK_NAMES:
+        return address, None
+    return address, (f"warning: listening on {address} without sign-in: anyone who can reach this machine acts as "
+                     "the local operator with every role (approve orders, kill switch, risk limits); configure "
+                     "sign-in (AUTH_* variables or .streamlit/secrets.toml) or listen on 127.0.0.1")
 
 
 AUTH_FIELDS = ("auth_redirect_uri", "auth_cookie_secret", "auth_client_id", "auth_client_secret",

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from services.core import clock
 from services.core.audit import write_audit
-from services.core.auth import ROLES, Actor, normalise_identity
+from services.core.auth import ROLES, Actor, cli_actor, normalise_identity
 from services.core.errors import BadInput, NexusError, PermissionDenied
 from services.core.records import access_tokens
 
@@ -134,6 +134,11 @@ class Tokens:
                         reason.strip())
         return self.get(token_id)
 
+    def listing(self, actor: Actor, owner: str | None = None) -> list[AccessToken]:
+        """Every token (revoked ones too), newest first, for an admin (who holds which roles is not for all)."""
+        actor.require("admin", "list access tokens")
+        return self.list(owner)
+
     def get(self, token_id: str) -> AccessToken:
         """One token by its id; BadInput when unknown."""
         with self.engine.connect() as connection:
@@ -178,3 +183,26 @@ class Tokens:
         self._stamped[token_id] = now.timestamp()
         with self.engine.begin() as connection:
             connection.execute(update(access_tokens).where(access_tokens.c.id == token_id).values(last_used_at=now))
+
+
+NEEDS_TOKEN = ("in production the CLI acts only with a personal access token: set NEXUS_TOKEN to the secret an admin "
+               "issued you (Settings → Access tokens, or nexus tokens create --for YOU --role …); a bare --as NAME "
+               "is not accepted")
+
+
+def command_actor(tokens: Tokens, settings, secret: str | None, claimed: str | None, fallback: str) -> Actor:
+    """The person behind a CLI command.
+
+    With a token (``NEXUS_TOKEN``), its owner with the token's roles; an ``--as`` claim must then name the same
+    person. Without one, production refuses (a claimed name proves nothing) and local mode takes the ``--as``
+    claim, or ``fallback`` (the OS user) for commands that do not ask who decides.
+    """
+    if secret and secret.strip():
+        actor = tokens.authenticate(secret).actor()
+        if claimed is not None and normalise_identity(claimed) not in ("", actor.name):
+            raise PermissionDenied(f"NEXUS_TOKEN belongs to {actor.name}, not {normalise_identity(claimed)}; "
+                                   "drop --as or use that person's token")
+        return actor
+    if settings.app_env == "production":
+        raise PermissionDenied(NEEDS_TOKEN)
+    return cli_actor(fallback if claimed is None else claimed, settings)

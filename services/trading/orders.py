@@ -5,6 +5,11 @@ expected``) plus an append-only audit row. A transition that finds the order cha
 two operators (or a double click) can never decide the same order twice. Submission takes an approved order
 to ``submitting`` first; the venue is asked for the client order id before any retry, and orders left in
 ``submitting`` by a crash are reconciled with the venue, so an approved order is never lost or sent twice.
+
+An order whose create may have reached the venue is never final until the venue has been asked: when the
+console stops sending (the venue stayed unreachable for ``MAX_SUBMIT_ATTEMPTS``) the order goes to ``unknown``,
+which reconciliation keeps asking about (``ExecutionVenue.recover``) until the venue answers; only the venue's
+own "no such order" lets the console say it never received it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from services.core import clock
 from services.core.audit import write_audit
-from services.core.auth import Actor
+from services.core.auth import Actor, normalise_identity
 from services.core.errors import BadInput, Conflict, NexusError
 from services.core.records import audit_log, orders, risk_policies
 from services.market_data.market_hours import open_by_symbol
@@ -47,12 +52,17 @@ TERMINAL = frozenset({"filled", "rejected", "expired", "cancelled", "failed"})
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending_approval": frozenset({"approved", "rejected", "expired", "cancelled"}),
     "approved": frozenset({"submitting", "cancelled"}),
-    "submitting": frozenset({"submitted", "partially_filled", "filled", "approved", "failed", "cancelled"}),
+    "submitting": frozenset({"submitted", "partially_filled", "filled", "approved", "failed", "cancelled",
+                             "unknown"}),
+    # the console stopped sending without an answer: the venue may hold it; only the venue's word ends it
+    "unknown": frozenset({"submitted", "partially_filled", "filled", "cancelled", "failed"}),
     "submitted": frozenset({"partially_filled", "filled", "cancelled", "failed"}),
     "partially_filled": frozenset({"partially_filled", "filled", "cancelled", "failed"}),
     **{state: frozenset() for state in TERMINAL},
 }
 OPEN_AT_VENUE = ("submitted", "partially_filled")
+#: orders the venue may hold: they count against the daily cap
+MAYBE_AT_VENUE = ("submitting", "unknown", *OPEN_AT_VENUE, "filled")
 RECONCILE_AFTER_S = 60.0  # longer than a venue call with its retries can last
 MAX_SUBMIT_ATTEMPTS = 8
 
@@ -182,7 +192,7 @@ class Orders:
     def set_policy(self, policy: dict, gate: dict, actor: Actor, reason: str) -> tuple[RiskPolicy, GateLimits]:
         """Replace the policy (admin only, validated strictly, audited with the diff)."""
         actor.require("admin", "change the risk policy")
-        if not reason.strip():
+        if not isinstance(reason, str) or not reason.strip():
             raise BadInput("say why the risk policy changes (a reason is required)")
         new_policy, new_gate = parse_policy(policy), parse_gate(gate)
         old_policy, old_gate = self.policy()
@@ -198,7 +208,7 @@ class Orders:
     def set_kill_switch(self, on: bool, actor: Actor, reason: str) -> RiskPolicy:
         """Trigger (halt every submission at once) or re-arm the kill switch; admin only, reason required."""
         actor.require("admin", "operate the kill switch")
-        if not reason.strip():
+        if not isinstance(reason, str) or not reason.strip():
             raise BadInput("say why the kill switch changes (a reason is required)")
         policy, gate = self.policy()
         document = policy.model_dump(exclude_none=True)
@@ -206,6 +216,11 @@ class Orders:
                                   "reason": reason} if on else {"enabled": True, "triggered": False}
         self.set_policy(document, gate.model_dump(), actor, f"kill switch {'ON' if on else 'OFF'}: {reason}")
         return parse_policy(document)
+
+    @staticmethod
+    def _approvals_needed(notional: float, gate: GateLimits) -> int:
+        """Two different approvers above the four-eyes notional (unless an admin turned four eyes off)."""
+        return 2 if gate.is_on("four eyes") and notional > gate.fourEyesNotionalUsd else 1
 
     def kill_switch_on(self) -> bool:
         """True while every submission is halted."""
@@ -237,7 +252,7 @@ class Orders:
                     "quantity": proposal.quantity, "limit_price": proposal.limit_price,
                     "reference_price": proposal.reference_price, "notional": notional,
                     "status": "pending_approval", "version": 1,
-                    "approvals_needed": 2 if notional > gate.fourEyesNotionalUsd else 1, "approved_by": [],
+                    "approvals_needed": self._approvals_needed(notional, gate), "approved_by": [],
                     "checks": [c.as_dict() for c in proposal.checks], "context": proposal.context,
                     "proposed": {"quantity": proposal.quantity, "limit_price": proposal.limit_price,
                                  "order_type": proposal.order_type, "reference_price": proposal.reference_price},
@@ -293,7 +308,7 @@ class Orders:
                 f"{c.name} {c.value} > {c.limit}" if isinstance(c.value, float) else f"{c.name}: {c.value}"
                 for c in failing))
         drift = self.drift_pct(order)
-        if drift is not None and abs(drift) > gate.maxDriftPct:
+        if drift is not None and gate.is_on("price drift") and abs(drift) > gate.maxDriftPct:
             raise Conflict(f"approval refused: price drifted {drift:+.2f}% since the proposal "
                            f"(bound {gate.maxDriftPct}%); reject it or wait for a new proposal")
         if actor.name in order.approved_by:
@@ -383,12 +398,17 @@ class Orders:
             return self.get(order_id)  # another executor took it
         return self._send(order, actor)
 
-    def _send(self, order: Order, actor: str) -> Order:
-        request = VenueOrderRequest(
+    @staticmethod
+    def _request(order: Order) -> VenueOrderRequest:
+        return VenueOrderRequest(
             client_order_id=order.client_order_id, symbol=order.symbol, side=order.side, type=order.order_type,
             quantity=order.quantity, limit_price=order.limit_price, reference_price=order.reference_price)
+
+    def _send(self, order: Order, actor: str) -> Order:
+        request = self._request(order)
         try:
-            found = self.venue.lookup(order.client_order_id) if order.submit_attempts > 1 else None
+            found = (self.venue.lookup(order.client_order_id, order.venue_order_id) if order.submit_attempts > 1
+                     else None)
             result = found or self.venue.submit(request)
         except VenueUnavailable as error:
             return self._retry_later(order, actor, str(error))
@@ -400,8 +420,9 @@ class Orders:
 
     def _retry_later(self, order: Order, actor: str, problem: str) -> Order:
         if order.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
-            return self._move(order, "failed", actor, "give_up", f"{problem}; gave up after "
-                              f"{order.submit_attempts} attempts", last_error=problem)
+            return self._move(order, "unknown", actor, "give_up", f"{problem}; stopped sending after "
+                              f"{order.submit_attempts} attempts; whether {self.venue.name} holds it is unknown "
+                              "until it answers, and reconciliation keeps asking", last_error=problem)
         delay = min(2 ** order.submit_attempts, 300)
         return self._move(order, "approved", actor, "venue_unavailable",
                           f"{problem}; still approved, next attempt in {delay} s", last_error=problem,
@@ -431,30 +452,47 @@ class Orders:
         return [self.submit(order_id, actor) for order_id in ids]
 
     def reconcile(self, actor: str = "reconciler") -> int:
-        """Ask the venue about orders left submitting (after a crash) and open ones; return changes made."""
+        """Ask the venue about orders whose create may have reached it (left submitting by a crash, or unknown
+        after the console stopped sending) and open ones; return the changes made.
+
+        Orders are asked about with ``venue.recover`` (Live Engine: the keyed create replayed; others: a lookup by
+        client order id). While the kill switch is on, only a lookup that cannot place anything is made, and an
+        order the lookup does not find is left as it is.
+        """
         stale = clock.now() - timedelta(seconds=RECONCILE_AFTER_S)
         with self.engine.connect() as connection:
             rows = [_order(r) for r in connection.execute(select(orders).where(
                 ((orders.c.status == "submitting") & (orders.c.updated_at < stale))
-                | orders.c.status.in_(OPEN_AT_VENUE)))]
+                | orders.c.status.in_(("unknown", *OPEN_AT_VENUE))))]
+        halted = self.kill_switch_on()
         changed = 0
         for order in rows:
+            asks = order.status in ("submitting", "unknown") and not halted
             try:
-                found = self.venue.lookup(order.client_order_id)
+                found = (self.venue.recover(self._request(order)) if asks
+                         else self.venue.lookup(order.client_order_id, order.venue_order_id))
             except NexusError:
-                continue  # venue down: try again on the next pass
+                continue  # the venue cannot answer now: ask again on the next pass
             try:
                 if found is not None:
                     updated = self._apply_venue(order, found, actor)
-                elif order.status == "submitting":
-                    updated = self._move(order, "approved", actor, "reconcile",
-                                         "the venue never received it; it will be sent again")
+                elif asks:
+                    updated = self._never_received(order, actor)
                 else:
                     continue
             except Conflict:
                 continue
             changed += updated.version != order.version
         return changed
+
+    def _never_received(self, order: Order, actor: str) -> Order:
+        """The venue said it has no order under this client order id: send it again, or, once the console has
+        stopped sending, record that nothing was placed."""
+        if order.status == "submitting":
+            return self._move(order, "approved", actor, "reconcile",
+                              f"{self.venue.name} says it never received it; it will be sent again")
+        return self._move(order, "failed", actor, "reconcile", f"{self.venue.name} says it never received it; "
+                          f"nothing was placed (the console stopped sending after {order.submit_attempts} attempts)")
 
     # --- reads ----------------------------------------------------------------------------------------------
     def get(self, order_id: str) -> Order:
@@ -496,7 +534,7 @@ class Orders:
         if subject:
             query = query.where(audit_log.c.subject == subject)
         if actor:
-            query = query.where(audit_log.c.actor == actor)
+            query = query.where(audit_log.c.actor == normalise_identity(actor))
         if action:
             query = query.where(audit_log.c.action == action)
         with self.engine.connect() as connection:
@@ -506,7 +544,7 @@ class Orders:
         """Notional of orders sent to the venue since ``since`` (daily cap)."""
         with self.engine.connect() as connection:
             value = connection.execute(select(func.coalesce(func.sum(orders.c.notional), 0.0)).where(
-                orders.c.status.in_(["submitting", "submitted", "partially_filled", "filled"]),
+                orders.c.status.in_(MAYBE_AT_VENUE),
                 orders.c.updated_at >= since)).scalar()
         return float(value or 0.0)
 

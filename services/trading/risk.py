@@ -13,8 +13,15 @@ from services.core.errors import BadInput
 ACTIONS = ("reject_order", "cancel_open_orders", "halt_deployments", "notify_ops")
 
 
+#: checks an admin may turn off, by name: an explicit switch in the gate limits (``checksOff``), audited with
+#: every policy change, instead of a limit of Infinity. The kill switch and the anomaly gate cannot be turned off.
+SWITCHABLE_CHECKS = ("max order notional", "max position notional", "max position weight", "max gross exposure",
+                     "daily notional cap", "daily loss", "market open", "four eyes", "price drift")
+OFF_DETAIL = "turned off by an admin (checksOff in the gate limits)"
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
 class Limits(_Strict):
@@ -74,6 +81,18 @@ class GateLimits(_Strict):
     maxDriftPct: float = Field(2.0, ge=0)
     fourEyesNotionalUsd: float = Field(50_000.0, ge=0)
     proposalTtlMinutes: float = Field(60.0, gt=0)
+    checksOff: list[Literal[SWITCHABLE_CHECKS]] = Field(default_factory=list)
+
+    @field_validator("checksOff")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("checksOff must not repeat a check")
+        return value
+
+    def is_on(self, check: str) -> bool:
+        """False when an admin turned ``check`` (one of SWITCHABLE_CHECKS) off."""
+        return check not in self.checksOff
 
 
 DEFAULT_POLICY = {
@@ -91,7 +110,9 @@ def _validated(model: type[_Strict], document: dict, what: str, whole: str):
         return model.model_validate(document)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or whole}: {e['msg']}" for e in error.errors())
-        raise BadInput(f"invalid {what}: {problems}") from None
+        if any(e["type"] == "finite_number" for e in error.errors()):
+            problems += "; to turn a check off, list it in checksOff (" + ", ".join(SWITCHABLE_CHECKS) + ")"
+        raise BadInput(f"invalid {what}: {problems}; nothing was changed") from None
 
 
 def parse_policy(document: dict) -> RiskPolicy:
@@ -173,6 +194,7 @@ def evaluate(intent: OrderIntent, book: Book, policy: RiskPolicy, gate: GateLimi
         Check("market open", open_now is not False, {True: "open", False: "closed", None: "unknown"}[open_now],
               "open", "no calendar for this market" if open_now is None else ""),
     ]
+    checks = [c if gate.is_on(c.name) else Check(c.name, True, c.value, c.limit, OFF_DETAIL) for c in checks]
     if policy.mode == "advisory":
         # advisory mode reports breaches but only the kill switch and the anomaly gate still block
         return [c if c.name in ("kill switch", "anomaly gate") or c.passed

@@ -87,6 +87,11 @@ class FakeAlpacaTrading(FakeServer):
             self.orders[order["id"]] = order
             return Response(200, dict(order))
 
+    def held(self, client_order_id: str) -> list[dict]:
+        """The orders Alpaca holds under a client order id, as stored."""
+        with self._state:
+            return [dict(o) for o in self.orders.values() if o["client_order_id"] == client_order_id]
+
     def _fill(self, order: dict, price: float) -> None:
         quantity = float(order["qty"]) * (1 if order["side"] == "buy" else -1)
         held, avg = self.holdings.get(order["symbol"], (0.0, 0.0))

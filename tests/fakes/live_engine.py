@@ -95,6 +95,14 @@ class FakeLiveEngine(FakeServer):
             self._by_key[key] = (_fingerprint(body), answer)
         return Response(201, answer)
 
+    def held(self, key: str) -> list[dict]:
+        """The orders the engine holds under an idempotency key (never more than one), as stored."""
+        with self._state:
+            if key not in self._by_key:
+                return []
+            provider_id = self._by_key[key][1]["order"]["providerOrderId"]
+            return [copy.deepcopy(self.orders[provider_id])]
+
     def _seen(self, order: dict) -> dict:
         if self.fill_on_get and order["status"] == "pending":
             order["status"] = "executed"

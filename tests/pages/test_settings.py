@@ -57,3 +57,56 @@ def test_risk_policy_changes_need_the_admin_role(runtime):
     with pytest.raises(PermissionDenied, match="admin role"):
         runtime.orders.set_policy(policy.model_dump(exclude_none=True), gate.model_dump(),
                                   Actor("eve", frozenset({"viewer", "approver"})), "x")
+
+
+def test_admin_turns_a_check_off_with_the_explicit_switch(runtime, page_app):
+    at = page_app("settings")
+    at.run()
+    at.multiselect(key="gate_checksOff").select("daily notional cap")
+    at.text_input(key="policy_reason").input("cap enforced by the prime broker")
+    at.button(key="policy_save").click().run()
+    assert any("saved" in s.value for s in at.success)
+    _policy, gate = runtime.orders.policy()
+    assert gate.checksOff == ["daily notional cap"]
+    assert runtime.orders.audit(subject="risk-policy")[0].details["after"]["gate"]["checksOff"] == gate.checksOff
+
+
+def test_admin_issues_a_token_sees_the_secret_once_and_revokes_it(runtime, page_app):
+    at = page_app("settings")
+    at.run()
+    at.text_input(key="token_owner").input("Alice@Bank.com")
+    at.multiselect(key="token_roles").select("approver")
+    at.button(key="token_issue").click().run()
+    assert not at.exception
+    (token,) = runtime.tokens.list()
+    (shown,) = [c.value for c in at.code]
+    assert shown.startswith(f"tnx_{token.id}_") and runtime.tokens.authenticate(shown).owner == "alice@bank.com"
+    assert token.roles == ("approver",) and token.expires_at is not None
+    at.run()  # any later run: the secret is gone from the page, the token is listed without it
+    assert not [c for c in at.code if c.value == shown]
+    assert token.id in set(at.dataframe[-1].value["id"])
+    at.button(key="token_revoke").click().run()
+    assert any("say why" in e.value for e in at.error) and runtime.tokens.get(token.id).revoked_at is None
+    at.text_input(key="token_revoke_reason").input("laptop lost")
+    at.button(key="token_revoke").click().run()
+    assert any("revoked" in s.value for s in at.success)
+    assert runtime.tokens.get(token.id).revoked_at is not None
+
+
+def test_a_token_needs_a_role_or_a_scope(runtime, page_app):
+    at = page_app("settings")
+    at.run()
+    at.text_input(key="token_owner").input("bob@bank.com")
+    at.button(key="token_issue").click().run()
+    assert any("needs a role" in e.value for e in at.error) and not runtime.tokens.list()
+
+
+def test_only_admins_manage_tokens_on_the_page(make_runtime, page_app):
+    make_runtime(role_approvers="eve@x.io", role_admins="boss@x.io")
+    at = page_app("settings")
+    at.secrets["auth"] = {"redirect_uri": "http://localhost/oauth2callback", "cookie_secret": "x"}
+    at.user = {"is_logged_in": True, "email": "eve@x.io", "name": "Eve"}
+    at.run()
+    assert not at.exception
+    assert any("Only an admin" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "token_issue"]

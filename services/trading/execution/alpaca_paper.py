@@ -105,8 +105,8 @@ class AlpacaPaperVenue(ExecutionVenue):
         return submit_exactly_once(send, lambda: self.lookup(request.client_order_id),
                                    policy=self._policy, sleep=self._sleep)
 
-    def lookup(self, client_order_id: str) -> VenueOrder | None:
-        """``GET /v2/orders:by_client_order_id``; None when Alpaca has no order under this id."""
+    def lookup(self, client_order_id: str, venue_order_id: str | None = None) -> VenueOrder | None:
+        """``GET /v2/orders:by_client_order_id`` (our id is enough); None when Alpaca has no order under it."""
         order = self._sdk(self._client.get_order_by_client_id, client_order_id, tolerate_404=True)
         return None if order is None else _to_venue_order(order)
 

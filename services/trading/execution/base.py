@@ -156,8 +156,21 @@ class ExecutionVenue(ABC):
         """
 
     @abstractmethod
-    def lookup(self, client_order_id: str) -> VenueOrder | None:
-        """The venue's current view of the order, or None when the venue has never seen the id."""
+    def lookup(self, client_order_id: str, venue_order_id: str | None = None) -> VenueOrder | None:
+        """The venue's current view of the order, or None when the venue has never seen the id.
+
+        ``venue_order_id`` is the venue's own id when the console has it (a venue that reads orders by its own
+        id uses it; a fresh client after a restart knows nothing else).
+        """
+
+    def recover(self, request: VenueOrderRequest) -> VenueOrder | None:
+        """Ask the venue about an order whose create may have reached it (an answer was lost, the console crashed
+        or gave up): the venue's current view of it, or None only when the venue says it never received it.
+
+        Raises VenueUnavailable while the venue cannot answer. By default a lookup of the client order id (the
+        venue's answer "no such id" is authoritative); a venue whose lookup cannot tell overrides it.
+        """
+        return self.lookup(request.client_order_id)
 
     def cancel(self, client_order_id: str) -> VenueOrder:
         """Cancel an open order; an order that is already finished is returned unchanged.

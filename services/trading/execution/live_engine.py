@@ -96,9 +96,25 @@ class LiveEngineVenue(ExecutionVenue):
         return submit_exactly_once(create, lambda: self._find(request.client_order_id, _ONCE),
                                    policy=self._policy, sleep=self._sleep)
 
-    def lookup(self, client_order_id: str) -> VenueOrder | None:
-        """The engine's view of the order, or None when it has no order under this id."""
+    def lookup(self, client_order_id: str, venue_order_id: str | None = None) -> VenueOrder | None:
+        """The engine's view of the order, or None when it has no order under this id (read by its
+        ``providerOrderId`` when this client or the console knows it)."""
+        if venue_order_id:
+            self._provider_ids.setdefault(client_order_id, venue_order_id)
         return self._find(client_order_id, self._policy)
+
+    def recover(self, request: VenueOrderRequest) -> VenueOrder:
+        """Replay the same keyed create: the engine's idempotency answers with the order it holds under the key
+        (it places it, once, only if it never received it), then ``GET`` it for its current state and fills.
+
+        A list of the engine's orders is no answer here: the engine need not echo the key on them (UPSTREAM.md
+        §2.2), so "not in the list" does not mean "never received". Never None.
+        """
+        placed = self.submit(request)
+        try:
+            return self._find(request.client_order_id, self._policy) or placed
+        except VenueUnavailable:
+            return placed  # the engine holds it; its fills are read on the next reconciliation
 
     def _cancel_open(self, order: VenueOrder) -> VenueOrder:
         """``DELETE /api/internal/orders/{providerOrderId}``."""

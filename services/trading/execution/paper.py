@@ -98,7 +98,7 @@ class PaperVenue(ExecutionVenue):
             return self.submit(request)  # answered as any id already placed
         return _to_venue_order(self._read(request.client_order_id))
 
-    def lookup(self, client_order_id: str) -> VenueOrder | None:
+    def lookup(self, client_order_id: str, venue_order_id: str | None = None) -> VenueOrder | None:
         """The order (a resting limit order is filled first when its limit is now crossed), or None."""
         order = self._read(client_order_id)
         return None if order is None else self._refreshed(order)

@@ -12,7 +12,7 @@ from cli.main import app
 from services.core.auth import Actor, listen_address, roles_for, signed_in_actor
 from services.core.config import load_settings
 from services.core.errors import Conflict
-from tests.services.test_orders import proposal, write_prices
+from tests.support.orders import proposal, write_prices
 
 ADMIN = Actor("root@bank.com", frozenset({"viewer", "admin"}))
 

@@ -9,7 +9,7 @@ import pytest
 from services.core.auth import local_operator
 from services.core.errors import BadInput
 from services.trading.risk import OFF_DETAIL
-from tests.services.test_orders import proposal, write_prices
+from tests.support.orders import proposal, write_prices
 
 ADMIN = local_operator("ada")
 

@@ -28,7 +28,8 @@ from services.trading.orders import TERMINAL, Order, Proposal
 from tests.fakes.alpaca_trading import KEY_ID, SECRET_KEY, FakeAlpacaTrading
 from tests.fakes.live_engine import SERVICE_KEY, FakeLiveEngine
 from tests.fakes.server import FakeServer
-from tests.services.test_orders import ALICE, write_prices
+from tests.support.orders import APPROVER as ALICE
+from tests.support.orders import write_prices
 
 FAST = RetryPolicy(attempts=2, base_delay_s=0.001, max_delay_s=0.002)
 TIMEOUT_S = 0.15  # the client's timeout; a "timeout" fault answers later than this

@@ -27,9 +27,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.embedding import load_embedder  # noqa: E402
-from services.core.db import ensure_schema, make_engine  # noqa: E402
-from services.knowledge.vectors import PostgresIndex, SqliteVecIndex  # noqa: E402
+from models.embedding import load_embedder
+from services.core.db import ensure_schema, make_engine
+from services.knowledge.vectors import PostgresIndex, SqliteVecIndex
 
 ASSETS = ["AAPL", "MSFT", "IBM", "GOOG", "BTCUSDT", "ETHUSDT", "EURUSD", "XOM", "KO", "TSLA"]
 EVENTS = ["earnings beat", "earnings miss", "rate hike", "breakout above resistance", "volatility spike",

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from models.errors import InsufficientData
 from models.regimes import return_correlation, volatility_regimes
 from services.core import clock
+from services.core.auth import Actor
 from services.core.records import audit_log, graph_runs, lona_backtests, lona_strategies, orders
 from services.jobs.queue import JobContext, Jobs
 from services.knowledge.store import Document, KnowledgeBase, PutResult
@@ -253,6 +254,12 @@ def refresh_job(ctx: JobContext, services: KnowledgeServices) -> dict:
 
 #: the upkeep queues a refresh when the last one is older than this
 REFRESH_EVERY_S = 15 * 60
+
+
+def queue_refresh(jobs: Jobs, actor: Actor) -> str:
+    """Queue a refresh now (trader role); the job id."""
+    actor.require("trader", "refresh the knowledge base")
+    return jobs.submit(JOB_KIND, {}, actor=actor.name, title="refresh the knowledge base")
 
 
 def refresh_if_due(jobs: Jobs, every_s: float = REFRESH_EVERY_S) -> str | None:

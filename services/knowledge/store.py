@@ -14,9 +14,10 @@ import numpy as np
 from sqlalchemy import Engine, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from models.embedding import EmbeddingUnavailable
 from services.core import clock
 from services.core.auth import Actor
-from services.core.errors import BadInput
+from services.core.errors import BadInput, ConfigError
 from services.core.records import (
     kb_correlations,
     kb_embeddings,
@@ -98,7 +99,7 @@ class KnowledgeBase:
         changed = [(d, digest) for d, digest in changed if known.get(d.source_key, (None, None))[1] != digest]
         if not changed:
             return PutResult(unchanged=len(docs))
-        vectors = self.embed([f"{d.title}. {d.summary}" for d, _ in changed])
+        vectors = self._embed([f"{d.title}. {d.summary}" for d, _ in changed])
         now = clock.now()
         added = updated = 0
         try:
@@ -181,9 +182,15 @@ class KnowledgeBase:
         wrong = [k for k in kinds_ if k not in TABLES]
         if wrong:
             raise BadInput(f"kind '{wrong[0]}' must be one of {', '.join(KINDS)}")
-        vector = self.embed([query])[0]
+        vector = self._embed([query])[0]
         hits = self.index.search(vector, limit, kinds_ or None, list(_assets(assets or [])) or None)
         return [_item(hit) for hit in hits]
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        try:
+            return self.embed(texts)
+        except EmbeddingUnavailable as error:
+            raise ConfigError(f"the knowledge base cannot embed text: {error}") from error
 
     def counts(self) -> dict[str, int]:
         """Items per kind."""

@@ -111,22 +111,31 @@ class SqliteVecIndex:
         return connection
 
     def sync(self) -> int:
-        """Index the documents written since the last sync and forget replaced ones; the number indexed."""
+        """Index the documents written since the last sync and forget replaced ones; the number indexed.
+
+        Cheap when nothing changed: the newest rowid and the row count of ``kb_embeddings`` (b-tree lookups) are
+        compared with those of the last sync by this connection.
+        """
         connection = self._connection()
+        state = tuple(connection.execute("SELECT coalesce(max(rowid), 0), count(*) FROM kb_embeddings").fetchone())
+        if state == getattr(self._local, "synced", None):
+            return 0
         connection.execute("BEGIN IMMEDIATE")
         try:
-            done = connection.execute("SELECT coalesce(max(rowid), 0) FROM kb_vectors").fetchone()[0]
+            # kb_vectors_rowids is vec0's own (ordinary) table of the rowids it holds
+            done = connection.execute("SELECT coalesce(max(rowid), 0) FROM kb_vectors_rowids").fetchone()[0]
             added = connection.execute(
                 "INSERT INTO kb_vectors(rowid, kind, embedding) SELECT rowid, kind, vec_quantize_binary(embedding) "
                 "FROM kb_embeddings WHERE rowid > ? ORDER BY rowid", (done,)).rowcount
-            stale = connection.execute("SELECT count(*) FROM kb_vectors").fetchone()[0] - connection.execute(
-                "SELECT count(*) FROM kb_embeddings").fetchone()[0]
-            if stale > 0:  # replaced or deleted documents: drop their vectors
-                connection.execute("DELETE FROM kb_vectors WHERE rowid NOT IN (SELECT rowid FROM kb_embeddings)")
+            connection.execute("DELETE FROM kb_vectors WHERE rowid IN (SELECT v.rowid FROM kb_vectors_rowids v "
+                               "WHERE NOT EXISTS (SELECT 1 FROM kb_embeddings e WHERE e.rowid = v.rowid))")
+            state = tuple(connection.execute(
+                "SELECT coalesce(max(rowid), 0), count(*) FROM kb_embeddings").fetchone())
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+        self._local.synced = state
         return added
 
     def search(self, vector: np.ndarray, limit: int, kinds: Sequence[str] | None,

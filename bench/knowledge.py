@@ -141,8 +141,8 @@ def recall(found: list[list[int]], truth: list[list[int]]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=50_000)
-    parser.add_argument("--m", type=int, default=16)
-    parser.add_argument("--ef-construction", type=int, default=64)
+    parser.add_argument("--m", type=int, default=24)
+    parser.add_argument("--ef-construction", type=int, default=128)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.support.pgvector import missing_reason, pgvector_server
@@ -168,7 +168,7 @@ def main() -> None:
         print(f"pgvector skipped: {reason}")
     base_p50 = float(np.percentile(numpy_times, 50))
     print(f"{args.items} items x 384 dims, {len(queries)} queries, top {K}; HNSW m={args.m} "
-          f"ef_construction={args.ef_construction}, ef_search=max(100, 4 x limit)")
+          f"ef_construction={args.ef_construction}, ef_search=max(200, 4 x limit)")
     print(f"{'backend':16} {'p50 ms':>8} {'p99 ms':>8} {'recall@10':>10} {'p50 / numpy':>12} {'index build s':>14}")
     summary = {"items": args.items, "queries": len(queries)}
     for name, (found, times, build) in results.items():

@@ -164,10 +164,17 @@ class SqliteVecIndex:
 
 
 class SupabaseIndex:
-    """``kb_search`` called through supabase-py's RPC (a deployment that knows only SUPABASE_URL/SUPABASE_KEY)."""
+    """``kb_search`` called through Supabase's REST API, ``POST {SUPABASE_URL}/rest/v1/rpc/kb_search``, with
+    supabase-py's own PostgREST client (``supabase.Client.rpc`` is this call; a deployment that knows only
+    SUPABASE_URL/SUPABASE_KEY)."""
 
-    def __init__(self, client: Any):
-        self.client = client
+    def __init__(self, url: str, key: str, timeout_s: float = 10.0):
+        from postgrest import SyncPostgrestClient
+
+        headers = {"apikey": key, "Authorization": f"Bearer {key}", "Accept": "application/json",
+                   "Content-Type": "application/json"}
+        self.client = SyncPostgrestClient(f"{url.rstrip('/')}/rest/v1", headers=headers, timeout=timeout_s,
+                                          retry_enabled=False)
 
     def search(self, vector: np.ndarray, limit: int, kinds: Sequence[str] | None,
                assets: Sequence[str] | None) -> list[Hit]:
@@ -193,7 +200,5 @@ def open_index(engine: Engine, supabase_url: str | None = None, supabase_key: st
     if engine.dialect.name == "postgresql":
         return PostgresIndex(engine)
     if supabase_url and supabase_key:
-        from supabase import create_client
-
-        return SupabaseIndex(create_client(supabase_url, supabase_key))
+        return SupabaseIndex(supabase_url, supabase_key)
     return SqliteVecIndex(engine.url.database)

@@ -183,3 +183,38 @@ def test_sqlite_vec_index_follows_replaced_items(tmp_path, embed):
     assert "Bitcoin breakout strategy doubled" not in [h["title"] for h in hits]
     with kb.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM kb_embeddings")).scalar() == 4
+
+
+def test_supabase_rpc_runs_the_same_sql_function(pgvector_url, embed):
+    from services.knowledge.vectors import SupabaseIndex
+    from tests.fakes.supabase_rest import SERVICE_KEY, FakeSupabaseRest
+
+    direct = _knowledge(pgvector_url, embed)
+    _seed(direct)
+    with FakeSupabaseRest(direct.engine) as fake:
+        remote = KnowledgeBase(direct.engine, embed, SupabaseIndex(fake.url, SERVICE_KEY))
+        over_rest = remote.search("crypto price breakout", kinds=["lesson"], limit=2)
+        assert over_rest == direct.search("crypto price breakout", kinds=["lesson"], limit=2)
+        function, arguments = fake.calls[0]
+        assert function == "kb_search" and set(arguments) == {"query_embedding", "match_count", "filter_kinds",
+                                                              "filter_assets"}
+        assert arguments["match_count"] == 2 and arguments["filter_kinds"] == ["lesson"]
+
+
+@pytest.mark.parametrize("fault", ["wrong key", "server error", "down"])
+def test_supabase_rpc_failures_are_a_clear_error(embed, fault):
+    from services.core.errors import ServiceUnavailable
+    from services.knowledge.vectors import SupabaseIndex
+    from tests.fakes.supabase_rest import SERVICE_KEY, FakeSupabaseRest
+
+    with FakeSupabaseRest() as fake:
+        key = "wrong" if fault == "wrong key" else SERVICE_KEY
+        url = fake.url
+        if fault == "server error":
+            fake.fail_next(1, 503, {"code": "PGRST000", "details": None, "hint": None, "message": "db down"})
+        index = SupabaseIndex(url, key, timeout_s=2)
+        if fault == "down":
+            fake.__exit__(None, None, None)
+        with pytest.raises(ServiceUnavailable, match="Supabase knowledge search failed") as caught:
+            index.search(embed(["x"])[0], 5, None, None)
+        assert key not in str(caught.value) and SERVICE_KEY not in str(caught.value)

@@ -21,7 +21,7 @@ depends_on = None
 
 DIMENSIONS = 384
 #: HNSW build parameters (bench/knowledge.py measured recall@10 with them)
-HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
+HNSW_M, HNSW_EF_CONSTRUCTION = 24, 128
 TABLES = ('kb_patterns', 'kb_market_regimes', 'kb_lessons_learned', 'kb_macro_events', 'kb_correlations')
 
 _RESULT = "TABLE(kind text, item_id text, title text, summary text, evidence jsonb, score double precision)"
@@ -37,7 +37,7 @@ BEGIN
         RAISE EXCEPTION USING MESSAGE = 'match_count must be between 1 and 100, not ' || coalesce(match_count::text, 'null');
     END IF;
     -- the candidate list must exceed the answer; iterative scans keep filtered searches from coming back short
-    PERFORM set_config('hnsw.ef_search', greatest(100, match_count * 4)::text, true);
+    PERFORM set_config('hnsw.ef_search', greatest(200, match_count * 4)::text, true);
     PERFORM set_config('hnsw.iterative_scan', 'relaxed_order', true);
     RETURN QUERY
     SELECT r.kind, r.item_id, r.title, r.summary, r.evidence, r.score FROM (

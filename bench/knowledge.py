@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=50_000)
     parser.add_argument("--m", type=int, default=24)
     parser.add_argument("--ef-construction", type=int, default=128)
+    parser.add_argument("--no-pgvector", action="store_true", help="sqlite-vec and NumPy only")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.support.pgvector import missing_reason, pgvector_server
@@ -157,7 +158,7 @@ def main() -> None:
         index = SqliteVecIndex(path)
         run_queries(index, queries[:10])  # warm
         results["sqlite-vec"] = (*run_queries(index, queries), built)
-    reason = missing_reason()
+    reason = "--no-pgvector" if args.no_pgvector else missing_reason()
     if reason is None:
         with pgvector_server() as url:
             built = load_postgres(url, data, args.m, args.ef_construction)

@@ -113,10 +113,14 @@ class SqliteVecIndex:
     def sync(self) -> int:
         """Index the documents written since the last sync and forget replaced ones; the number indexed.
 
-        Cheap when nothing changed: the newest rowid and the row count of ``kb_embeddings`` (b-tree lookups) are
-        compared with those of the last sync by this connection.
+        Free when nothing changed: SQLite's ``data_version`` of this connection moves only when another
+        connection commits, and the newest rowid and row count of ``kb_embeddings`` are compared after that.
         """
         connection = self._connection()
+        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        if version == getattr(self._local, "version", None):
+            return 0
+        self._local.version = version
         state = tuple(connection.execute("SELECT coalesce(max(rowid), 0), count(*) FROM kb_embeddings").fetchone())
         if state == getattr(self._local, "synced", None):
             return 0

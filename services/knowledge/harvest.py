@@ -257,8 +257,12 @@ REFRESH_EVERY_S = 15 * 60
 
 
 def queue_refresh(jobs: Jobs, actor: Actor) -> str:
-    """Queue a refresh now (trader role); the job id."""
+    """Queue a refresh now (trader role); the job id. While one is queued or running, that one's id (a double click
+    or a second operator does not queue a second)."""
     actor.require("trader", "refresh the knowledge base")
+    latest = jobs.list(kind=JOB_KIND, limit=1)
+    if latest and latest[0].active:
+        return latest[0].id
     return jobs.submit(JOB_KIND, {}, actor=actor.name, title="refresh the knowledge base")
 
 

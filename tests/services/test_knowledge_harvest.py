@@ -130,3 +130,25 @@ def test_the_refresh_job_runs_on_the_worker_and_upkeep_does_not_queue_twice(runt
     assert job.status == "succeeded", job.error
     assert job.result["sources"]["correlations"]["added"] == 1
     assert harvest.refresh_if_due(runtime.jobs) is None  # the last one finished a moment ago
+
+
+def test_refresh_now_needs_a_trader_and_a_double_click_queues_one_job(runtime, monkeypatch):
+    import pytest
+
+    from services.core.auth import Actor
+    from services.core.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied, match="trader role"):
+        harvest.queue_refresh(runtime.jobs, Actor("vic", frozenset({"viewer"})))
+    assert runtime.jobs.list(kind=harvest.JOB_KIND) == []
+    runtime.queue.immediate = False  # leave the first job queued, as a busy worker would
+    monkeypatch.setattr(runtime.jobs, "_enqueue", lambda job_id: None)
+    first = harvest.queue_refresh(runtime.jobs, OPERATOR)
+    assert harvest.queue_refresh(runtime.jobs, OPERATOR) == first
+    assert len(runtime.jobs.list(kind=harvest.JOB_KIND)) == 1
+
+
+def test_a_short_dataset_has_no_regimes_and_nothing_is_written(runtime):
+    ref = DatasetRef.parse(write(runtime, "TINY", candles(1, 30)))
+    assert harvest.regime_documents(runtime.datasets, ref) == []
+    assert harvest.refresh(runtime.knowledge, runtime.engine, runtime.datasets, [ref])["regimes"]["added"] == 0

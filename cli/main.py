@@ -13,6 +13,7 @@ import typer
 
 from cli import graph as cli_graph
 from cli import ingest as cli_ingest
+from cli import knowledge as cli_knowledge
 from cli import lona as cli_lona
 from cli import orders as cli_orders
 from cli import policy as cli_policy
@@ -29,6 +30,7 @@ app.add_typer(data_app, name="data")
 data_app.registered_commands.extend(cli_ingest.app.registered_commands)
 app.add_typer(demo_app, name="demo")
 app.add_typer(cli_graph.app, name="graph")
+app.add_typer(cli_knowledge.app, name="knowledge")
 app.add_typer(cli_lona.app, name="lona")
 app.add_typer(cli_orders.app, name="orders")
 app.add_typer(cli_tokens.app, name="tokens")

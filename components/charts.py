@@ -1,4 +1,4 @@
-"""Figure builders (plotly, no Streamlit): candlesticks with a volume panel, overlays and markers."""
+"""Figure builders (plotly, no Streamlit): candlesticks with a volume panel, overlays, markers and shaded spans."""
 
 from __future__ import annotations
 
@@ -27,12 +27,36 @@ class Marker:
     symbol: str = "x"
 
 
+@dataclass(frozen=True)
+class Span:
+    """A stretch of time shaded behind the candles (a volatility regime)."""
+
+    start_ms: int
+    end_ms: int
+    label: str
+    colour: str
+
+
+#: shading of the knowledge base's volatility regimes
+REGIME_COLOURS = {"low_vol": "rgba(38,166,154,0.12)", "medium_vol": "rgba(255,193,7,0.10)",
+                  "high_vol": "rgba(239,83,80,0.16)"}
+
+
+def regime_spans(regimes: Sequence[dict]) -> list[Span]:
+    """Shaded spans of regime rows (``regime``, ``start_at``, ``end_at``, ``volatility``)."""
+    return [Span(int(pd.Timestamp(r["start_at"]).value // 1_000_000), int(pd.Timestamp(r["end_at"]).value // 1_000_000),
+                 f"{r['regime'].replace('_vol', ' vol')} ({r['volatility']:.0%})",
+                 REGIME_COLOURS.get(r["regime"], "rgba(128,128,128,0.1)")) for r in regimes]
+
+
 def _times(ms: np.ndarray) -> np.ndarray:
     return np.asarray(ms, dtype="int64").astype("datetime64[ms]")
 
 
-def candles_figure(chart: ChartData, markers: Sequence[Marker] = (), height: int = 620) -> go.Figure:
-    """Candlesticks (or a close line for close-only data) over a volume panel on a shared time axis."""
+def candles_figure(chart: ChartData, markers: Sequence[Marker] = (), height: int = 620,
+                   spans: Sequence[Span] = ()) -> go.Figure:
+    """Candlesticks (or a close line for close-only data) over a volume panel on a shared time axis; ``spans``
+    shade the price panel (only those overlapping the candles shown)."""
     frame = chart.frame
     x = _times(frame["timestamp"].to_numpy())
     show_volume = not chart.close_only
@@ -61,6 +85,15 @@ def candles_figure(chart: ChartData, markers: Sequence[Marker] = (), height: int
             mode="markers", name="events", text=[m.label for m in markers], hoverinfo="text+x",
             marker={"color": [m.colour for m in markers], "symbol": [m.symbol for m in markers], "size": 11},
         ), row=1, col=1)
+    if len(frame) and spans:
+        first, last = int(frame["timestamp"].iloc[0]), int(frame["timestamp"].iloc[-1])
+        for span in spans:
+            if span.end_ms < first or span.start_ms > last:
+                continue
+            start, end = _times(np.array([max(span.start_ms, first), min(span.end_ms, last)]))
+            figure.add_vrect(x0=start, x1=end, fillcolor=span.colour, line_width=0, layer="below", row=1, col=1,
+                             annotation_text=span.label, annotation_position="top left",
+                             annotation_font_size=9)
     figure.update_layout(
         title=f"{chart.ref} · shown at {chart.interval}", height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis_rangeslider_visible=False, legend={"orientation": "h", "y": 1.02, "x": 0}, hovermode="x unified",

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from components.charts import candles_figure
+from components.charts import candles_figure, regime_spans
 from components.context import console, current_actor, needs_role, shows_errors
 from components.ingest_panel import ingest_panel
 from components.quality_panel import quality_panel
@@ -58,6 +58,8 @@ def _chart(ref: DatasetRef) -> tuple[int, int]:
         ema_windows = st.multiselect("EMA", [9, 12, 21, 26, 50], default=[], key=f"ema_{ref}",
                                      accept_new_options=True)
         vwap = "vwap" in manifest.columns and st.checkbox("VWAP", key=f"vwap_{ref}")
+        regimes = st.checkbox("Volatility regimes", value=True, key=f"regimes_{ref}",
+                              help="spans from the knowledge base (low, medium, high volatility)")
     start_ms, end_ms = _day_bounds(start_day, end_day)
     windows = tuple(sorted({int(w) for w in sma_windows if str(w).isdigit() and int(w) > 1}))
     ema_set = tuple(sorted({int(w) for w in ema_windows if str(w).isdigit() and int(w) > 1}))
@@ -65,7 +67,8 @@ def _chart(ref: DatasetRef) -> tuple[int, int]:
     if chart.frame.empty:
         st.warning("No candles in this range.")
     else:
-        st.plotly_chart(candles_figure(chart), width="stretch", key=f"chart_{ref}")
+        spans = regime_spans(console().runtime.knowledge.regimes(dataset_ref=str(ref))) if regimes else []
+        st.plotly_chart(candles_figure(chart, spans=spans), width="stretch", key=f"chart_{ref}")
         st.caption(chart.caption())
     return start_ms, end_ms
 

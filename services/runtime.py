@@ -22,6 +22,8 @@ from services.core.db import ensure_schema, make_engine
 from services.core.storage import BlobStore, open_blob_store
 from services.core.tokens import Tokens
 from services.jobs.queue import Jobs, make_queue
+from services.knowledge.store import KnowledgeBase
+from services.knowledge.vectors import open_index
 from services.market_data.datasets import Datasets
 from services.market_data.quotes import LatestPrices
 from services.trading.book import make_book
@@ -73,6 +75,15 @@ class Runtime:
     def tokens(self) -> Tokens:
         """Personal access tokens (the CLI's credential in production, the HTTP API's bearer tokens)."""
         return Tokens(self.engine)
+
+    @cached_property
+    def knowledge(self) -> KnowledgeBase:
+        """The knowledge base in the records database (the packaged embedding model loads on first write or search)."""
+        from models.embedding import load_embedder
+
+        key = self.settings.supabase_key.get_secret_value() if self.settings.supabase_key else None
+        return KnowledgeBase(self.engine, lambda texts: load_embedder().embed(texts),
+                             open_index(self.engine, self.settings.supabase_url, key))
 
     @cached_property
     def prices(self) -> LatestPrices:

@@ -6,8 +6,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, text
-from sqlalchemy.dialects.postgresql import JSONB
+import numpy as np
+from sqlalchemy import JSON, DateTime, Engine, LargeBinary, MetaData, create_engine, event, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
@@ -35,6 +36,35 @@ class UtcDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+class EmbeddingVector(TypeDecorator):
+    """A float32 embedding: float32 bytes on SQLite (sqlite-vec's format), ``vector`` (pgvector) or ``real[]`` on
+    PostgreSQL (migration 0008 picks ``vector`` when the server has the extension). Values are numpy arrays."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(REAL))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        vector = np.asarray(value, dtype=np.float32)
+        # a float list casts to both vector (pgvector's assignment cast) and real[]
+        return vector.tolist() if dialect.name == "postgresql" else vector.tobytes()
+
+    def process_result_value(self, value, dialect) -> np.ndarray | None:
+        if value is None:
+            return None
+        if isinstance(value, bytes | memoryview):
+            return np.frombuffer(bytes(value), dtype=np.float32)
+        if isinstance(value, str):  # pgvector's text form "[0.1,0.2,…]"
+            return np.asarray(json.loads(value), dtype=np.float32)
+        return np.asarray(value, dtype=np.float32)
 
 
 def _normalise_url(url: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     Float,
@@ -17,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from services.core.db import JsonDoc, UtcDateTime, metadata
+from services.core.db import EmbeddingVector, JsonDoc, UtcDateTime, metadata
 
 jobs = Table(
     "jobs",
@@ -272,4 +273,105 @@ access_tokens = Table(
     Column("revoked_at", UtcDateTime()),
     Column("revoked_by", String(200)),
     Index("ix_access_tokens_owner", "owner"),
+)
+
+
+# --- the knowledge base (services.knowledge): upstream's kb_* tables, plus one embedding per item --------------
+def _kb_item(name: str, *columns, indexes: tuple = ()) -> Table:
+    """A kb_* table: uuid id, the columns of upstream's schema, the SHA-256 of its source payload, schema_version."""
+    return Table(
+        name,
+        metadata,
+        Column("id", String(36), primary_key=True),
+        *columns,
+        # where the item came from (e.g. "backtest:<report id>", "order:<id>"): one item per source
+        Column("source_key", String(200), nullable=False, unique=True),
+        Column("fingerprint", String(64), nullable=False),  # SHA-256 of the source payload: unchanged → no write
+        Column("schema_version", String(8), nullable=False, default="1.0"),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
+        *indexes,
+    )
+
+
+kb_patterns = _kb_item(
+    "kb_patterns",
+    Column("name", String(200), nullable=False),
+    Column("pattern_type", String(40), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("suitable_regimes", JsonDoc, nullable=False, default=list),
+    Column("assets", JsonDoc, nullable=False, default=list),
+    Column("timeframes", JsonDoc, nullable=False, default=list),
+    Column("confidence_score", Float, CheckConstraint("confidence_score >= 0 AND confidence_score <= 1"),
+           nullable=False),
+    Column("source_ref", String(200), nullable=False, default=""),
+    Column("created_by", String(200), nullable=False),
+    indexes=(Index("ix_kb_patterns_type", "pattern_type"),),
+)
+
+kb_market_regimes = _kb_item(
+    "kb_market_regimes",
+    Column("asset", String(32), nullable=False),
+    Column("dataset_ref", String(120), nullable=False),
+    Column("regime", String(40), nullable=False),  # low_vol medium_vol high_vol
+    Column("volatility", Float, nullable=False),  # annualised volatility of log returns over the span
+    Column("indicators", JsonDoc, nullable=False, default=dict),
+    Column("start_at", UtcDateTime(), nullable=False),
+    Column("end_at", UtcDateTime(), nullable=False),
+    Column("notes", Text, nullable=False, default=""),
+    indexes=(Index("ix_kb_market_regimes_asset_start", "asset", "start_at"),),
+)
+
+kb_lessons_learned = _kb_item(
+    "kb_lessons_learned",
+    Column("strategy_id", String(100)),
+    Column("backtest_id", String(100)),
+    Column("deployment_id", String(100)),
+    Column("run_id", String(64)),
+    Column("order_id", String(32)),
+    Column("category", String(40), nullable=False),  # backtest_completed backtest_failure order_decided anomaly
+    Column("title", String(300), nullable=False),
+    Column("lesson", Text, nullable=False),
+    Column("assets", JsonDoc, nullable=False, default=list),
+    Column("tags", JsonDoc, nullable=False, default=list),
+    Column("metadata", JsonDoc, nullable=False, default=dict),
+    indexes=(Index("ix_kb_lessons_category_created", "category", "created_at"),),
+)
+
+kb_macro_events = _kb_item(
+    "kb_macro_events",
+    Column("title", String(300), nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("impact", String(10), nullable=False),  # low medium high
+    Column("assets", JsonDoc, nullable=False, default=list),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("source_url", Text, nullable=False, default=""),
+    indexes=(Index("ix_kb_macro_events_impact_occurred", "impact", "occurred_at"),),
+)
+
+kb_correlations = _kb_item(
+    "kb_correlations",
+    Column("source_asset", String(32), nullable=False),
+    Column("target_asset", String(32), nullable=False),
+    Column("correlation", Float, CheckConstraint("correlation >= -1 AND correlation <= 1"), nullable=False),
+    Column("window", Integer, nullable=False),  # candles of log returns the coefficient was computed on
+    Column("interval", String(8), nullable=False),
+    Column("computed_at", UtcDateTime(), nullable=False),
+    indexes=(Index("ix_kb_correlations_pair", "source_asset", "target_asset"),),
+)
+
+# the search document of every item: what the vector index (pgvector HNSW / sqlite-vec) ranks
+kb_embeddings = Table(
+    "kb_embeddings",
+    metadata,
+    Column("rowid", Integer, primary_key=True, autoincrement=True),  # a new one on every change (sqlite-vec sync)
+    Column("kind", String(20), nullable=False),  # pattern regime lesson event correlation
+    Column("item_id", String(36), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("assets", JsonDoc, nullable=False, default=list),
+    Column("evidence", JsonDoc, nullable=False, default=dict),
+    Column("embedding", EmbeddingVector(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("kind", "item_id", name="uq_kb_embeddings_item"),
 )

@@ -12,6 +12,7 @@ from huey.api import TaskWrapper
 
 from services.agents.runs import sync_runs
 from services.jobs.queue import record_worker_beat
+from services.knowledge.harvest import refresh_if_due
 from services.trading import book
 from services.worker.kinds import Services
 
@@ -27,11 +28,13 @@ def attach(huey: SqliteHuey | RedisHuey, services: Services) -> TaskWrapper:
     @huey.periodic_task(crontab(minute="*"), name="upkeep")
     def upkeep() -> None:
         """Every minute: note the worker is alive, fail jobs whose worker died, expire proposals, retry and
-        reconcile orders, settle runs whose job ended without them and resume fully decided runs."""
+        reconcile orders, settle runs whose job ended without them, resume fully decided runs and queue a
+        knowledge-base refresh when the last one is old."""
         record_worker_beat(huey)
         services.jobs.sweep_stale()
         book.upkeep(services.orders)
         sync_runs(services)
+        refresh_if_due(services.jobs)
 
     @huey.on_startup(name="reconcile_at_start")
     def reconcile_at_start() -> None:

@@ -14,6 +14,8 @@ from typing import Protocol
 from services.agents import runs
 from services.agents.deps import AgentServices
 from services.jobs.queue import JobBody, JobContext
+from services.knowledge import harvest
+from services.knowledge.store import KnowledgeBase
 from services.market_data import ingest
 from services.strategies import backtests
 from services.trading import book
@@ -21,6 +23,8 @@ from services.trading import book
 
 class Services(AgentServices, Protocol):
     """What the job bodies use of the process's services (``services.runtime.Runtime`` is one)."""
+
+    knowledge: KnowledgeBase
 
     def after_decisions(self, run_id: str | None) -> None:
         """Resume a run's graph once none of its orders waits for a decision."""
@@ -39,6 +43,7 @@ KINDS: dict[str, Callable[..., dict | None]] = {
     runs.JOB_KIND: runs.graph_run_job,
     backtests.JOB_KIND: backtests.run_follow_job,
     book.EXECUTE_KIND: _execute,
+    harvest.JOB_KIND: harvest.refresh_job,
 }
 
 

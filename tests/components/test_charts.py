@@ -17,3 +17,27 @@ def test_equity_sits_over_its_drawdown_on_a_shared_time_axis():
     assert [round(v, 6) for v in drawdown.y] == [0.0, 0.0, -10.0]
     assert drawdown.fill == "tozeroy" and (equity.yaxis, drawdown.yaxis) == ("y", "y2")
     assert figure.layout.xaxis.matches == "x2" or figure.layout.xaxis2.matches == "x"
+
+
+def test_regimes_shade_the_price_panel_where_they_overlap_the_candles():
+    from datetime import UTC, datetime
+
+    from components.charts import candles_figure, regime_spans
+    from components.views.market import ChartData
+    from services.market_data.datasets import DatasetRef
+    from tests.support.universe import candles
+
+    frame = candles(1, 60)
+    first, last = int(frame["timestamp"].iloc[0]), int(frame["timestamp"].iloc[-1])
+    day = 86_400_000
+    regimes = [
+        {"regime": "high_vol", "volatility": 0.45, "start_at": datetime.fromtimestamp((first + 5 * day) / 1000, UTC),
+         "end_at": datetime.fromtimestamp((first + 20 * day) / 1000, UTC)},
+        {"regime": "low_vol", "volatility": 0.1, "start_at": datetime.fromtimestamp((last + 5 * day) / 1000, UTC),
+         "end_at": datetime.fromtimestamp((last + 9 * day) / 1000, UTC)},  # after the candles shown: not drawn
+    ]
+    chart = ChartData(DatasetRef.parse("test/AAA/1d"), frame, "1d", "1d", len(frame), False)
+    figure = candles_figure(chart, spans=regime_spans(regimes))
+    [shape] = figure.layout.shapes
+    assert shape.fillcolor == "rgba(239,83,80,0.16)" and shape.yref.startswith("y")
+    assert [a.text for a in figure.layout.annotations] == ["high vol (45%)"]

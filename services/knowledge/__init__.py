@@ -1,0 +1,1 @@
+"""The knowledge base: patterns, market regimes, lessons, macro events and correlations, searchable by meaning."""

@@ -8,16 +8,16 @@ import pytest
 from services.core.auth import Actor, local_operator
 from services.knowledge import harvest
 from services.market_data.datasets import DatasetRef
-from tests.services.test_knowledge_harvest import _backtest, _calm_then_wild
+from tests.support.knowledge import backtest_row, calm_then_wild
 from tests.support.universe import write
 
 
 @pytest.fixture
 def filled(runtime):
-    _backtest(runtime, "r1", "COMPLETED", {"total_return_pct": 8.0, "sharpe_ratio": 1.1})
+    backtest_row(runtime, "r1", "COMPLETED", {"total_return_pct": 8.0, "sharpe_ratio": 1.1})
     runtime.knowledge.add_pattern(local_operator(), "Gap fade", "mean_reversion", "opening gaps close",
                                   assets=["AAPL"])
-    ref = write(runtime, "VOL", _calm_then_wild())
+    ref = write(runtime, "VOL", calm_then_wild())
     harvest.refresh(runtime.knowledge, runtime.engine, runtime.datasets, [DatasetRef.parse(ref)])
     return runtime
 

@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import insert, select
 
 from services.core import clock
 from services.core.auth import local_operator
-from services.core.records import graph_runs, kb_lessons_learned, lona_backtests, lona_strategies
+from services.core.records import graph_runs, kb_lessons_learned
 from services.knowledge import harvest
 from services.market_data.datasets import DatasetRef
 from services.trading.orders import Proposal
+from tests.support.knowledge import backtest_row, calm_then_wild
 from tests.support.universe import candles, universe, write
 
 OPERATOR = local_operator()
-
-
-def _backtest(runtime, report_id: str, status: str, stats=None, error=None) -> None:
-    now = clock.now()
-    with runtime.engine.begin() as connection:
-        if not connection.execute(select(lona_strategies.c.id).where(lona_strategies.c.id == "s1")).first():
-            connection.execute(insert(lona_strategies).values(id="s1", name="SMA crossover", description="",
-                                                              origin="generated", actor="t", created_at=now))
-        connection.execute(insert(lona_backtests).values(
-            report_id=report_id, strategy_id="s1", symbol_ids=["sym1"],
-            datasets=[{"ref": "test/AAA/1d", "version": "v1"}], start_date=date(2020, 1, 1),
-            end_date=date(2020, 12, 31), initial_cash=10000, commission=0.001, status=status, total_stats=stats,
-            error=error, category="CODE_ERROR" if error else None, actor="t", created_at=now, updated_at=now))
 
 
 def _lessons(runtime) -> list[dict]:
@@ -39,9 +25,9 @@ def _lessons(runtime) -> list[dict]:
 
 
 def test_a_finished_backtest_makes_one_lesson_and_a_rerun_writes_nothing(runtime):
-    _backtest(runtime, "r1", "COMPLETED", {"total_return_pct": -12.5, "sharpe_ratio": -0.4, "max_drawdown": -0.2})
-    _backtest(runtime, "r2", "FAILED", error="NameError: name 'sma' is not defined")
-    _backtest(runtime, "r3", "EXECUTING")
+    backtest_row(runtime, "r1", "COMPLETED", {"total_return_pct": -12.5, "sharpe_ratio": -0.4, "max_drawdown": -0.2})
+    backtest_row(runtime, "r2", "FAILED", error="NameError: name 'sma' is not defined")
+    backtest_row(runtime, "r3", "EXECUTING")
     kb = runtime.knowledge
     first = kb.put(harvest.backtest_documents(runtime.engine))
     again = kb.put(harvest.backtest_documents(runtime.engine))
@@ -90,16 +76,8 @@ def test_critical_anomalies_of_a_run_become_lessons(runtime):
     assert runtime.knowledge.put(docs).added == 1 and runtime.knowledge.put(docs).unchanged == 1
 
 
-def _calm_then_wild(seed: int = 3) -> pd.DataFrame:
-    frame = candles(seed, 600)
-    rng = np.random.default_rng(seed)
-    returns = np.r_[rng.normal(0, 0.003, 300), rng.normal(0, 0.04, 300)]
-    close = 100 * np.exp(np.cumsum(returns))
-    return frame.assign(open=close, high=close * 1.001, low=close * 0.999, close=close)
-
-
 def test_regimes_span_the_calm_and_the_wild_part_and_are_replaced_on_recompute(runtime):
-    ref = DatasetRef.parse(write(runtime, "VOL", _calm_then_wild()))
+    ref = DatasetRef.parse(write(runtime, "VOL", calm_then_wild()))
     kb = runtime.knowledge
     docs = harvest.regime_documents(runtime.datasets, ref)
     kb.put(docs)

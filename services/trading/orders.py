@@ -22,6 +22,7 @@ from services.core import clock
 from services.core.audit import write_audit
 from services.core.auth import Actor
 from services.core.errors import BadInput, Conflict, NexusError
+from services.core.numbers import exact
 from services.core.records import audit_log, orders, risk_policies
 from services.market_data.market_hours import open_by_symbol
 from services.trading.execution.base import (
@@ -42,6 +43,7 @@ from services.trading.risk import (
     parse_gate,
     parse_policy,
 )
+from services.trading.terms import Terms, ensure_seen, finite_number
 
 TERMINAL = frozenset({"filled", "rejected", "expired", "cancelled", "failed"})
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -279,11 +281,14 @@ class Orders:
             return None
         return (now - order.reference_price) / order.reference_price * 100
 
-    def approve(self, order_id: str, actor: Actor, reason: str = "", expected_version: int | None = None) -> Order:
-        """Approve a pending order (approver role). Re-checks risk and drift first; four eyes above the limit."""
+    def approve(self, order_id: str, actor: Actor, reason: str = "", seen: Terms | None = None) -> Order:
+        """Approve a pending order (approver role). Re-checks risk and drift first; four eyes above the limit.
+
+        ``seen``: the version and terms the operator saw; anything else is refused with Stale, nothing done.
+        """
         actor.require("approver", "approve orders")
         order = self.get(order_id)
-        self._ensure_decidable(order, expected_version)
+        self._ensure_decidable(order, seen)
         policy, gate = rules = self.policy()
         if policy.killSwitch.enabled and policy.killSwitch.triggered:
             raise Conflict("the kill switch is on: no order can be approved until an admin re-arms it")
@@ -305,25 +310,31 @@ class Orders:
                    details={"drift_pct": drift, "approvers": approvers, "needed": order.approvals_needed})
         return self.get(order_id)
 
-    def reject(self, order_id: str, actor: Actor, reason: str, expected_version: int | None = None) -> Order:
-        """Reject a pending order; a reason is required."""
+    def reject(self, order_id: str, actor: Actor, reason: str, seen: Terms | None = None) -> Order:
+        """Reject a pending order; a reason is required (``seen`` as for approve)."""
         actor.require("approver", "reject orders")
         if not reason or not reason.strip():
             raise BadInput("a reason is required to reject an order")
         order = self.get(order_id)
-        self._ensure_decidable(order, expected_version)
+        self._ensure_decidable(order, seen)
         self._move(order, "rejected", actor.name, "reject", reason.strip())
         return self.get(order_id)
 
-    def edit(self, order_id: str, actor: Actor, quantity: float | None = None, limit_price: float | None = None,
-             reason: str = "", expected_version: int | None = None) -> Order:
-        """Lower the quantity and/or set a limit price; re-checked by the risk gate, stored as a diff."""
+    def edit(self, order_id: str, actor: Actor, quantity: float | str | None = None,
+             limit_price: float | str | None = None, reason: str = "", seen: Terms | None = None) -> Order:
+        """Lower the quantity and/or set a limit price; re-checked by the risk gate, stored as a diff.
+
+        Text, NaN or infinity for either number is refused with BadInput (``seen`` as for approve).
+        """
         actor.require("approver", "edit orders")
+        asked_quantity = finite_number(quantity, "quantity", allow_none=True)
+        limit_price = finite_number(limit_price, "limit price", allow_none=True)
         order = self.get(order_id)
-        self._ensure_decidable(order, expected_version)
-        new_quantity = order.quantity if quantity is None else float(quantity)
+        self._ensure_decidable(order, seen)
+        new_quantity = order.quantity if asked_quantity is None else asked_quantity
         if not 0 < new_quantity <= order.quantity:
-            raise BadInput(f"the quantity can only go down, to more than 0 (proposed {order.quantity:g})")
+            raise BadInput(f"the quantity can only go down, to more than 0 (now {exact(order.quantity)}); "
+                           "nothing was changed")
         if limit_price is not None and limit_price <= 0:
             raise BadInput("a limit price must be positive")
         checks = self.recheck(order, new_quantity, limit_price)
@@ -356,9 +367,8 @@ class Orders:
                 pass  # decided meanwhile
         return expired
 
-    def _ensure_decidable(self, order: Order, expected_version: int | None) -> None:
-        if expected_version is not None and order.version != expected_version:
-            raise Conflict(f"order {order.id} changed since you looked at it (now {order.status}); review it again")
+    def _ensure_decidable(self, order: Order, seen: Terms | None) -> None:
+        ensure_seen(seen, order, order.status)
         if order.status != "pending_approval":
             raise Conflict(f"order {order.id} is already {order.status}")
         if order.seconds_left <= 0:

@@ -18,7 +18,6 @@ from services.core.errors import NexusError
 from services.trading.inbox import InboxLine, RunGroup, read_inbox
 from services.trading.terms import Stale, Terms
 
-REFRESH_S = 5
 BULK_KEY = "bulk"
 
 
@@ -149,12 +148,11 @@ def _show_outcome() -> None:
     shown = outcome()
     if shown is None:
         return
-    text, dismiss = st.columns([12, 1], vertical_alignment="center")
+    text, dismiss = st.columns([7, 1], vertical_alignment="center")
     getattr(text, shown.kind)(shown.text)
     dismiss.button("Dismiss", key="dismiss_outcome", on_click=dismiss_outcome)
 
 
-@st.fragment(run_every=REFRESH_S)
 def _inbox() -> None:
     orders = console().runtime.orders
     inbox = read_inbox(orders)
@@ -185,4 +183,4 @@ def render() -> None:
     st.caption("Every order the agents propose waits here. Approve, edit (quantity down, limit price) or reject "
                "with a reason; every decision is recorded with who and why.")
     with shows_errors():
-        _inbox()
+        st.fragment(_inbox, run_every=console().runtime.settings.inbox_refresh_seconds)()

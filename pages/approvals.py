@@ -15,7 +15,7 @@ from components.inbox_state import OPEN_KEY, dismiss_outcome, navigation_is_stal
 from components.order_card import detail_body, detail_header
 from components.views.inbox import line_label, sent_rows
 from services.core.errors import NexusError
-from services.trading.inbox import InboxLine, RunGroup, read_inbox
+from services.trading.inbox import Inbox, InboxLine, RunGroup, read_inbox
 from services.trading.terms import Stale, Terms
 
 BULK_KEY = "bulk"
@@ -156,8 +156,6 @@ def _show_outcome() -> None:
 def _inbox() -> None:
     orders = console().runtime.orders
     inbox = read_inbox(orders)
-    if navigation_is_stale(orders):
-        st.rerun()  # the whole app, so the navigation shows the count now
     _show_outcome()
     if inbox.kill_switch:
         st.error("Kill switch is ON: nothing can be approved or sent until an admin re-arms it.", icon="🛑")
@@ -165,7 +163,13 @@ def _inbox() -> None:
         st.warning(inbox.book_problem)
     if not inbox.groups:
         st.success("Nothing waits for a decision. New proposals appear here within seconds.")
-        return
+    else:
+        _lines_and_detail(inbox)
+    if navigation_is_stale(orders):
+        st.rerun()  # the whole app, so the navigation shows the count now (after the outcome is on screen)
+
+
+def _lines_and_detail(inbox: Inbox) -> None:
     line = inbox.line(st.session_state.get(OPEN_KEY)) or inbox.groups[0].lines[0]
     listing, detail = st.columns([2, 3])
     with listing:

@@ -124,3 +124,34 @@ def test_the_navigation_count_leaves_out_expired_proposals(runtime):
     with runtime.engine.begin() as connection:
         connection.execute(update(orders_table).where(orders_table.c.id == first.id).values(expires_at=clock.now()))
     assert pending_count(runtime.orders) == 1
+
+
+
+def _double_click() -> None:
+    """Both clicks of a double click reach the callback with the terms the button was drawn with."""
+    import streamlit as st
+
+    from components.context import console
+    from components.inbox_state import outcome
+    from pages.approvals import _decide
+    from services.trading.terms import Terms
+
+    (order,) = console().runtime.orders.list(status="pending_approval")
+    seen = Terms.of(order)
+    _decide("approve", order.id, order.run_id, seen)
+    _decide("approve", order.id, order.run_id, seen)
+    st.write(f"{outcome().kind}: {outcome().text}")
+
+
+def test_the_second_click_of_a_double_click_keeps_the_first_outcome(runtime):
+    from streamlit.testing.v1 import AppTest
+
+    write_prices(runtime, "IBM", close=806.19)
+    (order,) = runtime.orders.propose("run-a", [ibm()])
+    at = AppTest.from_function(_double_click, default_timeout=30)
+    at.run()
+    assert not at.exception
+    shown = at.markdown[0].value
+    assert shown.startswith("success: Approved, sending to paper: BUY 23.1315 IBM market on paper")
+    assert "a second click changed nothing" in shown
+    assert [a.action for a in runtime.orders.audit(subject=order.id)].count("approve") == 1

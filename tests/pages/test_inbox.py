@@ -155,3 +155,30 @@ def test_the_second_click_of_a_double_click_keeps_the_first_outcome(runtime):
     assert shown.startswith("success: Approved, sending to paper: BUY 23.1315 IBM market on paper")
     assert "a second click changed nothing" in shown
     assert [a.action for a in runtime.orders.audit(subject=order.id)].count("approve") == 1
+
+
+def _with_navigation() -> None:
+    """The page under a navigation title drawn as app/main.py draws it."""
+    import streamlit as st
+
+    from components.context import console
+    from components.inbox_state import approvals_title
+    from pages import approvals
+
+    st.sidebar.write(approvals_title(console().runtime.orders))
+    approvals.render()
+
+
+def test_the_navigation_count_follows_a_decision(runtime):
+    from streamlit.testing.v1 import AppTest
+
+    write_prices(runtime, "IBM", close=806.19)
+    (order,) = runtime.orders.propose("run-a", [ibm()])
+    at = AppTest.from_function(_with_navigation, default_timeout=30)
+    at.run()
+    assert at.sidebar.markdown[0].value == "Approvals (1)"
+    at.button(key=f"approve_{order.id}").click().run()
+    assert at.sidebar.markdown[0].value == "Approvals"
+    runtime.orders.propose("run-b", [ibm("late")])  # a new proposal while the inbox is open: the next refresh
+    at.run()
+    assert at.sidebar.markdown[0].value == "Approvals (1)"

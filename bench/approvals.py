@@ -90,6 +90,13 @@ def _ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def idle(page) -> None:
+    """Wait until no script run is in progress (Streamlit's running indicator gone), so a click is timed alone."""
+    page.wait_for_timeout(300)  # the indicator shows only after a short delay: let a just-started run show it
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon], "
+                           "[data-testid=stStatusWidgetRunningManIcon]')", timeout=60_000)
+
+
 def inbox_timings(count: int, home: Path) -> tuple[list[float], list[float]]:
     """Proposal → its line in an open inbox, and Approve click → outcome on screen, ``count`` times, in ms."""
     to_line, to_outcome = [], []
@@ -109,6 +116,7 @@ def inbox_timings(count: int, home: Path) -> tuple[list[float], list[float]]:
             to_line.append(_ms_since(started))
             line.click()
             page.get_by_role("heading", name=f"BUY {quantity:g} IBM").wait_for(timeout=30_000)
+            idle(page)
             started = time.perf_counter()
             page.get_by_role("button", name="Approve", exact=True).click()
             page.get_by_text(f"Approved, sending to paper: BUY {quantity:g} IBM").wait_for(timeout=30_000)
@@ -148,6 +156,7 @@ def bare_reruns(count: int, folder: Path) -> list[float]:
         page.goto(url)
         page.get_by_text("clicks 0").wait_for(timeout=60_000)
         for i in range(count):
+            idle(page)
             started = time.perf_counter()
             page.get_by_role("button", name="Go").click()
             page.get_by_text(f"clicks {i + 1}", exact=True).wait_for(timeout=30_000)

@@ -5,13 +5,13 @@ import streamlit as st
 if __name__ == "__main__":  # every browser session runs this file as __main__: navigation, banners, nothing else
     from components.banners import banners
     from components.context import console
+    from components.inbox_state import approvals_title
     from components.sign_in import sign_in_gate
     from pages import agent_runs, approvals, knowledge, market_data, orders, overview, settings, strategies
 
     st.set_page_config(page_title="Trade Nexus Console", page_icon=":material/monitoring:", layout="wide")
     services = console()
     sign_in_gate()
-    pending, _oldest = services.runtime.orders.pending_summary()
     navigation = st.navigation({
         "Console": [st.Page(overview.render, title="Overview", icon=":material/dashboard:", url_path="overview",
                             default=True)],
@@ -20,7 +20,7 @@ if __name__ == "__main__":  # every browser session runs this file as __main__: 
                     st.Page(knowledge.render, title="Knowledge", icon=":material/psychology:", url_path="knowledge")],
         "Trading": [
             st.Page(agent_runs.render, title="Agent Runs", icon=":material/hub:", url_path="agent-runs"),
-            st.Page(approvals.render, title=f"Approvals ({pending})" if pending else "Approvals",
+            st.Page(approvals.render, title=approvals_title(services.runtime.orders),
                     icon=":material/approval:", url_path="approvals"),
             st.Page(orders.render, title="Orders & Portfolio", icon=":material/receipt_long:", url_path="orders"),
         ],

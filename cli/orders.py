@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
 
 from cli.support import acting, reports_errors, runtime
-from services.trading.orders import Order
+from services.trading.orders import Order, Orders
+from services.trading.terms import Terms
 
 app = typer.Typer(help="Orders: list, show, approve, reject.", no_args_is_help=True)
 As = Annotated[str, typer.Option("--as", help="who decides, in local mode (recorded in the audit log); "
                                              "with NEXUS_TOKEN the token's owner decides")]
+Version = Annotated[int | None, typer.Option("--version", help="decide only if the order is still at this version "
+                                             "(as printed by `nexus orders show`)")]
 
 
 def _line(order: Order) -> str:
@@ -35,6 +39,7 @@ def show(order_id: str) -> None:
     orders = runtime().orders
     order = orders.get(order_id)
     typer.echo(_line(order))
+    typer.echo(f"  version {order.version}: {Terms.of(order).describe()}")
     typer.echo(f"  client order id {order.client_order_id} · venue {order.venue} {order.venue_order_id or ''}")
     typer.echo(f"  filled {order.filled_quantity:g} @ {order.average_price or 0:g}, fee {order.fee:g}")
     for check in order.checks:
@@ -45,12 +50,23 @@ def show(order_id: str) -> None:
                    f"{entry.from_status or '':>16} → {entry.to_status or '':16} {entry.reason}")
 
 
+def _seen(orders: Orders, order_id: str, version: int | None, verb: str) -> Terms:
+    """The terms this command decides on, printed first; with ``--version`` they must be that version's."""
+    seen = Terms.of(orders.get(order_id))
+    if version is not None and version != seen.version:
+        seen = dataclasses.replace(seen, version=version)  # the service refuses it with the current terms
+    typer.echo(f"{verb} {order_id} version {seen.version}: {seen.describe()}")
+    return seen
+
+
 @app.command("approve")
 @reports_errors
-def approve(order_id: str, as_: As = "", reason: Annotated[str, typer.Option(help="why")] = "") -> None:
+def approve(order_id: str, as_: As = "", reason: Annotated[str, typer.Option(help="why")] = "",
+            version: Version = None) -> None:
     """Approve an order; once approved it is sent to the venue at once."""
     rt, actor = runtime(), acting(as_)
-    order = rt.orders.approve(order_id, actor, reason)
+    seen = _seen(rt.orders, order_id, version, "approving")
+    order = rt.orders.approve(order_id, actor, reason, seen=seen)
     if order.status == "approved":
         order = rt.orders.submit(order_id, actor=actor.name)
         rt.after_decisions(order.run_id)
@@ -59,10 +75,12 @@ def approve(order_id: str, as_: As = "", reason: Annotated[str, typer.Option(hel
 
 @app.command("reject")
 @reports_errors
-def reject(order_id: str, reason: Annotated[str, typer.Option(help="why (required)")], as_: As = "") -> None:
+def reject(order_id: str, reason: Annotated[str, typer.Option(help="why (required)")], as_: As = "",
+           version: Version = None) -> None:
     """Reject an order with a reason."""
-    rt = runtime()
-    order = rt.orders.reject(order_id, acting(as_), reason)
+    rt, actor = runtime(), acting(as_)
+    seen = _seen(rt.orders, order_id, version, "rejecting")
+    order = rt.orders.reject(order_id, actor, reason, seen=seen)
     rt.after_decisions(order.run_id)
     typer.echo(_line(order))
 

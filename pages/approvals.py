@@ -1,16 +1,24 @@
-"""Approvals page: the inbox of proposed orders; nothing reaches a venue unless a person approves it here."""
+"""Approvals page: the inbox of proposed orders; nothing reaches a venue unless a person approves it here.
+
+A compact list (one line per order, grouped by run) beside one open order with its actions at the top. Every
+button is an ``on_click`` callback with the terms drawn on the screen bound as its arguments, so the decision
+binds to what the operator saw even though the inbox re-reads the orders on every refresh; its outcome stays on
+screen until dismissed or replaced by the next action.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from components.context import console, current_actor, shows_errors
-from components.order_card import order_card
+from components.inbox_state import OPEN_KEY, dismiss_outcome, navigation_is_stale, open_order, outcome, set_outcome
+from components.order_card import detail_body, detail_header
+from components.views.inbox import line_label, sent_rows
 from services.core.errors import NexusError
-from services.trading.orders import Order
+from services.trading.inbox import Inbox, InboxLine, RunGroup, read_inbox
+from services.trading.terms import Stale, Terms
 
-REFRESH_S = 5
+BULK_KEY = "bulk"
 
 
 def _dispatch(run_id: str) -> None:
@@ -18,112 +26,165 @@ def _dispatch(run_id: str) -> None:
     console().runtime.jobs.submit("execute", {"run_id": run_id}, current_actor().name, title=f"execute {run_id}")
 
 
-def _blocked_reason(order: Order, checks: list[dict], drift: float | None, bound: float) -> str:
-    failing = [c["name"] for c in checks if not c["passed"]]
-    if failing:
-        return "a risk check fails: " + ", ".join(failing)
-    if drift is not None and abs(drift) > bound:
-        return f"price drifted {drift:+.2f}% (bound ±{bound}%)"
-    return ""
-
-
-def _actions(order: Order, blocked: str) -> None:
+def _decide_one(action: str, order_id: str, seen: Terms) -> str:
+    """Carry out one decision on the terms ``seen``; what happened, in words (raises NexusError)."""
     orders, actor = console().runtime.orders, current_actor()
-    approve, edit, reject = st.columns([1, 1, 2])
-    if approve.button("Approve", key=f"approve_{order.id}", type="primary", disabled=bool(blocked) or
-                      not actor.can("approver"), help=blocked or f"send {order.side} {order.quantity:g} "
-                      f"{order.symbol} to {order.venue}"):
-        with shows_errors():
-            done = orders.approve(order.id, actor, expected_version=order.version)
-            if done.status == "approved":
-                _dispatch(order.run_id)
-                st.toast(f"Approved {order.symbol}: sending to {order.venue}")
-            else:
-                st.toast(f"First approval recorded; {order.approvals_needed} different approvers are needed")
-    with edit.popover("Edit", disabled=not actor.can("approver")):
-        quantity = st.number_input("Quantity (down only)", min_value=0.0, max_value=float(order.quantity),
-                                   value=float(order.quantity), key=f"qty_{order.id}", format="%g")
-        limit = st.number_input("Limit price (0 = keep market)", min_value=0.0, value=float(order.limit_price or 0),
-                                key=f"limit_{order.id}", format="%g")
-        if st.button("Save edit", key=f"save_{order.id}"):
-            with shows_errors():
-                orders.edit(order.id, actor, quantity=quantity, limit_price=limit or None,
-                            expected_version=order.version, reason="edited in the inbox")
-                st.rerun()
-    reason = reject.text_input("Reason to reject", key=f"reason_{order.id}", placeholder="required")
-    if reject.button("Reject", key=f"reject_{order.id}", disabled=not actor.can("approver")):
-        with shows_errors():
-            orders.reject(order.id, actor, reason, expected_version=order.version)
-            _dispatch(order.run_id)
-            st.rerun()
+    if action == "approve":
+        done = orders.approve(order_id, actor, seen=seen)
+        if done.status == "approved":
+            return f"Approved, sending to {done.venue}: {seen.describe()}"
+        return (f"First approval recorded for {seen.describe()}; {done.approvals_needed} different approvers "
+                "are needed")
+    if action == "reject":
+        reason = str(st.session_state.get(f"reason_{order_id}") or "")
+        orders.reject(order_id, actor, reason, seen=seen)
+        return f"Rejected {seen.describe()}: {reason.strip()}"
+    limit = st.session_state.get(f"limit_{order_id}")
+    done = orders.edit(order_id, actor, quantity=st.session_state.get(f"qty_{order_id}"),
+                       limit_price=limit or None, seen=seen, reason="edited in the inbox")
+    return f"Edited: now {Terms.of(done).describe()}; it waits for approval again"
+
+
+def _decide(action: str, order_id: str, run_id: str, seen: Terms) -> None:
+    """Button callback: decide on the terms bound when the button was drawn, keep the outcome on screen."""
+    try:
+        text = _decide_one(action, order_id, seen)
+    except Stale as error:
+        previous = outcome()
+        if previous and previous.kind == "success" and previous.order_id == order_id and error.status != \
+                "pending_approval":  # the second click of a double click: the first one decided it
+            set_outcome("success", f"{previous.text} (a second click changed nothing: it is {error.status})",
+                        order_id)
+        else:
+            set_outcome("warning", f"{error}. You saw: {seen.describe()}.", order_id)
+        return
+    except NexusError as error:
+        set_outcome("error", f"{seen.describe()}: {error}", order_id)
+        return
+    if action != "edit":
+        _dispatch(run_id)
+    set_outcome("success", text, order_id)
+
+
+def _actions(line: InboxLine) -> None:
+    order, terms, can = line.order, line.terms, current_actor().can("approver")
+    args = (order.id, order.run_id, terms)
+    approve, edit, reason, reject = st.columns([1, 1, 3, 1], vertical_alignment="bottom")
+    approve.button("Approve", key=f"approve_{order.id}", type="primary", disabled=bool(line.blocked) or not can,
+                   help=line.blocked or f"send {terms.describe()}", on_click=_decide, args=("approve", *args))
+    with edit.popover("Edit", disabled=not can):
+        st.number_input("Quantity (down only)", min_value=0.0, value=float(order.quantity), key=f"qty_{order.id}",
+                        format="%.15g")
+        st.number_input("Limit price (0 = keep)", min_value=0.0, value=float(order.limit_price or 0),
+                        key=f"limit_{order.id}", format="%.15g")
+        st.button("Save edit", key=f"save_{order.id}", on_click=_decide, args=("edit", *args))
+    reason.text_input("Reason to reject", key=f"reason_{order.id}", placeholder="required")
+    reject.button("Reject", key=f"reject_{order.id}", disabled=not can, on_click=_decide, args=("reject", *args))
+    if line.blocked:
+        st.caption(f"Approve is off: {line.blocked}.")
+
+
+def _ask_bulk(action: str, run_id: str, items: tuple[tuple[str, Terms], ...]) -> None:
+    st.session_state[BULK_KEY] = (action, run_id, items)
 
 
 def _close_bulk() -> None:
-    st.session_state.pop("bulk", None)
+    st.session_state.pop(BULK_KEY, None)
+
+
+def _bulk_decide(action: str, items: tuple[tuple[str, Terms], ...], reason: str) -> None:
+    """Decide every listed order on the terms listed; the outcome names exactly what was done and what not."""
+    orders, actor, done, problems = console().runtime.orders, current_actor(), [], []
+    for order_id, seen in items:
+        try:
+            if action == "approve":
+                orders.approve(order_id, actor, reason, seen=seen)
+            else:
+                orders.reject(order_id, actor, reason, seen=seen)
+            done.append(seen.describe())
+        except NexusError as error:
+            problems.append(f"{seen.describe()}: {error}")
+    verb = "Approved and sent" if action == "approve" else "Rejected"
+    text = f"{verb} exactly {len(done)}: " + "; ".join(done) if done else f"Nothing was {verb.lower()}."
+    if problems:
+        text += " — not done: " + " | ".join(problems)
+    set_outcome("warning" if problems else "success", text)
 
 
 @st.dialog("Confirm", width="large", on_dismiss=_close_bulk)
-def _confirm_bulk(action: str, pending: list[Order]) -> None:
+def _confirm_bulk(action: str, run_id: str, items: tuple[tuple[str, Terms], ...]) -> None:
     verb = "approve and send" if action == "approve" else "reject"
-    st.write(f"You are about to **{verb}** exactly these {len(pending)} order(s):")
-    st.dataframe(pd.DataFrame([{"symbol": o.symbol, "side": o.side, "quantity": o.quantity, "type": o.order_type,
-                                "limit": o.limit_price, "notional": o.notional, "venue": o.venue} for o in pending]),
-                 hide_index=True, width="stretch")
+    st.write(f"You are about to **{verb}** exactly these {len(items)} order(s) of run {run_id}:")
+    st.dataframe(sent_rows([seen for _id, seen in items]), hide_index=True, width="stretch")
     reason = st.text_input("Reason" + (" (required)" if action == "reject" else ""), key=f"bulk_reason_{action}")
-    if st.button(f"Confirm: {verb} {len(pending)}", type="primary", key=f"bulk_confirm_{action}"):
-        orders, actor, problems = console().runtime.orders, current_actor(), []
-        for order in pending:
-            try:
-                if action == "approve":
-                    orders.approve(order.id, actor, reason, expected_version=order.version)
-                else:
-                    orders.reject(order.id, actor, reason, expected_version=order.version)
-            except NexusError as error:
-                problems.append(f"{order.symbol}: {error}")
-        for run_id in sorted({o.run_id for o in pending}):
-            _dispatch(run_id)
-        st.session_state["bulk_problems"] = problems
+    if st.button(f"Confirm: {verb} {len(items)}", type="primary", key=f"bulk_confirm_{action}"):
+        _bulk_decide(action, items, reason)
+        _dispatch(run_id)
         _close_bulk()
         st.rerun()
 
 
-@st.fragment(run_every=REFRESH_S)
+def _group(group: RunGroup, open_id: str) -> None:
+    can = current_actor().can("approver")
+    items = tuple((line.order.id, line.terms) for line in group.lines)
+    with st.container(border=True):
+        st.subheader(f"Run {group.run_id}")
+        st.caption(f"{len(group.lines)} proposal(s), proposed {group.proposed_at:%Y-%m-%d %H:%M:%S} UTC")
+        for line in group.lines:
+            st.button(line_label(line), key=f"open_{line.order.id}", width="stretch",
+                      type="primary" if line.order.id == open_id else "secondary",
+                      on_click=open_order, args=(line.order.id,))
+        approve_all, reject_all = st.columns(2)
+        approve_all.button("Approve all…", key=f"bulk_approve_{group.run_id}", width="stretch",
+                           disabled=bool(group.bulk_blocked) or not can, help=group.bulk_blocked or None,
+                           on_click=_ask_bulk, args=("approve", group.run_id, items))
+        reject_all.button("Reject all…", key=f"bulk_reject_{group.run_id}", width="stretch", disabled=not can,
+                          on_click=_ask_bulk, args=("reject", group.run_id, items))
+        if group.bulk_blocked:
+            st.caption(group.bulk_blocked)
+        if group.rationale:
+            with st.expander("Run rationale (written when the run proposed)"):
+                st.text(group.rationale)  # LLM text: plain text, never HTML/markdown
+    bulk = st.session_state.get(BULK_KEY)
+    if bulk and bulk[1] == group.run_id:  # stays open until confirmed or dismissed
+        _confirm_bulk(*bulk)
+
+
+def _show_outcome() -> None:
+    shown = outcome()
+    if shown is None:
+        return
+    text, dismiss = st.columns([7, 1], vertical_alignment="center")
+    getattr(text, shown.kind)(shown.text)
+    dismiss.button("Dismiss", key="dismiss_outcome", on_click=dismiss_outcome)
+
+
 def _inbox() -> None:
     orders = console().runtime.orders
-    orders.expire_due()
-    pending = orders.list(status="pending_approval")
-    rules = _policy, gate = orders.policy()
-    if orders.kill_switch_on():
+    inbox = read_inbox(orders)
+    _show_outcome()
+    if inbox.kill_switch:
         st.error("Kill switch is ON: nothing can be approved or sent until an admin re-arms it.", icon="🛑")
-    for problem in st.session_state.pop("bulk_problems", []):
-        st.warning(problem)
-    if not pending:
+    if inbox.book_problem:
+        st.warning(inbox.book_problem)
+    if not inbox.groups:
         st.success("Nothing waits for a decision. New proposals appear here within seconds.")
-        return
-    try:
-        book = orders.book()  # one venue read per refresh, not one per order
-    except NexusError:
-        book = None  # each card then says what the venue answered
-    runs: dict[str, list[Order]] = {}
-    for order in pending:  # newest first
-        runs.setdefault(order.run_id, []).append(order)
-    for run_id, group in runs.items():
-        with st.container(border=True):
-            head, approve_all, reject_all = st.columns([4, 1, 1])
-            head.subheader(f"Run {run_id}")
-            head.caption(f"{len(group)} proposal(s), proposed {group[-1].created_at:%Y-%m-%d %H:%M:%S} UTC")
-            if approve_all.button("Approve all…", key=f"bulk_approve_{run_id}"):
-                st.session_state["bulk"] = ("approve", run_id)
-            if reject_all.button("Reject all…", key=f"bulk_reject_{run_id}"):
-                st.session_state["bulk"] = ("reject", run_id)
-            if st.session_state.get("bulk", (None, None))[1] == run_id:  # stays open until confirmed or dismissed
-                _confirm_bulk(st.session_state["bulk"][0], group)
-            for order in group:
-                with st.container(border=True), shows_errors():
-                    checks = [c.as_dict() for c in orders.recheck(order, rules=rules, book=book)]
-                    drift = orders.drift_pct(order)
-                    order_card(order, drift, checks, gate.maxDriftPct)
-                    _actions(order, _blocked_reason(order, checks, drift, gate.maxDriftPct))
+    else:
+        _lines_and_detail(inbox)
+    if navigation_is_stale(orders):
+        st.rerun()  # the whole app, so the navigation shows the count now (after the outcome is on screen)
+
+
+def _lines_and_detail(inbox: Inbox) -> None:
+    line = inbox.line(st.session_state.get(OPEN_KEY)) or inbox.groups[0].lines[0]
+    listing, detail = st.columns([2, 3])
+    with listing:
+        for group in inbox.groups:
+            _group(group, line.order.id)
+    with detail, st.container(border=True, key="inbox_detail"):
+        detail_header(line)
+        _actions(line)
+        detail_body(line, inbox.drift_bound)
 
 
 def render() -> None:
@@ -132,4 +193,4 @@ def render() -> None:
     st.caption("Every order the agents propose waits here. Approve, edit (quantity down, limit price) or reject "
                "with a reason; every decision is recorded with who and why.")
     with shows_errors():
-        _inbox()
+        st.fragment(_inbox, run_every=console().runtime.settings.inbox_refresh_seconds)()

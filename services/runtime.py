@@ -26,7 +26,7 @@ from services.knowledge.store import KnowledgeBase
 from services.knowledge.vectors import open_index
 from services.market_data.datasets import Datasets
 from services.market_data.quotes import LatestPrices
-from services.trading.book import make_book
+from services.trading.book import RecentAccount, make_book
 from services.trading.execution.base import ExecutionVenue
 from services.trading.execution.factory import open_venue
 from services.trading.orders import Orders
@@ -98,7 +98,8 @@ class Runtime:
     @cached_property
     def orders(self) -> Orders:
         """The order book: proposals, decisions, exactly-once submission."""
-        orders = Orders(self.engine, self.venue, lambda: make_book(self.venue, orders), self.prices.quote)
+        account = RecentAccount(self.venue)
+        orders = Orders(self.engine, self.venue, lambda: make_book(self.venue, orders, account), self.prices.quote)
         return orders
 
     def after_decisions(self, run_id: str | None) -> None:

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
 
     # execution
     execution_venue: Venue = "paper"
+    inbox_refresh_seconds: float = Field(5.0, gt=0, le=3600)  # how often an open Approvals inbox re-reads
     live_engine_url: str | None = None
     live_engine_service_api_key: SecretStr | None = None
     live_engine_timeout_seconds: float = Field(8.0, gt=0)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time as monotonic
+from collections.abc import Callable
 from datetime import datetime, time
 
 from services.core import clock
 from services.jobs.queue import JobContext
-from services.trading.execution.base import ExecutionVenue
+from services.trading.execution.base import Account, ExecutionVenue
 from services.trading.orders import Orders
 from services.trading.risk import Book
 
@@ -16,9 +19,32 @@ def start_of_day() -> datetime:
     return datetime.combine(clock.now().date(), time.min, tzinfo=clock.now().tzinfo)
 
 
-def make_book(venue: ExecutionVenue, orders: Orders) -> Book:
-    """Equity and positions from the venue, notional sent today from the records."""
-    account = venue.account()
+class RecentAccount:
+    """The venue's account read at most once per ``ttl_s`` seconds: approving a batch re-checks every order
+    against equity and positions without one venue round trip per approval. What this console sent or approved
+    meanwhile comes from the records (always fresh), and fills arrive at the venue's pace anyway."""
+
+    def __init__(self, venue: ExecutionVenue, ttl_s: float = 1.0):
+        self.venue = venue
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._read: tuple[float, Account] | None = None
+
+    def __call__(self) -> Account:
+        """The account, re-read from the venue once the last read is older than ``ttl_s``."""
+        with self._lock:
+            if self._read is not None and monotonic.monotonic() - self._read[0] < self.ttl_s:
+                return self._read[1]
+        account = self.venue.account()
+        with self._lock:
+            self._read = (monotonic.monotonic(), account)
+        return account
+
+
+def make_book(venue: ExecutionVenue, orders: Orders, account: Callable[[], Account] | None = None) -> Book:
+    """Equity and positions from the venue (or ``account``, e.g. a RecentAccount), notional sent today from the
+    records."""
+    account = (account or venue.account)()
     positions = {p.symbol: p.quantity * p.current_price for p in account.positions}
     return Book(
         equity=account.equity,

@@ -27,6 +27,7 @@ from services.core import clock
 from services.core.audit import write_audit
 from services.core.auth import Actor, normalise_identity
 from services.core.errors import BadInput, Conflict, NexusError
+from services.core.numbers import exact
 from services.core.records import audit_log, orders, risk_policies
 from services.market_data.market_hours import open_by_symbol
 from services.trading.execution.base import (
@@ -47,6 +48,7 @@ from services.trading.risk import (
     parse_gate,
     parse_policy,
 )
+from services.trading.terms import Terms, ensure_seen, finite_number
 
 TERMINAL = frozenset({"filled", "rejected", "expired", "cancelled", "failed"})
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -184,10 +186,26 @@ class Orders:
     def policy(self) -> tuple[RiskPolicy, GateLimits]:
         """The risk policy and gate limits in force (defaults until an admin changes them)."""
         with self.engine.connect() as connection:
-            row = connection.execute(select(risk_policies).order_by(risk_policies.c.id.desc()).limit(1)).first()
+            return self._rules_on(connection)
+
+    @staticmethod
+    def _rules_on(connection) -> tuple[RiskPolicy, GateLimits]:
+        row = connection.execute(select(risk_policies).order_by(risk_policies.c.id.desc()).limit(1)).first()
         if row is None:
             return parse_policy(DEFAULT_POLICY), GateLimits()
         return parse_policy(row.policy), parse_gate(row.gate)
+
+    def _order_and_rules(self, order_id: str) -> tuple[Order, tuple[RiskPolicy, GateLimits]]:
+        """One order and the rules in force, read on one connection (one round trip less per decision)."""
+        with self.engine.connect() as connection:
+            return self._order_on(connection, order_id), self._rules_on(connection)
+
+    @staticmethod
+    def _order_on(connection, order_id: str) -> Order:
+        row = connection.execute(select(orders).where(orders.c.id == order_id)).first()
+        if row is None:
+            raise BadInput(f"no order {order_id}")
+        return _order(row)
 
     def set_policy(self, policy: dict, gate: dict, actor: Actor, reason: str) -> tuple[RiskPolicy, GateLimits]:
         """Replace the policy (admin only, validated strictly, audited with the diff)."""
@@ -294,12 +312,15 @@ class Orders:
             return None
         return (now - order.reference_price) / order.reference_price * 100
 
-    def approve(self, order_id: str, actor: Actor, reason: str = "", expected_version: int | None = None) -> Order:
-        """Approve a pending order (approver role). Re-checks risk and drift first; four eyes above the limit."""
+    def approve(self, order_id: str, actor: Actor, reason: str = "", seen: Terms | None = None) -> Order:
+        """Approve a pending order (approver role). Re-checks risk and drift first; four eyes above the limit.
+
+        ``seen``: the version and terms the operator saw; anything else is refused with Stale, nothing done.
+        """
         actor.require("approver", "approve orders")
-        order = self.get(order_id)
-        self._ensure_decidable(order, expected_version)
-        policy, gate = rules = self.policy()
+        order, rules = self._order_and_rules(order_id)
+        self._ensure_decidable(order, seen)
+        policy, gate = rules
         if policy.killSwitch.enabled and policy.killSwitch.triggered:
             raise Conflict("the kill switch is on: no order can be approved until an admin re-arms it")
         failing = [c for c in self.recheck(order, rules=rules) if not c.passed]
@@ -315,30 +336,34 @@ class Orders:
             raise Conflict(f"{actor.name} already approved this order; a second, different approver is needed")
         approvers = [*order.approved_by, actor.name]
         target = "approved" if len(approvers) >= order.approvals_needed else "pending_approval"
-        self._move(order, target, actor.name, "approve" if target == "approved" else "first_approval",
-                   reason or "approved", approved_by=approvers,
-                   details={"drift_pct": drift, "approvers": approvers, "needed": order.approvals_needed})
-        return self.get(order_id)
+        return self._move(order, target, actor.name, "approve" if target == "approved" else "first_approval",
+                          reason or "approved", approved_by=approvers,
+                          details={"drift_pct": drift, "approvers": approvers, "needed": order.approvals_needed})
 
-    def reject(self, order_id: str, actor: Actor, reason: str, expected_version: int | None = None) -> Order:
-        """Reject a pending order; a reason is required."""
+    def reject(self, order_id: str, actor: Actor, reason: str, seen: Terms | None = None) -> Order:
+        """Reject a pending order; a reason is required (``seen`` as for approve)."""
         actor.require("approver", "reject orders")
         if not reason or not reason.strip():
             raise BadInput("a reason is required to reject an order")
         order = self.get(order_id)
-        self._ensure_decidable(order, expected_version)
-        self._move(order, "rejected", actor.name, "reject", reason.strip())
-        return self.get(order_id)
+        self._ensure_decidable(order, seen)
+        return self._move(order, "rejected", actor.name, "reject", reason.strip())
 
-    def edit(self, order_id: str, actor: Actor, quantity: float | None = None, limit_price: float | None = None,
-             reason: str = "", expected_version: int | None = None) -> Order:
-        """Lower the quantity and/or set a limit price; re-checked by the risk gate, stored as a diff."""
+    def edit(self, order_id: str, actor: Actor, quantity: float | str | None = None,
+             limit_price: float | str | None = None, reason: str = "", seen: Terms | None = None) -> Order:
+        """Lower the quantity and/or set a limit price; re-checked by the risk gate, stored as a diff.
+
+        Text, NaN or infinity for either number is refused with BadInput (``seen`` as for approve).
+        """
         actor.require("approver", "edit orders")
+        asked_quantity = finite_number(quantity, "quantity", allow_none=True)
+        limit_price = finite_number(limit_price, "limit price", allow_none=True)
         order = self.get(order_id)
-        self._ensure_decidable(order, expected_version)
-        new_quantity = order.quantity if quantity is None else float(quantity)
+        self._ensure_decidable(order, seen)
+        new_quantity = order.quantity if asked_quantity is None else asked_quantity
         if not 0 < new_quantity <= order.quantity:
-            raise BadInput(f"the quantity can only go down, to more than 0 (proposed {order.quantity:g})")
+            raise BadInput(f"the quantity can only go down, to more than 0 (now {exact(order.quantity)}); "
+                           "nothing was changed")
         if limit_price is not None and limit_price <= 0:
             raise BadInput("a limit price must be positive")
         checks = self.recheck(order, new_quantity, limit_price)
@@ -351,11 +376,11 @@ class Orders:
         if not diff:
             raise BadInput("nothing changed: give a lower quantity or a limit price")
         price = limit_price or order.limit_price or order.reference_price
-        self._move(order, "pending_approval", actor.name, "edit", reason or "edited", details={"diff": diff},
-                   quantity=new_quantity, limit_price=limit_price if limit_price is not None else order.limit_price,
-                   order_type="limit" if limit_price is not None else order.order_type,
-                   notional=round(new_quantity * price, 2), checks=[c.as_dict() for c in checks], approved_by=[])
-        return self.get(order_id)
+        return self._move(
+            order, "pending_approval", actor.name, "edit", reason or "edited", details={"diff": diff},
+            quantity=new_quantity, limit_price=limit_price if limit_price is not None else order.limit_price,
+            order_type="limit" if limit_price is not None else order.order_type,
+            notional=round(new_quantity * price, 2), checks=[c.as_dict() for c in checks], approved_by=[])
 
     def expire_due(self) -> int:
         """Close pending proposals whose time ran out as expired; return how many."""
@@ -371,9 +396,8 @@ class Orders:
                 pass  # decided meanwhile
         return expired
 
-    def _ensure_decidable(self, order: Order, expected_version: int | None) -> None:
-        if expected_version is not None and order.version != expected_version:
-            raise Conflict(f"order {order.id} changed since you looked at it (now {order.status}); review it again")
+    def _ensure_decidable(self, order: Order, seen: Terms | None) -> None:
+        ensure_seen(seen, order, order.status)
         if order.status != "pending_approval":
             raise Conflict(f"order {order.id} is already {order.status}")
         if order.seconds_left <= 0:
@@ -384,9 +408,9 @@ class Orders:
     # --- submission -----------------------------------------------------------------------------------------
     def submit(self, order_id: str, actor: str = "executor") -> Order:
         """Send one approved order to the venue exactly once (safe to call repeatedly and concurrently)."""
-        if self.kill_switch_on():
-            return self.get(order_id)
-        order = self.get(order_id)
+        order, (policy, _gate) = self._order_and_rules(order_id)
+        if policy.killSwitch.enabled and policy.killSwitch.triggered:
+            return order
         if order.status != "approved":
             return order
         if order.next_attempt_at is not None and order.next_attempt_at > clock.now():
@@ -498,10 +522,7 @@ class Orders:
     def get(self, order_id: str) -> Order:
         """One order; BadInput when unknown."""
         with self.engine.connect() as connection:
-            row = connection.execute(select(orders).where(orders.c.id == order_id)).first()
-        if row is None:
-            raise BadInput(f"no order {order_id}")
-        return _order(row)
+            return self._order_on(connection, order_id)
 
     def list(self, status: str | Iterable[str] | None = None, run_id: str | None = None,
              symbol: str | None = None, limit: int = 500) -> list[Order]:

@@ -3,6 +3,8 @@ see the fill on the Orders page. The worker of `nexus serve` runs the graph and 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -19,17 +21,17 @@ def test_run_approve_reject_and_see_the_fill(app_url, tmp_path):
         page.get_by_text("The proposed orders wait in the Approvals inbox.").wait_for(timeout=SLOW)
 
         page.goto(f"{app_url}/approvals")
-        approve = page.get_by_role("button", name="Approve", exact=True)
-        approve.first.wait_for(timeout=60_000)
-        proposals = approve.count()
+        lines = page.get_by_role("button", name=re.compile(r"^(BUY|SELL) .* · checks "))  # one per order
+        lines.first.wait_for(timeout=60_000)
+        proposals = lines.count()
         assert proposals >= 2, page.inner_text("body")[:2000]
-        approve.first.click()
-        expect(approve).to_have_count(proposals - 1, timeout=60_000)
-        reason = page.get_by_label("Reason to reject").first
+        page.get_by_role("button", name="Approve", exact=True).click()  # the open order's
+        expect(lines).to_have_count(proposals - 1, timeout=60_000)
+        reason = page.get_by_label("Reason to reject")
         reason.fill("spread too wide for this size")
         reason.press("Enter")
-        page.get_by_role("button", name="Reject", exact=True).first.click()
-        expect(approve).to_have_count(proposals - 2, timeout=60_000)
+        page.get_by_role("button", name="Reject", exact=True).click()
+        expect(lines).to_have_count(proposals - 2, timeout=60_000)
 
         page.goto(f"{app_url}/orders")
         detail = page.get_by_label("Order detail")

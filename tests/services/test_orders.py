@@ -15,6 +15,7 @@ from services.core.records import orders as orders_table
 from services.trading.execution.live_engine import LiveEngineVenue
 from services.trading.orders import TRANSITIONS, IllegalTransition, Proposal, check_transition, client_order_id
 from services.trading.risk import Check
+from services.trading.terms import Terms
 from tests.fakes.live_engine import SERVICE_KEY, FakeLiveEngine
 from tests.support.orders import proposal, write_prices
 
@@ -67,9 +68,9 @@ def test_propose_approve_submit_fills_on_paper(paper):
 
 def test_double_click_and_second_operator_get_a_conflict(paper):
     (order,) = paper.orders.propose("run-1", [proposal()])
-    paper.orders.approve(order.id, ALICE, expected_version=order.version)
+    paper.orders.approve(order.id, ALICE, seen=Terms.of(order))
     with pytest.raises(Conflict):
-        paper.orders.approve(order.id, ALICE, expected_version=order.version)
+        paper.orders.approve(order.id, ALICE, seen=Terms.of(order))
     with pytest.raises(Conflict, match="already approved"):
         paper.orders.approve(order.id, BOB)
     with pytest.raises(Conflict):

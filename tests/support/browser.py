@@ -25,3 +25,18 @@ def chromium_page(width: int = 1400, height: int = 1000) -> Iterator:
             yield context.pages[0] if context.pages else context.new_page()
         finally:
             context.close()
+
+
+@contextlib.contextmanager
+def chromium_pages(count: int, width: int = 1440, height: int = 900) -> Iterator[list]:
+    """``count`` pages in separate browser contexts of one headless Chromium (separate sessions, like two
+    operators on two machines)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            contexts = [browser.new_context(viewport={"width": width, "height": height}) for _ in range(count)]
+            yield [context.new_page() for context in contexts]
+        finally:
+            browser.close()

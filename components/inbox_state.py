@@ -1,0 +1,56 @@
+"""What the inbox keeps in the browser session: the open order, the outcome of the last click, the nav count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from services.trading.inbox import pending_count
+from services.trading.orders import Orders
+
+NAV_COUNT_KEY = "nav_pending_count"
+OUTCOME_KEY = "inbox_outcome"
+OPEN_KEY = "inbox_open_order"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The visible result of the last decision: ``kind`` is success, warning or error."""
+
+    kind: str
+    text: str
+    order_id: str | None = None
+
+
+def approvals_title(orders: Orders) -> str:
+    """The navigation entry of the inbox with the pending count, remembered to spot a stale navigation."""
+    count = pending_count(orders)
+    st.session_state[NAV_COUNT_KEY] = count
+    return f"Approvals ({count})" if count else "Approvals"
+
+
+def navigation_is_stale(orders: Orders) -> bool:
+    """True when the navigation was drawn with another count than the one pending now."""
+    drawn = st.session_state.get(NAV_COUNT_KEY)
+    return drawn is not None and drawn != pending_count(orders)
+
+
+def set_outcome(kind: str, text: str, order_id: str | None = None) -> None:
+    """Keep the result of an action until it is dismissed or the next action replaces it."""
+    st.session_state[OUTCOME_KEY] = Outcome(kind, text, order_id)
+
+
+def dismiss_outcome() -> None:
+    """Forget the last outcome (the Dismiss button)."""
+    st.session_state.pop(OUTCOME_KEY, None)
+
+
+def outcome() -> Outcome | None:
+    """The outcome on show, if any."""
+    return st.session_state.get(OUTCOME_KEY)
+
+
+def open_order(order_id: str) -> None:
+    """Open ``order_id`` in the detail view."""
+    st.session_state[OPEN_KEY] = order_id

@@ -1,0 +1,93 @@
+"""Text and tables of the approvals inbox (no Streamlit): one line per order, the check table and its summary.
+
+Every number goes through ``services.core.numbers.exact``: prices and quantities as stored, never rounded to
+fewer digits and never in scientific notation.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from services.core.numbers import exact
+from services.trading.inbox import InboxLine
+from services.trading.risk import Check
+from services.trading.terms import Terms
+
+
+def time_left(seconds: float) -> str:
+    """``12 min`` / ``1 h 05 min`` / ``expired``."""
+    if seconds <= 0:
+        return "expired"
+    minutes = int(seconds // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 0)} min"
+
+
+def drift_text(drift_pct: float | None) -> str:
+    """``drift +0.12%`` or ``no quote``."""
+    return "no quote" if drift_pct is None else f"drift {drift_pct:+.2f}%"
+
+
+def checks_summary(checks: list[Check]) -> str:
+    """``passes all 9 checks`` / ``2 of 9 checks FAIL: …``: from the same list the table shows."""
+    failing = [c.name for c in checks if not c.passed]
+    if not failing:
+        return f"passes all {len(checks)} checks"
+    return f"{len(failing)} of {len(checks)} checks FAIL: {', '.join(failing)}"
+
+
+def line_label(line: InboxLine) -> str:
+    """The one line of an order in the list: side, quantity, symbol, notional, drift, time left, checks."""
+    order = line.order
+    checks = f"checks {line.passed}/{len(line.checks)}" + (" ✗" if line.failing else " ✓")
+    return " · ".join((f"{order.side.upper()} {exact(order.quantity)} {order.symbol}",
+                       f"{exact(order.notional)} USD", drift_text(line.drift_pct), time_left(order.seconds_left),
+                       checks))
+
+
+def terms_caption(line: InboxLine) -> str:
+    """Type, limit, reference, notional, venue and the client order id of an order."""
+    order = line.order
+    limit = f" limit {exact(order.limit_price)}" if order.limit_price is not None else ""
+    return (f"{order.order_type}{limit} · reference {exact(order.reference_price)} · notional "
+            f"{exact(order.notional)} USD · {order.venue} · client id `{order.client_order_id}` · "
+            f"version {order.version}")
+
+
+def weight_text(line: InboxLine) -> str:
+    """``Weight: 4.1% → 9.8%`` for the order's current quantity ('' when the run gave no weights)."""
+    if line.weight is None:
+        return ""
+    current, after = line.weight
+    return f"Weight: {current:.1%} → **{after:.1%}**"
+
+
+def forecast_text(context: dict) -> str:
+    """Expected return with its interval and whether the model beats the naive forecast ('' when none)."""
+    forecast = context.get("forecast") or {}
+    if not forecast:
+        return ""
+    lower, upper = forecast.get("lower"), forecast.get("upper")
+    text = f"expected return **{forecast.get('expected_return', 0):+.2%}** over {forecast.get('horizon', '?')} bars"
+    if lower is not None and upper is not None:
+        text += f", 90% interval [{lower:+.2%}, {upper:+.2%}]"
+    if forecast.get("beats_naive") is False:
+        text += " · model does not beat the naive forecast, the optimizer used a shrunk value"
+    return f"Forecast: {text}"
+
+
+def _cell(value: float | str | None) -> str:
+    return exact(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
+def checks_frame(checks: list[Check]) -> pd.DataFrame:
+    """Risk checks as a table (value and limit as stored, side by side)."""
+    return pd.DataFrame([{"check": c.name, "result": "pass" if c.passed else "FAIL", "value": _cell(c.value),
+                          "limit": _cell(c.limit), "detail": c.detail} for c in checks],
+                        columns=["check", "result", "value", "limit", "detail"])
+
+
+def sent_rows(terms: list[Terms]) -> pd.DataFrame:
+    """Exactly the orders a bulk action covers (as text, numbers as stored)."""
+    return pd.DataFrame([{"side": t.side.upper(), "quantity": exact(t.quantity), "symbol": t.symbol,
+                          "type": t.order_type, "limit": exact(t.limit_price), "venue": t.venue} for t in terms],
+                        columns=["side", "quantity", "symbol", "type", "limit", "venue"])

@@ -1,0 +1,20 @@
+"""Numbers shown to people exactly as stored: 806.19 not 806.2, 43,250 never 4.325e+04, 337.3982 not 337.398."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+
+def exact(value: float | int | None, *, grouping: bool = True, missing: str = "–") -> str:
+    """``value`` with every stored digit and none invented: the shortest decimal that reads back as the same
+    float, never in scientific notation, thousands grouped (``grouping=False`` for inputs and ids)."""
+    if value is None:
+        return missing
+    number = float(value)
+    if not math.isfinite(number):
+        return str(number)
+    text = f"{Decimal(repr(number)):{',' if grouping else ''}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text

@@ -11,7 +11,7 @@ from services.trading.inbox import pending_count
 from services.trading.orders import Proposal
 from services.trading.risk import Check
 from services.trading.terms import STALE, Terms
-from tests.services.test_orders import ALICE, BOB, write_prices
+from tests.support.orders import ALICE, BOB, write_prices
 
 
 def ibm(pid: str = "ibm", quantity: float = 23.1315, price: float = 806.19, checks=None) -> Proposal:

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from services.trading.terms import Terms
-from tests.services.test_orders import ALICE, proposal, write_prices
+from tests.support.orders import ALICE, proposal, write_prices
 
 
 def nexus(*args: str):

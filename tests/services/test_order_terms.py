@@ -9,7 +9,7 @@ import pytest
 from services.core.errors import BadInput
 from services.core.numbers import exact
 from services.trading.terms import STALE, Stale, Terms
-from tests.services.test_orders import ALICE, BOB, proposal, write_prices
+from tests.support.orders import ALICE, BOB, proposal, write_prices
 
 
 @pytest.fixture

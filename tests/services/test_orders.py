@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text, update
 
 from services.core import clock
-from services.core.auth import Actor, local_operator
+from services.core.auth import Actor
 from services.core.errors import BadInput, Conflict, PermissionDenied
 from services.core.http_retry import RetryPolicy
 from services.core.records import orders as orders_table
@@ -17,10 +17,8 @@ from services.trading.orders import TRANSITIONS, IllegalTransition, Proposal, ch
 from services.trading.risk import Check
 from services.trading.terms import Terms
 from tests.fakes.live_engine import SERVICE_KEY, FakeLiveEngine
-from tests.support.orders import proposal, write_prices
+from tests.support.orders import ALICE, BOB, proposal, write_prices
 
-ALICE = local_operator("alice")
-BOB = local_operator("bob")
 VIEWER = Actor("vera", frozenset({"viewer"}))
 
 

@@ -28,8 +28,7 @@ from services.trading.orders import TERMINAL, Order, Proposal
 from tests.fakes.alpaca_trading import KEY_ID, SECRET_KEY, FakeAlpacaTrading
 from tests.fakes.live_engine import SERVICE_KEY, FakeLiveEngine
 from tests.fakes.server import FakeServer
-from tests.support.orders import APPROVER as ALICE
-from tests.support.orders import write_prices
+from tests.support.orders import ALICE, write_prices
 
 FAST = RetryPolicy(attempts=2, base_delay_s=0.001, max_delay_s=0.002)
 TIMEOUT_S = 0.15  # the client's timeout; a "timeout" fault answers later than this

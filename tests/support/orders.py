@@ -11,7 +11,9 @@ from services.trading.orders import Proposal
 from services.trading.risk import Check
 from tests.support.market import DAY, T0
 
-APPROVER = local_operator("alice")
+ALICE = local_operator("alice")
+BOB = local_operator("bob")
+APPROVER = ALICE
 
 
 def write_prices(runtime, symbol: str = "TEST", close: float = 100.0, n: int = 30) -> None:

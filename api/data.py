@@ -171,7 +171,7 @@ def list_datasets(_token: Reader, services: Services) -> list[DatasetOut]:
 
 
 @router.get("/datasets/{exchange}/{symbol}/{interval}", response_model=DatasetDetail,
-            summary="A dataset's manifest and quality summary", responses={404: ERROR_RESPONSES[400]})
+            summary="A dataset's manifest and quality summary")
 def dataset_detail(exchange: str, symbol: str, interval: str, _token: Reader, services: Services) -> DatasetDetail:
     """The manifest (rows, bounds, columns, partitions, version) and the data-quality summary."""
     ref = DatasetRef.of(exchange, symbol, interval)
@@ -245,8 +245,7 @@ class _Sink:
         "application/json": {"schema": CandlesOut.model_json_schema(ref_template="#/components/schemas/{model}")},
         "text/csv": {"schema": {"type": "string"}},
         "application/vnd.apache.arrow.stream": {"schema": {"type": "string", "format": "binary"}}}},
-    304: {"description": "not modified: the If-None-Match ETag is still current"},
-    404: ERROR_RESPONSES[400]}, response_class=Response)
+    304: {"description": "not modified: the If-None-Match ETag is still current"}}, response_class=Response)
 def candles(
     _token: Reader,
     services: Services,

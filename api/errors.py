@@ -62,6 +62,8 @@ ERROR_RESPONSES = {status: {"model": ErrorBody, "description": text} for status,
     (400, "bad input: the message names the parameter and what is accepted"),
     (401, "no token, or an unknown, revoked or expired one"),
     (403, "the token lacks the scope, or its owner the role"),
+    (404, "no such dataset or order"),
+    (409, "changed by someone else, or an Idempotency-Key reused with another body"),
     (422, "a parameter does not have the documented type"),
     (429, "too many requests for this token: wait Retry-After seconds"),
     (503, "a dependency is unavailable: retry later"))}

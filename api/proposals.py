@@ -99,9 +99,7 @@ def _order(order: Order) -> OrderOut:
     return OrderOut(**fields, checks_pass=order.checks_pass, checks=[CheckOut(**c) for c in order.checks])
 
 
-@router.post("/proposals", response_model=ProposalOut, status_code=201, summary="Propose orders for approval",
-             responses={409: {"model": ERROR_RESPONSES[400]["model"],
-                              "description": "the Idempotency-Key came with another body, or is in progress"}})
+@router.post("/proposals", response_model=ProposalOut, status_code=201, summary="Propose orders for approval")
 def propose(body: ProposalIn, token: Proposer, services: Services,
             idempotency_key: Annotated[str | None, Header(max_length=200, description=(
                 "same key and body: the same answer; another body: 409"))] = None) -> JSONResponse:
@@ -125,8 +123,7 @@ def propose(body: ProposalIn, token: Proposer, services: Services,
     return JSONResponse(answer, status_code=201, headers={"Idempotent-Replayed": "true" if replayed else "false"})
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut, summary="Follow an order you proposed",
-            responses={404: ERROR_RESPONSES[400]})
+@router.get("/orders/{order_id}", response_model=OrderOut, summary="Follow an order you proposed")
 def get_order(order_id: str, token: Proposer, services: Services) -> OrderOut:
     """The order's state, fills and checks (only orders this token's owner proposed)."""
     try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from api import data, errors, proposals
@@ -37,4 +39,12 @@ def create_app(rate_limit_per_minute: float | None = None) -> FastAPI:
 def standalone(rate_limit_per_minute: float | None = None) -> Starlette:
     """The API alone, as the trader-data service: ``/api/…`` plus the public ``/health`` (same as the console)."""
     return Starlette(routes=[Route("/health", health, methods=["GET", "HEAD"]),
-                             Mount("/api", app=create_app(rate_limit_per_minute))])
+                             Mount("/api", app=create_app(rate_limit_per_minute))],
+                     exception_handlers={404: _no_route, 405: _no_route})
+
+
+async def _no_route(_request: Request, error: Exception) -> JSONResponse:
+    """A path no route matches (not even the mount: a newline in it, say) gets the API's error shape too."""
+    status = getattr(error, "status_code", 404)
+    return errors.error_response(status, "not_found" if status == 404 else "method_not_allowed",
+                                 "no such endpoint; see /api/docs for what exists")

@@ -24,6 +24,7 @@ from services.core.tokens import Tokens
 from services.jobs.queue import Jobs, make_queue
 from services.market_data.datasets import Datasets
 from services.market_data.quotes import LatestPrices
+from services.notifications.outbox import Notifier
 from services.trading.book import make_book
 from services.trading.execution.base import ExecutionVenue
 from services.trading.execution.factory import open_venue
@@ -89,6 +90,11 @@ class Runtime:
         """The order book: proposals, decisions, exactly-once submission."""
         orders = Orders(self.engine, self.venue, lambda: make_book(self.venue, orders), self.prices.quote)
         return orders
+
+    @cached_property
+    def notifications(self) -> Notifier:
+        """Notifications to approvers (outbox in the records, delivered by the worker's upkeep)."""
+        return Notifier(self.engine, self.settings, self.orders)
 
     def after_decisions(self, run_id: str | None) -> None:
         """Resume a run's graph once none of its orders waits for a decision."""

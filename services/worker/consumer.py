@@ -27,11 +27,13 @@ def attach(huey: SqliteHuey | RedisHuey, services: Services) -> TaskWrapper:
     @huey.periodic_task(crontab(minute="*"), name="upkeep")
     def upkeep() -> None:
         """Every minute: note the worker is alive, fail jobs whose worker died, expire proposals, retry and
-        reconcile orders, settle runs whose job ended without them and resume fully decided runs."""
+        reconcile orders, settle runs whose job ended without them, resume fully decided runs, and notify
+        approvers (last: a channel that is down delays nothing else)."""
         record_worker_beat(huey)
         services.jobs.sweep_stale()
         book.upkeep(services.orders)
         sync_runs(services)
+        services.notifications.run_once()
 
     @huey.on_startup(name="reconcile_at_start")
     def reconcile_at_start() -> None:

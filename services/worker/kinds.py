@@ -15,12 +15,17 @@ from services.agents import runs
 from services.agents.deps import AgentServices
 from services.jobs.queue import JobBody, JobContext
 from services.market_data import ingest
+from services.notifications.outbox import Notifier
 from services.strategies import backtests
 from services.trading import book
 
 
 class Services(AgentServices, Protocol):
     """What the job bodies use of the process's services (``services.runtime.Runtime`` is one)."""
+
+    @property
+    def notifications(self) -> Notifier:
+        """Notifications to approvers (the upkeep collects and delivers them)."""
 
     def after_decisions(self, run_id: str | None) -> None:
         """Resume a run's graph once none of its orders waits for a decision."""

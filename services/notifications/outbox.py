@@ -269,15 +269,17 @@ class Notifier:
                 c = notification_outbox.c
                 last_sent = connection.execute(select(func.max(c.sent_at)).where(
                     c.channel == channel.id, c.status == "sent")).scalar()
-                failing = connection.execute(select(c.last_error, c.created_at).where(
-                    c.channel == channel.id, c.last_error.is_not(None)).order_by(c.id.desc()).limit(1)).first()
+                failing = connection.execute(select(c.last_error, c.claimed_at).where(
+                    c.channel == channel.id, c.last_error.is_not(None)).order_by(c.claimed_at.desc()).limit(1)).first()
+                if failing is not None and last_sent is not None and last_sent > failing.claimed_at:
+                    failing = None  # a delivery since: the error is history
                 waiting = connection.execute(select(func.count()).where(
                     c.channel == channel.id, c.status.in_(["pending", "sending"]))).scalar()
                 error = failing.last_error if failing else None
                 if not channel.valid:
                     error = "apprise does not recognise this URL: check NOTIFY_URLS"
                 out.append(ChannelStatus(channel.id, channel.name, channel.valid, last_sent, error,
-                                         failing.created_at if failing else None, waiting or 0))
+                                         failing.claimed_at if failing else None, waiting or 0))
         return out
 
     def send_test(self, actor: Actor) -> list[ChannelStatus]:

@@ -126,3 +126,12 @@ def test_an_invalid_url_is_shown_as_not_configured(make_runtime):
     runtime = make_runtime(notify_urls="nonsense://x")
     [status] = runtime.notifications.status()
     assert not status.configured and "NOTIFY_URLS" in status.last_error
+
+
+def test_an_error_is_history_once_a_later_message_is_delivered(notified, webhook):
+    notified.orders.propose("run-7", [proposal("p1")])
+    webhook.fail_next(1, status=500)
+    notified.notifications.run_once()
+    assert notified.notifications.status()[0].last_error
+    [status] = notified.notifications.send_test(ADMIN)
+    assert status.last_error is None and status.waiting == 1  # the refused one still waits for its retry

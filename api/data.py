@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
+import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
@@ -33,6 +34,7 @@ Reader = Annotated[AccessToken, Depends(token_with("data:read"))]
 CHUNK_ROWS = 100_000
 #: the latest moment a bound may name (the end of year 9999)
 _MAX_MS = 253_402_300_799_999
+_END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 _DIGITS = re.compile(r"^-?\d{1,16}$")
 MEDIA = {"json": "application/json", "csv": "text/csv", "arrow": "application/vnd.apache.arrow.stream"}
 Interval = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w", "1M"]
@@ -193,51 +195,31 @@ def dataset_detail(exchange: str, symbol: str, interval: str, _token: Reader, se
 
 def _pieces(frame: pd.DataFrame, fmt: str, ref: DatasetRef, interval: str) -> Iterator[bytes]:
     """The answer in pieces of CHUNK_ROWS candles (a large range is never encoded whole in memory)."""
-    table = pa.Table.from_pandas(ohlcv.base_only(frame), preserve_index=False)
-    starts = range(0, max(table.num_rows, 1), CHUNK_ROWS)
+    columns = {c: np.asarray(frame[c], dtype="int64" if c == "timestamp" else "float64") for c in ohlcv.BASE_COLUMNS}
+    rows = len(frame)
+    starts = range(0, max(rows, 1), CHUNK_ROWS)
+    if fmt == "json":
+        head = orjson.dumps({"symbol": ref.symbol, "interval": interval, "exchange": ref.exchange})
+        yield head[:-1] + b',"data":['
+        for lo in starts:
+            values = [column[lo:lo + CHUNK_ROWS].tolist() for column in columns.values()]
+            records = [{"timestamp": t, "open": o, "high": h, "low": low, "close": c, "volume": v}
+                       for t, o, h, low, c, v in zip(*values, strict=True)]
+            if records:  # orjson writes NaN as null and floats in their shortest round-trip form
+                yield (b"," if lo else b"") + orjson.dumps(records)[1:-1]
+        yield b"]}"
+        return
+    table = pa.table(columns)  # the frame's own arrays, not a copy
     if fmt == "csv":
         for index, lo in enumerate(starts):
             yield ohlcv.table_to_csv_bytes(table.slice(lo, CHUNK_ROWS), header=index == 0)
-    elif fmt == "arrow":
-        sink = _Sink()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            for lo in starts:
-                writer.write_table(table.slice(lo, CHUNK_ROWS), max_chunksize=CHUNK_ROWS)
-                yield sink.drain()
-        yield sink.drain()
-    else:
-        head = orjson.dumps({"symbol": ref.symbol, "interval": interval, "exchange": ref.exchange})
-        yield head[:-1] + b',"data":['
-        columns = [table.column(c) for c in ohlcv.BASE_COLUMNS]
-        for lo in starts:
-            values = [c.slice(lo, CHUNK_ROWS).to_pylist() for c in columns]
-            rows = [{"timestamp": t, "open": o, "high": h, "low": low, "close": c, "volume": v}
-                    for t, o, h, low, c, v in zip(*values, strict=True)]
-            if rows:
-                yield (b"," if lo else b"") + orjson.dumps(rows)[1:-1]
-        yield b"]}"
-
-
-class _Sink:
-    """A write-only file the Arrow stream writer fills; ``drain`` hands over what it holds."""
-
-    closed = False
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        """Keep ``data`` until the next drain."""
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        """Nothing buffered beyond the parts."""
-
-    def drain(self) -> bytes:
-        """Everything written since the last drain."""
-        out, self._parts = b"".join(self._parts), []
-        return out
+        return
+    yield table.schema.serialize().to_pybytes()  # the Arrow IPC stream format: schema, record batches, end
+    for lo in starts:
+        for batch in table.slice(lo, CHUNK_ROWS).to_batches():
+            if batch.num_rows:
+                yield batch.serialize().to_pybytes()
+    yield _END_OF_STREAM
 
 
 @router.get("/candles", summary="Candles of a range (JSON, CSV or Arrow)", responses={

@@ -270,3 +270,29 @@ def test_nan_and_infinity_are_refused(client, api_runtime, tokens):
 def test_proposing_needs_the_scope(client, tokens):
     refused = client.post("/api/v1/proposals", json=BATCH, token=tokens["reader"])
     assert refused.status_code == 403 and "orders:propose" in problem(refused)["message"]
+
+
+def test_two_identical_requests_at_once_do_the_work_once(api_runtime):
+    import threading
+
+    from services.core.errors import Conflict
+    from services.core.idempotency import IdempotencyStore
+
+    store, started, release, calls = IdempotencyStore(api_runtime.engine), threading.Event(), threading.Event(), []
+
+    def slow() -> dict:
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return {"run_id": "r1"}
+
+    first = threading.Thread(target=lambda: store.run("proposals:a", "k", "d1", slow))
+    first.start()
+    started.wait(10)
+    with pytest.raises(Conflict, match="still being processed"):
+        store.run("proposals:a", "k", "d1", slow)
+    release.set()
+    first.join()
+    assert store.run("proposals:a", "k", "d1", slow) == ({"run_id": "r1"}, True) and len(calls) == 1
+    with pytest.raises(Exception, match="visible ASCII"):
+        store.run("proposals:a", "bad key\n", "d1", slow)

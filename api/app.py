@@ -13,7 +13,6 @@ from starlette.routing import Mount, Route
 from api import data, errors, proposals
 from api.health import health
 from api.security import RateLimiter
-from services.core.config import get_settings
 
 DESCRIPTION = """The Trade Nexus Console as a service (the *trader-data* API).
 
@@ -25,11 +24,11 @@ message says what to do. Each token may make `API_RATE_LIMIT_PER_MINUTE` request
 
 
 def create_app(rate_limit_per_minute: float | None = None) -> FastAPI:
-    """A new API app (paths relative to its mount point: ``/v1/…``, ``/openapi.json``, ``/docs``)."""
+    """A new API app (paths relative to its mount point: ``/v1/…``, ``/openapi.json``, ``/docs``); the rate limit
+    per token is ``rate_limit_per_minute`` or, when None, API_RATE_LIMIT_PER_MINUTE."""
     app = FastAPIOffline(title="Trade Nexus Console API", version="1", description=DESCRIPTION,
                          redoc_url=None, openapi_url="/openapi.json", docs_url="/docs")
-    limit = get_settings().api_rate_limit_per_minute if rate_limit_per_minute is None else rate_limit_per_minute
-    app.state.limiter = RateLimiter(limit)
+    app.state.limiter = RateLimiter(rate_limit_per_minute)  # None: the setting, read at each request
     errors.install(app)
     app.include_router(data.router)
     app.include_router(proposals.router)

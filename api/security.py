@@ -20,23 +20,27 @@ _bearer = HTTPBearer(auto_error=False, description="an access token (tnx_…) is
 
 
 class RateLimiter:
-    """A token bucket per access token: ``per_minute`` requests a minute, bursts up to that many."""
+    """A token bucket per access token: ``per_minute`` requests a minute, bursts up to that many.
 
-    def __init__(self, per_minute: float, clock: Callable[[], float] = time.monotonic):
+    ``per_minute`` None reads API_RATE_LIMIT_PER_MINUTE from the settings at each request (so building the app
+    never needs valid settings: /health must still answer 503 when they do not validate).
+    """
+
+    def __init__(self, per_minute: float | None = None, clock: Callable[[], float] = time.monotonic):
         self.per_minute = per_minute
         self.clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # token id -> (allowance left, when)
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> float:
-        """Spend one request of ``key``; 0 when allowed, else the seconds until the next one is."""
-        if self.per_minute <= 0:
+    def take(self, key: str, per_minute: float) -> float:
+        """Spend one of ``key``'s ``per_minute`` requests; 0 when allowed, else the seconds until one is."""
+        if per_minute <= 0:
             return 0.0
-        rate = self.per_minute / 60.0
+        rate = per_minute / 60.0
         now = self.clock()
         with self._lock:
-            left, then = self._buckets.get(key, (self.per_minute, now))
-            left = min(self.per_minute, left + (now - then) * rate)
+            left, then = self._buckets.get(key, (per_minute, now))
+            left = min(per_minute, left + (now - then) * rate)
             if left < 1.0:
                 self._buckets[key] = (left, now)
                 return (1.0 - left) / rate
@@ -63,11 +67,12 @@ def token_with(scope: str) -> Callable[..., AccessToken]:
                                                 f"Settings or with nexus tokens issue",
                            {"WWW-Authenticate": "Bearer"})
         token = services.tokens.authenticate(credentials.credentials)  # InvalidToken → 401
-        wait = request.app.state.limiter.take(token.id)
+        limiter: RateLimiter = request.app.state.limiter
+        per_minute = services.settings.api_rate_limit_per_minute if limiter.per_minute is None else limiter.per_minute
+        wait = limiter.take(token.id, per_minute)
         if wait:
-            raise ApiError(429, "rate_limited", f"token {token.id} made more than "
-                                                f"{request.app.state.limiter.per_minute:g} requests a minute; "
-                                                f"retry in {math.ceil(wait)} s",
+            raise ApiError(429, "rate_limited", f"token {token.id} made more than {per_minute:g} requests a "
+                                                f"minute; retry in {math.ceil(wait)} s",
                            {"Retry-After": str(math.ceil(wait))})
         token.require_scope(scope)  # PermissionDenied → 403
         return token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import subprocess
@@ -296,3 +297,36 @@ def test_two_identical_requests_at_once_do_the_work_once(api_runtime):
     assert store.run("proposals:a", "k", "d1", slow) == ({"run_id": "r1"}, True) and len(calls) == 1
     with pytest.raises(Exception, match="visible ASCII"):
         store.run("proposals:a", "bad key\n", "d1", slow)
+
+
+def test_the_rate_limit_comes_from_the_settings_by_default(make_runtime, tokens):
+    runtime = make_runtime(api_rate_limit_per_minute=1)
+    secret = runtime.tokens.issue(ADMIN, "slow@bank.com", scopes=["data:read"])[1]
+    client = Client(standalone())
+    assert [client.get("/api/v1/datasets", token=secret).status_code for _ in range(2)] == [200, 429]
+
+
+def test_nexus_api_serves_the_same_app_alone(api_runtime, tokens):
+    import time
+
+    import httpx
+
+    from tests.support.azurite import free_port
+
+    port = free_port()
+    env = {"NEXUS_HOME": str(api_runtime.settings.nexus_home), "APP_ENV": "test", "PATH": "/usr/bin:/bin"}
+    server = subprocess.Popen([sys.executable, "-m", "cli.main", "api", "--port", str(port), "--address",
+                               "127.0.0.1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(240):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.25)
+        catalog = httpx.get(f"http://127.0.0.1:{port}/api/v1/datasets", timeout=10,
+                            headers={"Authorization": f"Bearer {tokens['reader']}"})
+        assert catalog.status_code == 200 and str(MINUTE_REF) in {d["dataset"] for d in catalog.json()}
+        assert httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=10).json()["openapi"].startswith("3.1")
+    finally:
+        server.terminate()
+        server.wait(timeout=15)

@@ -43,6 +43,7 @@ def test_the_mounted_api_serves_docs_data_and_proposals(console):
     arrow = httpx.get(f"{url}/api/v1/candles", params={"dataset": str(DAILY_REF), "format": "arrow"}, headers=auth,
                       timeout=30)
     assert arrow.headers["content-type"] == "application/vnd.apache.arrow.stream"
+    assert arrow.headers["content-encoding"] == "identity"  # not re-compressed by Streamlit's gzip middleware
     assert pa.ipc.open_stream(io.BytesIO(arrow.content)).read_all().num_rows == 30
     cached = httpx.get(f"{url}/api/v1/candles", params={"dataset": str(DAILY_REF), "format": "arrow"},
                        headers={**auth, "If-None-Match": arrow.headers["etag"]}, timeout=30)

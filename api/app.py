@@ -17,7 +17,7 @@ from api.security import RateLimiter
 DESCRIPTION = """The Trade Nexus Console as a service (the *trader-data* API).
 
 Every endpoint needs `Authorization: Bearer <token>` with the scope it names (`data:read`, `orders:propose`);
-an admin issues tokens in Settings or with `nexus tokens issue`. Errors are always `{"code", "message"}`; the
+an admin issues tokens in Settings or with `nexus tokens create`. Errors are always `{"code", "message"}`; the
 message says what to do. Each token may make `API_RATE_LIMIT_PER_MINUTE` requests a minute (429 and
 `Retry-After` beyond). Knowledge endpoints (`/api/v2/knowledge/…`) are not served yet.
 """

@@ -64,7 +64,7 @@ def token_with(scope: str) -> Callable[..., AccessToken]:
         if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
             raise ApiError(401, "unauthorized", f"send 'Authorization: Bearer <token>' with a token carrying the "
                                                 f"{scope} scope ({SCOPE_HELP[scope]}); an admin issues one in "
-                                                f"Settings or with nexus tokens issue",
+                                                f"Settings or with nexus tokens create",
                            {"WWW-Authenticate": "Bearer"})
         token = services.tokens.authenticate(credentials.credentials)  # InvalidToken → 401
         limiter: RateLimiter = request.app.state.limiter

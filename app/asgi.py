@@ -1,17 +1,15 @@
-"""What the console serves beside its pages, on the same port: ``GET /health`` and security headers."""
+"""What the console serves beside its pages, on the same port: ``GET /health``, the HTTP API at ``/api`` and
+security headers."""
 
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.core.errors import NexusError
-from services.ops.health import health_report
-from services.runtime import get_runtime
+from api.app import create_app
+from api.health import health
 
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",  # browsers ignore it over plain HTTP
@@ -21,22 +19,6 @@ SECURITY_HEADERS = {
 }
 #: Streamlit draws custom components in iframes from its own origin under this path
 COMPONENT_PATH = "/component/"
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-def health(_request: Request) -> JSONResponse:
-    """200 and each dependency's state while the console can serve; 503 when a required one is down.
-
-    The route is public, so in production it tells states only: the details (hosts, paths) are for the signed-in
-    Settings page. A sync endpoint: Starlette runs it on its thread pool; the report is cached for a few seconds.
-    """
-    try:
-        runtime = get_runtime()
-        report = health_report(runtime)
-    except (NexusError, OSError) as error:  # settings that do not validate, NEXUS_HOME not writable: cannot serve
-        return JSONResponse({"status": "down", "error": str(error)}, status_code=503, headers=NO_STORE)
-    body = report.as_dict(details=runtime.settings.app_env != "production")
-    return JSONResponse(body, status_code=200 if report.serving else 503, headers=NO_STORE)
 
 
 class SecurityHeaders:
@@ -61,5 +43,6 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-ROUTES = [Route("/health", health, methods=["GET", "HEAD"])]
+#: a mounted app's startup hooks are not run by Starlette: the API needs none (it builds its services lazily)
+ROUTES = [Route("/health", health, methods=["GET", "HEAD"]), Mount("/api", app=create_app())]
 MIDDLEWARE = [Middleware(SecurityHeaders)]

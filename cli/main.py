@@ -196,6 +196,22 @@ def serve(
                 child.kill()
 
 
+@app.command("api")
+@reports_errors
+def api(
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+    address: Annotated[str, typer.Option(help="address to listen on")] = "0.0.0.0",
+) -> None:
+    """Serve the HTTP API alone (the trader-data service): /api/… and /health, the same code as the console's."""
+    import uvicorn
+
+    from api.app import standalone
+
+    runtime().engine  # noqa: B018  (migrates the records database before the first request)
+    typer.echo(f"Trade Nexus API on http://localhost:{port}/api/docs")
+    uvicorn.run(standalone(), host=address, port=port, log_level="warning")
+
+
 def _interrupt(*_args: object) -> None:
     raise KeyboardInterrupt
 

@@ -1,5 +1,6 @@
 """Settings page: each integration's configuration and reachability, every setting (secrets as set/not set),
-the risk policy, editable by admins with every change audited, and the personal access tokens admins issue."""
+the risk policy, editable by admins with every change audited, the personal access tokens admins issue and
+the notification channels."""
 
 from __future__ import annotations
 
@@ -114,12 +115,34 @@ def _access_tokens() -> None:
                 st.success(f"Token {chosen} revoked: its next use is refused.")
 
 
+def _notifications() -> None:
+    notifier, actor = console().runtime.notifications, current_actor()
+    st.caption("Messages to approvers when proposals wait, one is about to expire, an order fails or the kill "
+               "switch changes; channels are apprise URLs in NOTIFY_URLS (never shown), delivered by the worker.")
+    if not notifier.channels():
+        st.info("No channel configured: set NOTIFY_URLS (e.g. slack://…, msteams://…, tgram://…, mailto://…, "
+                "json://host/path).")
+        return
+    if st.button("Send a test message", key="notify_test", disabled=not actor.can("admin"),
+                 help=None if actor.can("admin") else "admin role needed"):
+        with shows_errors():
+            failed = [c.name for c in notifier.send_test(actor) if c.configured and c.last_error]
+            if failed:
+                st.warning(f"Not delivered to {', '.join(failed)}; see the last error.")
+            else:
+                st.success("Test message delivered to every channel.")
+    st.dataframe(pd.DataFrame([{
+        "channel": c.name, "configured": c.configured, "last delivery": c.last_delivery, "waiting": c.waiting,
+        "last error": c.last_error or "", } for c in notifier.status()]), hide_index=True, width="stretch",
+        column_config={"last delivery": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
+
+
 def render() -> None:
     """Draw the page."""
     st.title("Settings")
     with shows_errors():
-        integrations, configuration, risk, access = st.tabs(["Integrations", "Configuration", "Risk policy",
-                                                             "Access tokens"])
+        integrations, configuration, risk, access, notifications = st.tabs(
+            ["Integrations", "Configuration", "Risk policy", "Access tokens", "Notifications"])
         with integrations:
             _integrations()
         with configuration:
@@ -128,3 +151,5 @@ def render() -> None:
             _risk_policy()
         with access:
             _access_tokens()
+        with notifications:
+            _notifications()

@@ -26,6 +26,7 @@ from services.knowledge.store import KnowledgeBase
 from services.knowledge.vectors import open_index
 from services.market_data.datasets import Datasets
 from services.market_data.quotes import LatestPrices
+from services.notifications.outbox import Notifier
 from services.trading.book import RecentAccount, make_book
 from services.trading.execution.base import ExecutionVenue
 from services.trading.execution.factory import open_venue
@@ -101,6 +102,11 @@ class Runtime:
         account = RecentAccount(self.venue)
         orders = Orders(self.engine, self.venue, lambda: make_book(self.venue, orders, account), self.prices.quote)
         return orders
+
+    @cached_property
+    def notifications(self) -> Notifier:
+        """Notifications to approvers (outbox in the records, delivered by the worker's upkeep)."""
+        return Notifier(self.engine, self.settings, self.orders)
 
     def after_decisions(self, run_id: str | None) -> None:
         """Resume a run's graph once none of its orders waits for a decision."""

@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     predictor_max_epochs: int | None = Field(None, ge=1, le=200)
     predictor_samples_per_epoch: int | None = Field(None, ge=64)
 
+    # the HTTP API (api/) and notifications to approvers (services/notifications)
+    api_rate_limit_per_minute: float = Field(600.0, ge=0)  # per access token; 0 turns the limit off
+    api_max_candles: int = Field(5_000_000, gt=0)  # largest answer of GET /api/v1/candles
+    console_url: str = "http://localhost:8000"  # base of the deep links in notifications
+    notify_urls: SecretStr | None = None  # apprise URLs, comma- or space-separated (they hold webhook secrets)
+    notify_expiry_warning_minutes: float = Field(5.0, gt=0)  # warn when a proposal expires within this
+
     @model_validator(mode="after")
     def _venue_has_its_settings(self) -> Settings:
         if self.execution_venue == "live-engine" and not (self.live_engine_url and self.live_engine_service_api_key):

@@ -77,6 +77,7 @@ orders = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("source", String(64), nullable=False, server_default="agent-graph"),  # who proposed it (graph or API client)
     Index("ix_orders_status", "status"),
     Index("ix_orders_run", "run_id"),
 )
@@ -374,4 +375,44 @@ kb_embeddings = Table(
     Column("embedding", EmbeddingVector(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("kind", "item_id", name="uq_kb_embeddings_item"),
+)
+
+# --- the HTTP API: answers kept per Idempotency-Key (services.core.idempotency) ---------------------------------
+api_idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("scope", String(200), primary_key=True),  # whose key it is (a token's owner) and for which endpoint
+    Column("key", String(200), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),  # of the canonical request body
+    Column("response", JsonDoc),  # None while the first request is still being processed
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# --- notifications to approvers (services.notifications): one row per event and channel, claimed by CAS -------
+notification_outbox = Table(
+    "notification_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_key", String(200), nullable=False),  # e.g. waiting:<run>, expiring:<order>, failed:<order>
+    Column("channel", String(32), nullable=False),  # stable id of a configured channel (hash of its URL)
+    Column("kind", String(20), nullable=False),
+    Column("title", String(250), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(12), nullable=False),  # pending sending sent dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_at", UtcDateTime()),
+    Column("sent_at", UtcDateTime()),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("event_key", "channel", name="uq_notification_event_channel"),
+    Index("ix_notification_due", "status", "next_attempt_at"),
+)
+
+notification_cursor = Table(  # how far the audit log has been turned into events
+    "notification_cursor",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_audit_id", BigInteger, nullable=False, default=0),
 )

@@ -184,6 +184,7 @@ class CatalogEntry:
     updated: datetime | None
     close_only: bool
     external: bool
+    version: str | None = None  # the manifest's ETag: changes with every write (None for dropped-in folders)
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,7 @@ class Datasets:
                 entries.append(
                     CatalogEntry(
                         ref, manifest.rows, manifest.first_ts, manifest.last_ts, size,
-                        names[MANIFEST].last_modified, manifest.close_only, False,
+                        names[MANIFEST].last_modified, manifest.close_only, False, manifest.etag,
                     )
                 )
             else:

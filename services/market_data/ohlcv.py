@@ -400,10 +400,11 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     return table_to_csv_bytes(pa.Table.from_pandas(frame, preserve_index=False))
 
 
-def table_to_csv_bytes(table: pa.Table) -> bytes:
-    """``to_csv_bytes`` of a frame already converted to Arrow."""
+def table_to_csv_bytes(table: pa.Table, header: bool = True) -> bytes:
+    """``to_csv_bytes`` of a frame already converted to Arrow (``header=False``: the rows only, for a stream)."""
     sink = pa.BufferOutputStream()  # an Arrow buffer, not a Python file: writing never needs the GIL
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(quoting_style="none", quoting_header="none", batch_size=65_536))
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=header, quoting_style="none",
+                                                    quoting_header="none", batch_size=65_536))
     return sink.getvalue().to_pybytes()
 
 

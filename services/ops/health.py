@@ -399,6 +399,7 @@ _GROUPS = (
     ("execution_", "execution"), ("paper_", "execution"), ("live_engine_", "live-engine"),
     ("alpaca_", "alpaca"), ("binance_", "binance"), ("lona_", "lona"), ("xai_", "xai"),
     ("langsmith_", "langsmith"), ("role_", "auth"), ("auth_", "auth"), ("app_env", "auth"),
+    ("api_", "api"), ("console_url", "api"), ("notify_", "notifications"),
 )
 
 

@@ -134,6 +134,7 @@ class Order:
     created_at: datetime
     expires_at: datetime
     updated_at: datetime
+    source: str = "agent-graph"  # who proposed it: the agent graph or an API client (POST /api/v1/proposals)
 
     @property
     def checks_pass(self) -> bool:
@@ -247,8 +248,10 @@ class Orders:
 
     # --- proposals ------------------------------------------------------------------------------------------
     def propose(self, run_id: str, proposals: Iterable[Proposal], actor: str = "agent-graph",
-                dataset_versions: dict | None = None, checkpoint_id: str | None = None) -> list[Order]:
-        """Record proposed orders as pending approval (idempotent: re-proposing a proposal returns it)."""
+                dataset_versions: dict | None = None, checkpoint_id: str | None = None,
+                source: str = "agent-graph") -> list[Order]:
+        """Record proposed orders as pending approval (idempotent: re-proposing a proposal returns it), marked with
+        their ``source`` (the agent graph, or the API client that proposed them)."""
         _policy, gate = self.policy()
         now = clock.now()
         created = []
@@ -276,13 +279,14 @@ class Orders:
                                  "order_type": proposal.order_type, "reference_price": proposal.reference_price},
                     "venue": self.venue.name, "filled_quantity": 0.0, "fee": 0.0, "submit_attempts": 0,
                     "created_at": now, "expires_at": now + timedelta(minutes=gate.proposalTtlMinutes),
-                    "updated_at": now,
+                    "updated_at": now, "source": source,
                 }
                 connection.execute(insert(orders).values(**values))
                 self._audit(connection, values["id"], actor, "proposed", None, "pending_approval",
-                            "proposed by the agent graph", run_id=run_id, checkpoint_id=checkpoint_id,
-                            dataset_versions=dataset_versions,
-                            details={"notional": notional, "checks_pass": all(c.passed for c in proposal.checks)})
+                            "proposed by the agent graph" if source == "agent-graph" else f"proposed by {source}",
+                            run_id=run_id, checkpoint_id=checkpoint_id, dataset_versions=dataset_versions,
+                            details={"notional": notional, "checks_pass": all(c.passed for c in proposal.checks),
+                                     "source": source})
                 created.append(_order(connection.execute(select(orders).where(orders.c.id == values["id"])).one()))
         return created
 

@@ -28,13 +28,15 @@ def attach(huey: SqliteHuey | RedisHuey, services: Services) -> TaskWrapper:
     @huey.periodic_task(crontab(minute="*"), name="upkeep")
     def upkeep() -> None:
         """Every minute: note the worker is alive, fail jobs whose worker died, expire proposals, retry and
-        reconcile orders, settle runs whose job ended without them, resume fully decided runs and queue a
-        knowledge-base refresh when the last one is old."""
+        reconcile orders, settle runs whose job ended without them, resume fully decided runs, queue a
+        knowledge-base refresh when the last one is old, and notify approvers (last: a channel that is down delays
+        nothing else)."""
         record_worker_beat(huey)
         services.jobs.sweep_stale()
         book.upkeep(services.orders)
         sync_runs(services)
         refresh_if_due(services.jobs)
+        services.notifications.run_once()
 
     @huey.on_startup(name="reconcile_at_start")
     def reconcile_at_start() -> None:

@@ -17,6 +17,7 @@ from services.jobs.queue import JobBody, JobContext
 from services.knowledge import harvest
 from services.knowledge.store import KnowledgeBase
 from services.market_data import ingest
+from services.notifications.outbox import Notifier
 from services.strategies import backtests
 from services.trading import book
 
@@ -25,6 +26,10 @@ class Services(AgentServices, Protocol):
     """What the job bodies use of the process's services (``services.runtime.Runtime`` is one)."""
 
     knowledge: KnowledgeBase
+
+    @property
+    def notifications(self) -> Notifier:
+        """Notifications to approvers (the upkeep collects and delivers them)."""
 
     def after_decisions(self, run_id: str | None) -> None:
         """Resume a run's graph once none of its orders waits for a decision."""

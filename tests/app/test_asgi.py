@@ -64,7 +64,7 @@ def test_health_is_503_when_the_settings_do_not_validate(client, monkeypatch):
     def invalid():
         raise ConfigError("Invalid configuration: EXECUTION_VENUE=live-engine needs LIVE_ENGINE_URL")
 
-    monkeypatch.setattr("app.asgi.get_runtime", invalid)
+    monkeypatch.setattr("api.health.get_runtime", invalid)
     response = client.get("/health")
     assert response.status_code == 503
     assert response.json() == {"status": "down",

@@ -110,3 +110,19 @@ def test_only_admins_manage_tokens_on_the_page(make_runtime, page_app):
     assert not at.exception
     assert any("Only an admin" in i.value for i in at.info)
     assert not [b for b in at.button if b.key == "token_issue"]
+
+
+def test_notifications_tab_shows_each_channel_and_sends_a_test_message(make_runtime, page_app):
+    from tests.fakes.webhook import FakeWebhook
+
+    with FakeWebhook() as webhook:
+        make_runtime(notify_urls=webhook.apprise_url)
+        at = page_app("settings")
+        at.run()
+        at.button(key="notify_test").click().run()
+        assert not at.exception and any("delivered" in s.value for s in at.success)
+        assert webhook.messages[-1]["title"] == "Trade Nexus test message"
+        channels = next(d.value for d in at.dataframe if "channel" in d.value.columns)
+        assert list(channels["channel"]) == ["JSON #1"] and channels["last delivery"].notna().all()
+        shown = " ".join(str(d.value.to_dict()) for d in at.dataframe) + " ".join(m.value for m in at.markdown)
+        assert webhook.apprise_url not in shown and str(webhook.url.rsplit(":", 1)[1]) not in shown

@@ -1,5 +1,6 @@
 """The layout keeps the architecture: imports flow one way, app → pages → components → services → models,
-cli → services, with no import circle anywhere (imports inside functions included)."""
+cli → services, api → services (app mounts api), with no import circle anywhere (imports inside functions
+included)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("app", "pages", "components", "cli", "services", "models")
+PACKAGES = ("app", "pages", "components", "cli", "api", "services", "models")
 #: which top-level packages each one may import (besides itself)
 ALLOWED = {
-    "app": {"pages", "components", "services", "models"},
+    "app": {"pages", "components", "api", "services", "models"},
     "pages": {"components", "services", "models"},
     "components": {"services", "models"},
-    "cli": {"services", "models"},
+    "cli": {"api", "services", "models"},
+    "api": {"services", "models"},
     "services": {"models"},
     "models": set(),
 }

@@ -1,0 +1,141 @@
+"""API speed: 1M one-minute candles through GET /api/v1/candles (Arrow, JSON) next to Datasets.read in process,
+and 20 concurrent clients asking for one month each while the console serves its pages.
+
+Usage: python bench/api.py [--rows 1000000] [--clients 20] [--rounds 5]
+The console runs as a user starts it (``nexus serve``, the API mounted at /api) on a temp NEXUS_HOME; the
+in-process baseline reads the same blob folder in this process. Every figure is the best of three (warm caches
+on both sides) except the "cold" ones; ratios are against the in-process read measured in this run.
+Prints a table, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.browse import START, candles  # noqa: E402
+from services.core.auth import local_operator  # noqa: E402
+from services.core.config import load_settings  # noqa: E402
+from services.market_data.datasets import DatasetRef, Datasets  # noqa: E402
+from services.runtime import Runtime  # noqa: E402
+from tests.support.console import running_console  # noqa: E402
+
+REF = DatasetRef.parse("bench/BTCUSDT/1m")
+MONTH_MS = 30 * 86_400_000
+
+
+def best(fn, repeat: int = 3) -> float:
+    """Fastest of ``repeat`` runs, seconds."""
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5, help="requests per client")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    runtime = Runtime(load_settings(nexus_home=home, app_env="local"))
+    runtime.datasets.write(REF, candles(args.rows))
+    secret = runtime.tokens.issue(local_operator("admin"), "bench@bank.com", scopes=["data:read"])[1]
+    auth = {"Authorization": f"Bearer {secret}"}
+    whole = {"dataset": str(REF)}
+
+    cold_reader = Datasets(runtime.store, home / "cold-cache", runtime.settings.ohlcv_container)
+    began = time.perf_counter()
+    assert len(cold_reader.read(REF)) == args.rows
+    in_process_cold = time.perf_counter() - began
+    in_process = best(lambda: runtime.datasets.read(REF))
+
+    with running_console(home, start_timeout_s=600, API_RATE_LIMIT_PER_MINUTE="0") as url, \
+            httpx.Client(base_url=url, headers=auth, timeout=120) as client:
+        def arrow() -> pd.DataFrame:
+            answer = client.get("/api/v1/candles", params={**whole, "format": "arrow"})
+            return pa.ipc.open_stream(io.BytesIO(answer.content)).read_all().to_pandas()
+
+        def as_json() -> list:
+            return orjson.loads(client.get("/api/v1/candles", params=whole).content)["data"]
+
+        began = time.perf_counter()
+        assert len(arrow()) == args.rows
+        arrow_cold = time.perf_counter() - began
+        arrow_s = best(arrow)
+        json_s = best(as_json)
+        assert len(as_json()) == args.rows
+
+        rng = np.random.default_rng(3)
+        span = args.rows * 60_000 - MONTH_MS
+        starts = [START + int(rng.integers(0, max(span, 1))) for _ in range(args.clients * args.rounds)]
+        latencies: dict[str, list[float]] = {"arrow": [], "json": []}
+        pages: list[float] = []
+        stop = threading.Event()
+
+        def page_load() -> None:  # the console keeps serving its pages meanwhile
+            with httpx.Client(base_url=url, timeout=30) as browser:
+                while not stop.is_set():
+                    began = time.perf_counter()
+                    for path in ("/", "/_stcore/health", "/health"):
+                        browser.get(path)
+                    pages.append(time.perf_counter() - began)
+
+        def month(fmt: str, start: int) -> None:
+            with httpx.Client(base_url=url, headers=auth, timeout=60) as own:
+                began = time.perf_counter()
+                answer = own.get("/api/v1/candles", params={**whole, "start": str(start),
+                                                            "end": str(start + MONTH_MS - 1), "format": fmt})
+                assert answer.status_code == 200
+                latencies[fmt].append(time.perf_counter() - began)
+
+        pager = threading.Thread(target=page_load)
+        pager.start()
+        for fmt in ("arrow", "json"):
+            with ThreadPoolExecutor(max_workers=args.clients) as pool:
+                list(pool.map(lambda s, f=fmt: month(f, s), starts))
+        stop.set()
+        pager.join()
+
+    def pct(values: list[float], q: float) -> float:
+        return float(np.percentile(values, q)) * 1000
+
+    result = {
+        "rows": args.rows, "in_process_read_s": round(in_process, 3), "in_process_cold_s": round(in_process_cold, 3),
+        "arrow_s": round(arrow_s, 3), "arrow_cold_s": round(arrow_cold, 3), "json_s": round(json_s, 3),
+        "arrow_ratio": round(arrow_s / in_process, 2), "json_ratio": round(json_s / in_process, 2),
+        "arrow_cold_ratio": round(arrow_cold / in_process_cold, 2),
+        "clients": args.clients, "requests": len(starts),
+        **{f"month_{fmt}_p50_ms": round(pct(v, 50), 1) for fmt, v in latencies.items()},
+        **{f"month_{fmt}_p99_ms": round(pct(v, 99), 1) for fmt, v in latencies.items()},
+        "pages_while_loaded_median_ms": round(statistics.median(pages) * 1000, 1) if pages else None,
+        "page_rounds": len(pages),
+    }
+    print(f"{'what':44} {'value':>10}")
+    for key, value in result.items():
+        print(f"{key:44} {value!s:>10}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,9 @@ import typer
 
 from cli import graph as cli_graph
 from cli import ingest as cli_ingest
+from cli import knowledge as cli_knowledge
 from cli import lona as cli_lona
+from cli import news as cli_news
 from cli import orders as cli_orders
 from cli.support import End, Start, acting, fail, parse_day, reports_errors, runtime
 from services.core import clock
@@ -27,7 +29,9 @@ app.add_typer(data_app, name="data")
 data_app.registered_commands.extend(cli_ingest.app.registered_commands)
 app.add_typer(demo_app, name="demo")
 app.add_typer(cli_graph.app, name="graph")
+app.add_typer(cli_knowledge.app, name="knowledge")
 app.add_typer(cli_lona.app, name="lona")
+app.add_typer(cli_news.app, name="news")
 app.add_typer(cli_orders.app, name="orders")
 app.command("killswitch")(reports_errors(cli_orders.killswitch))
 

@@ -15,11 +15,13 @@ from services.agents import runs
 from services.agents.deps import AgentServices
 from services.jobs.queue import JobBody, JobContext
 from services.market_data import ingest
+from services.news import ingest as news_ingest
+from services.news.ingest import NewsServices
 from services.strategies import backtests
 from services.trading import book
 
 
-class Services(AgentServices, Protocol):
+class Services(AgentServices, NewsServices, Protocol):
     """What the job bodies use of the process's services (``services.runtime.Runtime`` is one)."""
 
     def after_decisions(self, run_id: str | None) -> None:
@@ -39,6 +41,7 @@ KINDS: dict[str, Callable[..., dict | None]] = {
     runs.JOB_KIND: runs.graph_run_job,
     backtests.JOB_KIND: backtests.run_follow_job,
     book.EXECUTE_KIND: _execute,
+    news_ingest.NEWS_KIND: news_ingest.news_ingest_job,
 }
 
 

@@ -4,7 +4,8 @@ Data: ../shared/data/financial-sentiment/valid.csv (2,388 finance headlines; nev
 Rows: the main model (MiniLM embeddings + fitted head), the VADER fallback, upstream's keyword counter (positive
 words bullish up growth profit gain rally moon, negative bearish down loss crash dump sell fear; more positive
 than negative words is positive, more negative is negative, else neutral) and always-neutral. Speed: 500
-headlines scored after the model is loaded, best of three, and texts per second for each row.
+headlines scored after the model is loaded, best of three (wall time, and the CPU time of this process with the
+load average: on a shared 2-core machine the wall time mostly measures the other work), and texts per second.
 
 Run: ``PYTHONPATH=$PWD python bench/sentiment.py``. Prints a table, then one JSON line.
 """
@@ -12,6 +13,7 @@ Run: ``PYTHONPATH=$PWD python bench/sentiment.py``. Prints a table, then one JSO
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -49,6 +51,13 @@ def timed(predict: Callable[[Sequence[str]], list[str]], texts: Sequence[str]) -
     return labels, time.perf_counter() - start
 
 
+def _wall_and_cpu(predict: Callable[[Sequence[str]], list[str]], texts: Sequence[str]) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds of one call (CPU shows the cost on a busy machine)."""
+    cpu = time.process_time()
+    _labels, seconds = timed(predict, texts)
+    return seconds, time.process_time() - cpu
+
+
 def main() -> int:
     """Score every row on valid.csv, time 500 headlines, print the table and the JSON line."""
     texts, classes = read_split(default_data(), "valid")
@@ -76,10 +85,15 @@ def main() -> int:
         print(f"| {name:44} | {accuracy:8.3f} | {macro:8.3f} | {rate:7.0f} |")
         result[name] = {"accuracy": round(accuracy, 4), "macro_f1": round(macro, 4), "texts_per_s": round(rate)}
     sample = texts[:SPEED_TEXTS]
-    best = min(timed(rows[next(iter(rows))], sample)[1] for _ in range(3))
+    runs = [_wall_and_cpu(rows[next(iter(rows))], sample) for _ in range(3)]
+    best, cpu = min(runs)
     verdict = "met" if best <= SPEED_TARGET_SECONDS else "not met"
-    print(f"{SPEED_TEXTS} headlines after load: {best:.2f} s (target <= {SPEED_TARGET_SECONDS} s: {verdict})")
+    load = os.getloadavg()[0]
+    print(f"{SPEED_TEXTS} headlines after load: {best:.2f} s wall, {cpu:.2f} s CPU of this process "
+          f"(target <= {SPEED_TARGET_SECONDS} s: {verdict}); load average {load:.1f} on {os.cpu_count()} cores")
     result["speed_500_s"] = round(best, 3)
+    result["speed_500_cpu_s"] = round(cpu, 3)
+    result["load_average"] = round(load, 1)
     result["speed_texts_per_s"] = round(SPEED_TEXTS / best)
     result["median_len_chars"] = int(np.median([len(t) for t in texts]))
     print(json.dumps(result))

@@ -201,3 +201,17 @@ def test_cli_ingest_and_list(news_runtime, fake_news, feeds):
     assert bad.exit_code == 2 and "not an RSS or Atom feed" in bad.output
     empty = runner.invoke(app, ["news", "list", "--symbol", "ZZZ"])
     assert "no news stored for ZZZ" in empty.output
+
+
+@pytest.mark.postgres
+def test_stored_once_and_windowed_on_postgresql(make_runtime, fake_news, postgres_url):
+    runtime = make_runtime(database_url=postgres_url, alpaca_data_url=fake_news.url, alpaca_api_key=KEY_ID,
+                           alpaca_api_secret=SECRET_KEY, alpaca_requests_per_minute=0)
+    runtime.__dict__["sentiment"] = load_fallback()
+    both = article(7, "AAPL and MSFT sign a cloud deal", T0, ["AAPL", "MSFT"])
+    fake_news.items = [both, *articles(55, ["AAPL"], T0 + timedelta(minutes=1))]
+    assert ingest_alpaca(runtime, "AAPL,MSFT", START_MS).stored == 56
+    assert ingest_alpaca(runtime, "AAPL,MSFT", START_MS).stored == 0
+    assert [i.id for i in runtime.news.window("MSFT", T0, T0 + timedelta(seconds=1))] == ["alpaca:7"]
+    assert count(runtime) == 56
+    runtime.engine.dispose()

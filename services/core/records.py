@@ -302,3 +302,12 @@ news_symbols = Table(  # one row per (item, ticker): what window(symbol, start, 
     Column("published_at", UtcDateTime()),
     Index("ix_news_symbols_symbol_published", "symbol", "published_at"),
 )
+
+news_cursors = Table(  # how far each (source, symbol) has been fetched: one contiguous covered range
+    "news_cursors",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("symbol", String(32), primary_key=True),
+    Column("covered_from", UtcDateTime(), nullable=False),
+    Column("covered_to", UtcDateTime(), nullable=False),
+)

@@ -89,7 +89,10 @@ def alpaca_source(settings: Settings) -> AlpacaNews:
 def ingest_alpaca(services: NewsServices, symbols: str | Sequence[str], start_ms: int, end_ms: int | None = None,
                   *, actor: Actor | None = None, progress: Progress | None = None,
                   cancelled: CancelCheck | None = None, source: AlpacaNews | None = None) -> NewsIngestResult:
-    """Alpaca News of each symbol from ``start_ms`` (or after its newest stored item) to ``end_ms`` (or now)."""
+    """Alpaca News of each symbol from ``start_ms`` to ``end_ms`` (or now), skipping the range already fetched.
+
+    Each symbol's covered range grows as pages are stored, so a failed or cancelled run resumes where it stopped
+    and a re-run asks only for what is newer."""
     if actor is not None:
         actor.require("trader", "ingest news")
     chosen = parse_symbols(symbols)
@@ -97,16 +100,20 @@ def ingest_alpaca(services: NewsServices, symbols: str | Sequence[str], start_ms
     alpaca = source or alpaca_source(services.settings)
     result = NewsIngestResult(source=ALPACA, model_version=services.sentiment.version)
     for index, symbol in enumerate(chosen):
-        resume = services.news.latest_published(ALPACA, symbol)
-        since = max(start, resume) if resume else start
-        if end is not None and since > end:
+        until = end or clock.now()
+        covered = services.news.covered(ALPACA, symbol)
+        since = covered[1] if covered and covered[0] <= start <= covered[1] else start
+        if since >= until:
             continue
-        span = ((end or clock.now()) - since).total_seconds() or 1.0
+        span = (until - since).total_seconds()
         try:
             for page in alpaca.pages(symbol, since, end):
                 _store(services, page, result)
-                done = (max(_reached(page) or since, since) - since).total_seconds() / span if page else 1.0
-                _report(progress, (index + min(done, 1.0)) / len(chosen), f"{symbol}: {result.summary}")
+                reached = _reached(page)
+                if reached is not None:
+                    services.news.cover(ALPACA, symbol, start, max(reached, since))
+                done = ((reached or until) - since).total_seconds() / span
+                _report(progress, (index + min(max(done, 0.0), 1.0)) / len(chosen), f"{symbol}: {result.summary}")
                 if _stop(cancelled):
                     result.cancelled = True
                     return result
@@ -114,6 +121,7 @@ def ingest_alpaca(services: NewsServices, symbols: str | Sequence[str], start_ms
             raise ServiceUnavailable(f"{error}; kept so far: {result.summary}", error.status_code) from None
         except BadInput as error:
             raise BadInput(f"{error}; that page was not stored; kept so far: {result.summary}") from None
+        services.news.cover(ALPACA, symbol, start, until)
     return result
 
 

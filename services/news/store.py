@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, insert, select
+from sqlalchemy import Engine, and_, delete, insert, select
 
 from services.core import clock
 from services.core.errors import BadInput
-from services.core.records import news_items, news_symbols
+from services.core.records import news_cursors, news_items, news_symbols
 
 MAX_ID = 255
 LABELS = ("negative", "neutral", "positive")
@@ -113,17 +113,28 @@ class NewsStore:
                 conn.execute(insert(news_symbols), links)
         return len(fresh)
 
-    def latest_published(self, source: str, symbol: str | None = None) -> datetime | None:
-        """The newest publication time stored from ``source`` (for ``symbol``): where a re-run resumes."""
-        if symbol is None:
-            query = select(news_items.c.published_at).where(news_items.c.source == source)
-        else:
-            query = (select(news_items.c.published_at)
-                     .join(news_symbols, news_symbols.c.item_id == news_items.c.id)
-                     .where(news_items.c.source == source, news_symbols.c.symbol == symbol))
-        query = query.where(news_items.c.published_at.is_not(None)).order_by(news_items.c.published_at.desc())
+    def covered(self, source: str, symbol: str) -> tuple[datetime, datetime] | None:
+        """The time range of ``symbol``'s news already fetched from ``source`` (None: nothing yet)."""
+        query = select(news_cursors.c.covered_from, news_cursors.c.covered_to).where(
+            news_cursors.c.source == source, news_cursors.c.symbol == symbol)
         with self.engine.connect() as conn:
-            return conn.execute(query.limit(1)).scalar()
+            row = conn.execute(query).first()
+        return (row.covered_from, row.covered_to) if row else None
+
+    def cover(self, source: str, symbol: str, start: datetime, end: datetime) -> None:
+        """Record that [start, end] was fetched: merged with the range known when they touch, else the newer wins."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(news_cursors).where(
+                news_cursors.c.source == source, news_cursors.c.symbol == symbol)).first()
+            if row is not None:
+                if start <= row.covered_to and end >= row.covered_from:
+                    start, end = min(start, row.covered_from), max(end, row.covered_to)
+                elif end < row.covered_from:
+                    return  # an older, separate range: keep the newer one
+                conn.execute(delete(news_cursors).where(
+                    news_cursors.c.source == source, news_cursors.c.symbol == symbol))
+            conn.execute(insert(news_cursors).values(source=source, symbol=symbol, covered_from=start,
+                                                     covered_to=end))
 
     def list(self, symbol: str | None = None, limit: int = 100) -> list[NewsItem]:
         """The newest items (of ``symbol``), newest first; undated items come last."""

@@ -16,6 +16,7 @@ from services.news.ingest import ingest_alpaca, ingest_feed, start_news_ingest
 from tests.fakes.alpaca_news import FakeAlpacaNews, article, articles
 from tests.fakes.alpaca_trading import KEY_ID, SECRET_KEY
 from tests.fakes.feeds import FakeFeeds, atom, rss
+from tests.fakes.server import Response
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 START_MS = clock.to_ms(T0)
@@ -71,9 +72,39 @@ def test_alpaca_pages_stored_once_with_sentiment_and_resumed(news_runtime, fake_
     calls = len(fake_news.news_calls())
     again = ingest_alpaca(news_runtime, "AAPL", START_MS)
     assert again.stored == 0 and count(news_runtime) == 120
-    resumed = fake_news.news_calls()[calls]
-    assert resumed.query["start"].startswith((T0 + 119 * timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M"))
-    assert resumed.query["sort"] == "asc" and resumed.query["symbols"] == "AAPL"
+    resumed = fake_news.news_calls()[calls:]
+    assert len(resumed) <= 1 and all(r.query["start"] > "2024-04" for r in resumed)  # only what is newer
+
+
+def test_reruns_fetch_only_the_range_not_covered_yet(news_runtime, fake_news, monkeypatch):
+    fast_retries(monkeypatch)
+    fake_news.items = articles(40, ["AAPL"], T0, step=timedelta(days=1))  # 2024-03-01 .. 2024-04-09
+    stored = ingest_alpaca(news_runtime, "AAPL", START_MS, clock.to_ms(T0 + timedelta(days=10))).stored
+    calls = len(fake_news.news_calls())
+    stored += ingest_alpaca(news_runtime, "AAPL", START_MS, clock.to_ms(T0 + timedelta(days=20))).stored
+    assert fake_news.news_calls()[calls].query["start"].startswith("2024-03-11T00:00")
+    fake_news.items.append(article(99, "AAPL February item", T0 - timedelta(days=5), ["AAPL"]))
+    earlier = clock.to_ms(T0 - timedelta(days=30))  # an earlier start is fetched, not skipped
+    stored += ingest_alpaca(news_runtime, "AAPL", earlier, clock.to_ms(T0 + timedelta(days=10))).stored
+    assert news_runtime.news.covered("alpaca", "AAPL") == (T0 - timedelta(days=30), T0 + timedelta(days=20))
+    assert stored == count(news_runtime) == 22  # days 0..20 and February's, none twice
+
+    fake_news.items += articles(120, ["AAPL"], T0 + timedelta(days=50), step=timedelta(hours=1), first_id=9000)
+    serve = fake_news.routes[0][2]
+    served = []
+
+    def second_page_down(request):
+        served.append(request)
+        return Response(503, {"message": "down"}) if len(served) >= 2 else serve(request)
+
+    fake_news.routes[0] = (*fake_news.routes[0][:2], second_page_down)
+    with pytest.raises(ServiceUnavailable, match="kept so far: alpaca: 50 items fetched"):
+        ingest_alpaca(news_runtime, "AAPL", START_MS)
+    fake_news.routes[0] = (*fake_news.routes[0][:2], serve)
+    calls = len(fake_news.news_calls())
+    ingest_alpaca(news_runtime, "AAPL", START_MS)
+    assert fake_news.news_calls()[calls].query["start"] > "2024-04-20"  # resumed after the stored page
+    assert count(news_runtime) == 40 + 1 + 120
 
 
 def test_item_about_two_symbols_and_repeated_items_are_stored_once(news_runtime, fake_news):

@@ -43,9 +43,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('news_symbols', schema=None) as batch_op:
         batch_op.create_index('ix_news_symbols_symbol_published', ['symbol', 'published_at'], unique=False)
+    op.create_table('news_cursors',
+    sa.Column('source', sa.String(length=200), nullable=False),
+    sa.Column('symbol', sa.String(length=32), nullable=False),
+    sa.Column('covered_from', services.core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('covered_to', services.core.db.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('source', 'symbol')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('news_cursors')
     with op.batch_alter_table('news_symbols', schema=None) as batch_op:
         batch_op.drop_index('ix_news_symbols_symbol_published')
     op.drop_table('news_symbols')

@@ -7,11 +7,12 @@ than negative words is positive, more negative is negative, else neutral) and al
 headlines scored after the model is loaded, best of three (wall time, and the CPU time of this process with the
 load average: on a shared 2-core machine the wall time mostly measures the other work), and texts per second.
 
-Run: ``PYTHONPATH=$PWD python bench/sentiment.py``. Prints a table, then one JSON line.
+Run: ``PYTHONPATH=$PWD python bench/sentiment.py [--threads 1]``. Prints a table, then one JSON line.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -51,6 +52,12 @@ def timed(predict: Callable[[Sequence[str]], list[str]], texts: Sequence[str]) -
     return labels, time.perf_counter() - start
 
 
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _wall_and_cpu(predict: Callable[[Sequence[str]], list[str]], texts: Sequence[str]) -> tuple[float, float]:
     """Wall seconds and this process's CPU seconds of one call (CPU shows the cost on a busy machine)."""
     cpu = time.process_time()
@@ -58,8 +65,15 @@ def _wall_and_cpu(predict: Callable[[Sequence[str]], list[str]], texts: Sequence
     return seconds, time.process_time() - cpu
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Score every row on valid.csv, time 500 headlines, print the table and the JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     texts, classes = read_split(default_data(), "valid")
     truth = [LABELS[c] for c in classes]
     model = load_sentiment_model()
@@ -73,7 +87,7 @@ def main() -> int:
         "upstream keyword counter": keyword_counter,
         "always neutral": lambda t: ["neutral"] * len(t),
     }
-    result: dict[str, object] = {"n": len(texts)}
+    result: dict[str, object] = {"n": len(texts), "torch_threads": _torch_threads()}
     print(f"held-out split: {len(texts)} headlines")
     print(f"| {'row':44} | accuracy | macro-F1 | texts/s |")
     print(f"|{'-' * 46}|----------|----------|---------|")

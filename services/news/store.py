@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, and_, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from services.core import clock
 from services.core.errors import BadInput
@@ -95,10 +96,19 @@ class NewsStore:
             return {row.id for row in rows}
 
     def add(self, items: Sequence[Scored]) -> int:
-        """Store the items not stored yet, all in one transaction; how many were new (a re-fetch adds 0)."""
+        """Store the items not stored yet, all in one transaction; how many were new (a re-fetch adds 0).
+
+        When another ingestion stores some of the same items meanwhile, the transaction is tried once more and
+        stores only what is still missing."""
         unique: dict[str, Scored] = {}
         for item in items:
             unique.setdefault(item.raw.id, item)
+        try:
+            return self._add(unique)
+        except IntegrityError:
+            return self._add(unique)
+
+    def _add(self, unique: dict[str, Scored]) -> int:
         fetched = clock.now()
         with self.engine.begin() as conn:
             stored = {row.id for row in conn.execute(

@@ -246,3 +246,31 @@ def test_stored_once_and_windowed_on_postgresql(make_runtime, fake_news, postgre
     assert [i.id for i in runtime.news.window("MSFT", T0, T0 + timedelta(seconds=1))] == ["alpaca:7"]
     assert count(runtime) == 56
     runtime.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_ingestions_storing_the_same_items_at_once_store_each_once(make_runtime, postgres_url):
+    import threading
+
+    from sqlalchemy import event
+
+    from services.news.store import RawItem, Scored
+
+    runtime = make_runtime(database_url=postgres_url)
+    mine = [Scored(RawItem("alpaca", f"headline {i}", source_id=str(i), symbols=("AAPL",)), 0.1, "neutral", "m")
+            for i in range(3)]
+    theirs = mine[1:]
+    raced = []
+
+    def other_operator_first(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO news_items") and not raced:
+            raced.append(True)
+            worker = threading.Thread(target=lambda: raced.append(runtime.news.add(theirs)))
+            worker.start()
+            worker.join()
+
+    event.listen(runtime.engine, "before_cursor_execute", other_operator_first)
+    assert runtime.news.add(mine) == 1
+    assert raced == [True, 2] and count(runtime) == 3
+    assert sorted(s for i in runtime.news.list(symbol="AAPL") for s in i.symbols) == ["AAPL"] * 3
+    runtime.engine.dispose()

@@ -57,7 +57,10 @@ class AlpacaNews:
             if not isinstance(body, dict) or not isinstance(body.get("news"), list):
                 raise BadInput(f"Alpaca answered {what} without a news list")
             yield [_alpaca_item(raw, i) for i, raw in enumerate(body["news"])]
-            token = body.get("next_page_token")
+            following = body.get("next_page_token")
+            if following and following == token:
+                raise BadInput(f"Alpaca sent the same next_page_token twice for {what}; stopped")
+            token = following
             if not token:
                 return
 

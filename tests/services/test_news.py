@@ -274,3 +274,13 @@ def test_two_ingestions_storing_the_same_items_at_once_store_each_once(make_runt
     assert raced == [True, 2] and count(runtime) == 3
     assert sorted(s for i in runtime.news.list(symbol="AAPL") for s in i.symbols) == ["AAPL"] * 3
     runtime.engine.dispose()
+
+
+def test_cancel_between_pages_keeps_what_was_stored_and_the_next_run_resumes(news_runtime, fake_news):
+    fake_news.items = articles(120, ["AAPL"], T0)
+    reports = []
+    result = ingest_alpaca(news_runtime, "AAPL", START_MS, progress=lambda f, m: reports.append((f, m)),
+                           cancelled=lambda: True)
+    assert result.cancelled and result.stored == 50 and count(news_runtime) == 50
+    assert "cancelled" in result.summary and reports and 0 < reports[-1][0] < 1
+    assert ingest_alpaca(news_runtime, "AAPL", START_MS).stored == 70 and count(news_runtime) == 120

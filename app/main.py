@@ -7,7 +7,7 @@ if __name__ == "__main__":  # every browser session runs this file as __main__: 
     from components.context import console
     from components.inbox_state import approvals_title
     from components.sign_in import sign_in_gate
-    from pages import agent_runs, approvals, knowledge, market_data, orders, overview, settings, strategies
+    from pages import agent_runs, approvals, knowledge, market_data, news, orders, overview, settings, strategies
 
     st.set_page_config(page_title="Trade Nexus Console", page_icon=":material/monitoring:", layout="wide")
     services = console()
@@ -17,7 +17,8 @@ if __name__ == "__main__":  # every browser session runs this file as __main__: 
                             default=True)],
         "Markets": [st.Page(market_data.render, title="Market Data", icon=":material/candlestick_chart:",
                             url_path="market-data"),
-                    st.Page(knowledge.render, title="Knowledge", icon=":material/psychology:", url_path="knowledge")],
+                    st.Page(knowledge.render, title="Knowledge", icon=":material/psychology:", url_path="knowledge"),
+                    st.Page(news.render, title="News", icon=":material/newspaper:", url_path="news")],
         "Trading": [
             st.Page(agent_runs.render, title="Agent Runs", icon=":material/hub:", url_path="agent-runs"),
             st.Page(approvals.render, title=approvals_title(services.runtime.orders),

@@ -1,17 +1,21 @@
-"""``nexus knowledge``: search the knowledge base, add a pattern, refresh it from the console's records."""
+"""``nexus knowledge``: search the knowledge base, add a pattern, refresh it from the console's records, and score
+news sentiment."""
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated
 
 import typer
 
 from cli.support import acting, reports_errors, runtime
+from models.sentiment import load_sentiment_model
 from services.knowledge import harvest
 from services.knowledge.store import KINDS, PATTERN_TYPES
 
-app = typer.Typer(help="Knowledge base: patterns, regimes, lessons, events, correlations.", no_args_is_help=True)
+app = typer.Typer(help="Knowledge base: patterns, regimes, lessons, events, correlations; news sentiment.",
+                  no_args_is_help=True)
 Listed = Annotated[list[str] | None, typer.Option(help="repeat for several")]
 
 
@@ -61,3 +65,25 @@ def refresh() -> None:
     for source, counts in report.items():
         typer.echo(f"{source:12} {counts['added']} added, {counts['updated']} updated, "
                    f"{counts['unchanged']} unchanged")
+
+
+@app.command("sentiment")
+def sentiment(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="lines scored together")] = 256,
+) -> None:
+    """Read one text per line on stdin; print one JSON object {"label", "score"} per line, in order."""
+    model = load_sentiment_model()
+    if model.is_fallback:
+        typer.echo(f"note: embedding model not installed; using the fallback {model.version}", err=True)
+    pending: list[str] = []
+    for line in sys.stdin:
+        pending.append(line.rstrip("\r\n"))
+        if len(pending) >= batch:
+            _emit(model.score(pending))
+            pending = []
+    _emit(model.score(pending))
+
+
+def _emit(results: list) -> None:
+    for result in results:
+        typer.echo(json.dumps(result.to_dict()))

@@ -15,6 +15,7 @@ from cli import graph as cli_graph
 from cli import ingest as cli_ingest
 from cli import knowledge as cli_knowledge
 from cli import lona as cli_lona
+from cli import news as cli_news
 from cli import orders as cli_orders
 from cli import policy as cli_policy
 from cli import tokens as cli_tokens
@@ -32,6 +33,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(cli_graph.app, name="graph")
 app.add_typer(cli_knowledge.app, name="knowledge")
 app.add_typer(cli_lona.app, name="lona")
+app.add_typer(cli_news.app, name="news")
 app.add_typer(cli_orders.app, name="orders")
 app.add_typer(cli_tokens.app, name="tokens")
 app.add_typer(cli_policy.app, name="policy")

@@ -10,6 +10,7 @@ import streamlit as st
 from components.charts import candles_figure, regime_spans
 from components.context import console, current_actor, needs_role, shows_errors
 from components.ingest_panel import ingest_panel
+from components.news_timeline import news_markers
 from components.quality_panel import quality_panel
 from components.views.market import catalog_table, intervals_from
 from services.core import clock
@@ -68,7 +69,9 @@ def _chart(ref: DatasetRef) -> tuple[int, int]:
         st.warning("No candles in this range.")
     else:
         spans = regime_spans(console().runtime.knowledge.regimes(dataset_ref=str(ref))) if regimes else []
-        st.plotly_chart(candles_figure(chart, spans=spans), width="stretch", key=f"chart_{ref}")
+        news = console().runtime.news.window(ref.symbol, clock.from_ms(start_ms), clock.from_ms(end_ms + 1))
+        st.plotly_chart(candles_figure(chart, news_markers(news, chart), spans=spans), width="stretch",
+                        key=f"chart_{ref}")
         st.caption(chart.caption())
     return start_ms, end_ms
 

@@ -16,6 +16,7 @@ from huey import RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
 from sqlalchemy import Engine
 
+from models.sentiment import SentimentModel, load_sentiment_model
 from services.agents.runs import resume_run
 from services.core.config import Settings, get_settings
 from services.core.db import ensure_schema, make_engine
@@ -26,6 +27,7 @@ from services.knowledge.store import KnowledgeBase
 from services.knowledge.vectors import open_index
 from services.market_data.datasets import Datasets
 from services.market_data.quotes import LatestPrices
+from services.news.store import NewsStore
 from services.notifications.outbox import Notifier
 from services.trading.book import RecentAccount, make_book
 from services.trading.execution.base import ExecutionVenue
@@ -71,6 +73,16 @@ class Runtime:
     def jobs(self) -> Jobs:
         """Background jobs: queued on ``queue``, run by the bodies of the worker's table of job kinds."""
         return Jobs(self.engine, enqueue=self._queue_and_task[1], bodies=kinds.bind(self))
+
+    @cached_property
+    def news(self) -> NewsStore:
+        """News items with their sentiment, in the records database."""
+        return NewsStore(self.engine)
+
+    @cached_property
+    def sentiment(self) -> SentimentModel:
+        """The sentiment model (embeddings + head, or the VADER fallback), loaded on first use."""
+        return load_sentiment_model()
 
     @cached_property
     def tokens(self) -> Tokens:

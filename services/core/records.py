@@ -416,3 +416,40 @@ notification_cursor = Table(  # how far the audit log has been turned into event
     Column("id", Integer, primary_key=True),
     Column("last_audit_id", BigInteger, nullable=False, default=0),
 )
+
+# --- news: items from Alpaca News and RSS/Atom feeds, each stored once, scored by the sentiment model --------------
+news_items = Table(
+    "news_items",
+    metadata,
+    Column("id", String(255), primary_key=True),  # "<source>:<source's id>", else "sha256:<hex of url + title>"
+    Column("source", String(200), nullable=False),  # "alpaca" or "feed:<host>"
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("url", Text, nullable=False, default=""),
+    Column("symbols", JsonDoc, nullable=False, default=list),  # only the tickers the source gave
+    Column("published_at", UtcDateTime()),  # None when the source gave no date
+    Column("fetched_at", UtcDateTime(), nullable=False),
+    Column("sentiment_score", Float, nullable=False),
+    Column("sentiment_label", String(8), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Index("ix_news_items_published", "published_at"),
+    Index("ix_news_items_source_published", "source", "published_at"),
+)
+
+news_symbols = Table(  # one row per (item, ticker): what window(symbol, start, end) reads
+    "news_symbols",
+    metadata,
+    Column("item_id", String(255), ForeignKey("news_items.id", ondelete="CASCADE"), primary_key=True),
+    Column("symbol", String(32), primary_key=True),
+    Column("published_at", UtcDateTime()),
+    Index("ix_news_symbols_symbol_published", "symbol", "published_at"),
+)
+
+news_cursors = Table(  # how far each (source, symbol) has been fetched: one contiguous covered range
+    "news_cursors",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("symbol", String(32), primary_key=True),
+    Column("covered_from", UtcDateTime(), nullable=False),
+    Column("covered_to", UtcDateTime(), nullable=False),
+)

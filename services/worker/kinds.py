@@ -17,12 +17,14 @@ from services.jobs.queue import JobBody, JobContext
 from services.knowledge import harvest
 from services.knowledge.store import KnowledgeBase
 from services.market_data import ingest
+from services.news import ingest as news_ingest
+from services.news.ingest import NewsServices
 from services.notifications.outbox import Notifier
 from services.strategies import backtests
 from services.trading import book
 
 
-class Services(AgentServices, Protocol):
+class Services(AgentServices, NewsServices, Protocol):
     """What the job bodies use of the process's services (``services.runtime.Runtime`` is one)."""
 
     knowledge: KnowledgeBase
@@ -49,6 +51,7 @@ KINDS: dict[str, Callable[..., dict | None]] = {
     backtests.JOB_KIND: backtests.run_follow_job,
     book.EXECUTE_KIND: _execute,
     harvest.JOB_KIND: harvest.refresh_job,
+    news_ingest.NEWS_KIND: news_ingest.news_ingest_job,
 }
 
 

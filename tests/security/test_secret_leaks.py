@@ -24,7 +24,7 @@ DUMMIES = {
     "auth_cookie_secret": "cookie-dummy-SECRET-0007", "auth_client_secret": "oidc-dummy-SECRET-0008",
     "lona_agent_registration_secret": "lona-reg-dummy-SECRET-0009",
 }
-PAGES = ("overview", "market_data", "agent_runs", "approvals", "orders", "strategies", "settings")
+PAGES = ("overview", "market_data", "news", "agent_runs", "approvals", "orders", "strategies", "settings")
 #: the two files whose job is to hold a secret (the Lona token file, Streamlit's [auth] file) are not leaks
 SECRET_STORES = {"lona-credentials.json", "streamlit-secrets.toml"}
 
@@ -60,7 +60,8 @@ def toured(make_runtime, caplog, capsys):
             at.run()
             seen += _texts(at)
         runner = CliRunner()
-        for args in (["data", "list"], ["orders", "list"], ["lona", "strategies", "list"], ["data", "show", "x/Y/7m"]):
+        for args in (["data", "list"], ["orders", "list"], ["news", "list"], ["lona", "strategies", "list"],
+                     ["data", "show", "x/Y/7m"]):
             seen.append(runner.invoke(nexus, args).output)
         lona.tokens = {"rotated-elsewhere"}  # the gateway now refuses our token: the error must not repeat it
         seen.append(runner.invoke(nexus, ["lona", "strategies", "list"]).output)

@@ -158,7 +158,7 @@ class AuditEntry:
 
 
 BookProvider = Callable[[], Book]
-Quote = Callable[[str], "float | None"]
+Quote = Callable[[str, "str | None"], "float | None"]
 
 
 class Orders:
@@ -274,7 +274,7 @@ class Orders:
 
     def drift_pct(self, order: Order) -> float | None:
         """Re-quote vs the proposal's reference price, in percent (None when no quote is available)."""
-        now = self.quote(order.symbol)
+        now = self.quote(order.symbol, order.dataset_ref or None)
         if not now:
             return None
         return (now - order.reference_price) / order.reference_price * 100
@@ -386,7 +386,8 @@ class Orders:
     def _send(self, order: Order, actor: str) -> Order:
         request = VenueOrderRequest(
             client_order_id=order.client_order_id, symbol=order.symbol, side=order.side, type=order.order_type,
-            quantity=order.quantity, limit_price=order.limit_price, reference_price=order.reference_price)
+            quantity=order.quantity, limit_price=order.limit_price, reference_price=order.reference_price,
+            dataset_ref=order.dataset_ref)
         try:
             found = self.venue.lookup(order.client_order_id) if order.submit_attempts > 1 else None
             result = found or self.venue.submit(request)

@@ -6,9 +6,12 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,3 +49,27 @@ def start_together(actions: list[list[str]], env: dict[str, str] | None = None, 
 def pg_url(postgres_url: str) -> str:
     """The throwaway PostgreSQL database's URL."""
     return postgres_url
+
+
+@pytest.fixture
+def shared(postgres_url, azurite_connection_string, tmp_path) -> dict[str, str]:
+    """What every replica of a deployment shares: PostgreSQL, Azure Blob (Azurite) and fresh container names;
+    each replica still gets a NEXUS_HOME of its own (``replica_env``)."""
+    tag = uuid.uuid4().hex[:8]
+    return {"DATABASE_URL": postgres_url, "AZURE_STORAGE_CONNECTION_STRING": azurite_connection_string,
+            "OHLCV_CONTAINER": f"ohlcv-{tag}", "EXPORTS_CONTAINER": f"exports-{tag}",
+            "MODELS_CONTAINER": f"models-{tag}", "APP_ENV": "test"}
+
+
+def replica_env(shared: dict[str, str], home: Path) -> dict[str, str]:
+    """The environment of one replica: the shared services plus its own NEXUS_HOME."""
+    home.mkdir(parents=True, exist_ok=True)
+    return {**shared, "NEXUS_HOME": str(home)}
+
+
+def flat_candles(interval_ms: int, count: int, price: float, start_ms: int = 1_704_067_200_000) -> pd.DataFrame:
+    """``count`` candles at one price (open = high = low = close), so a fill says which dataset priced it."""
+    ts = start_ms + interval_ms * np.arange(count, dtype=np.int64)
+    column = np.full(count, price)
+    return pd.DataFrame({"timestamp": ts, "open": column, "high": column, "low": column, "close": column,
+                         "volume": np.ones(count)})

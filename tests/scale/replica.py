@@ -36,7 +36,19 @@ def checkpointer(url: str) -> None:
         saver.get_tuple({"configurable": {"thread_id": "probe"}})
 
 
-ACTIONS = {"migrate": migrate, "checkpointer": checkpointer}
+def run_job(job_id: str) -> None:
+    """A fresh worker (its own NEXUS_HOME, the shared database and blob store) runs one queued job."""
+    from services.runtime import get_runtime
+
+    runtime = get_runtime()
+    _go()
+    runtime.jobs.run(job_id)
+    job = runtime.jobs.get(job_id)
+    print(job.status, job.error or "")
+    sys.exit(0 if job.status == "succeeded" else 1)
+
+
+ACTIONS = {"migrate": migrate, "checkpointer": checkpointer, "run-job": run_job}
 
 if __name__ == "__main__":
     ACTIONS[sys.argv[1]](*sys.argv[2:])

@@ -19,7 +19,7 @@ SLIPPAGE_BPS, FEE_BPS, CASH = 10.0, 20.0, 10_000.0
 class Quotes(dict):
     """Latest prices by symbol; a symbol without one raises like the datasets do."""
 
-    def __call__(self, symbol: str) -> float:
+    def __call__(self, symbol: str, _dataset_ref: str | None = None) -> float:
         if symbol not in self:
             raise DatasetNotFound(f"no dataset for {symbol}")
         price = self[symbol]

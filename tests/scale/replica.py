@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 
 def _go() -> None:
@@ -48,7 +49,54 @@ def run_job(job_id: str) -> None:
     sys.exit(0 if job.status == "succeeded" else 1)
 
 
-ACTIONS = {"migrate": migrate, "checkpointer": checkpointer, "run-job": run_job}
+HOUR = 3_600_000
+#: candles of a dataset the import tests write: 80 days of hours, three monthly partitions
+IMPORT_CANDLES = 24 * 80
+
+
+def _datasets(store: str, lease_s: str):
+    """Datasets on ``azure`` (the environment's Azurite and container) or ``local:FOLDER``, with a lease."""
+    from services.core.config import load_settings
+    from services.core.storage import LocalBlobStore, open_blob_store
+    from services.market_data.datasets import Datasets
+
+    settings = load_settings()
+    blobs = LocalBlobStore(Path(store.split(":", 1)[1])) if store.startswith("local:") else open_blob_store(settings)
+    return Datasets(blobs, settings.cache_dir, settings.ohlcv_container, lease_s=float(lease_s))
+
+
+def die_while_writing(store: str, ref: str, lease_s: str) -> None:
+    """A writer killed right after its first partition: journal and one torn partition left behind."""
+    from services.market_data.datasets import DatasetRef
+    from tests.scale.conftest import flat_candles
+
+    datasets = _datasets(store, lease_s)
+    datasets.write(DatasetRef.parse(ref), flat_candles(HOUR, IMPORT_CANDLES, 7.0), replace_overlap=True,
+                   on_partition=lambda _name: os._exit(9))
+
+
+def import_replacing(store: str, ref: str, price: str, lease_s: str) -> None:
+    """An import with replace into ``ref``, waiting (bounded) while another replica holds the dataset."""
+    from services.core.errors import DatasetBusy
+    from services.market_data.datasets import DatasetRef
+    from tests.scale.conftest import flat_candles
+
+    datasets = _datasets(store, lease_s)
+    frame = flat_candles(HOUR, IMPORT_CANDLES, float(price))
+    _go()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            datasets.write(DatasetRef.parse(ref), frame, replace_overlap=True)
+            return
+        except DatasetBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+ACTIONS = {"migrate": migrate, "checkpointer": checkpointer, "run-job": run_job,
+           "die-while-writing": die_while_writing, "import-replacing": import_replacing}
 
 if __name__ == "__main__":
     ACTIONS[sys.argv[1]](*sys.argv[2:])

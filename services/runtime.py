@@ -67,7 +67,8 @@ class Runtime:
     @cached_property
     def jobs(self) -> Jobs:
         """Background jobs: queued on ``queue``, run by the bodies of the worker's table of job kinds."""
-        return Jobs(self.engine, enqueue=self._queue_and_task[1], bodies=kinds.bind(self))
+        return Jobs(self.engine, enqueue=self._queue_and_task[1], bodies=kinds.bind(self),
+                    queued_too_long_s=self.settings.jobs_queued_too_long_seconds)
 
     @cached_property
     def tokens(self) -> Tokens:

@@ -49,8 +49,11 @@ class Settings(BaseSettings):
     supabase_url: str | None = None
     supabase_key: SecretStr | None = None
 
-    # job queue (Huey: SQLite under NEXUS_HOME by default, Redis when set)
+    # job queue (Huey: SQLite under NEXUS_HOME by default, Redis when set; production with several replicas
+    # needs Redis: a SQLite queue is one replica's own)
     redis_url: SecretStr | None = None
+    jobs_queued_too_long_seconds: float = Field(900.0, gt=0)  # then queued again once, then failed with a reason
+    worker_shutdown_grace_seconds: float = Field(20.0, ge=0)  # SIGTERM: running jobs finish or are handed back
 
     # execution
     execution_venue: Venue = "paper"
@@ -155,6 +158,12 @@ class Settings(BaseSettings):
         records file would make it queue behind (and hold up) the order transactions.
         """
         return self.nexus_home / "graph-checkpoints.db"
+
+    @property
+    def queue_is_per_replica(self) -> bool:
+        """True in production without REDIS_URL: the SQLite job queue belongs to one replica only, and several
+        replicas (or a replica and separate workers) do not share it. /health and Settings say so loudly."""
+        return self.app_env == "production" and not self.redis_url
 
     @property
     def tracing_enabled(self) -> bool:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,3 +77,63 @@ def flat_candles(interval_ms: int, count: int, price: float, start_ms: int = 1_7
     column = np.full(count, price)
     return pd.DataFrame({"timestamp": ts, "open": column, "high": column, "low": column, "close": column,
                          "volume": np.ones(count)})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A throwaway Redis server on 127.0.0.1 (the shared job queue of production), no persistence."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server; make test does)")
+    port = _free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                                "no", "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def start_worker() -> Iterator[Callable[[dict[str, str]], subprocess.Popen]]:
+    """Start worker replicas (``tests.scale.replica worker``); any still running at the end are killed."""
+    started: list[subprocess.Popen] = []
+
+    def start(env: dict[str, str]) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-m", "tests.scale.replica", "worker"], cwd=ROOT,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def wait_for(probe: Callable[[], object], what: str, timeout_s: float = 30.0) -> object:
+    """Poll ``probe`` until it returns something truthy (bounded); fail saying ``what`` never happened."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.1)
+    pytest.fail(f"{what} did not happen within {timeout_s:.0f} s")

@@ -6,6 +6,7 @@ the processes of a test hit the shared database or store together, as replicas t
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -95,7 +96,39 @@ def import_replacing(store: str, ref: str, price: str, lease_s: str) -> None:
             time.sleep(0.1)
 
 
-ACTIONS = {"migrate": migrate, "checkpointer": checkpointer, "run-job": run_job,
+def sleepy(ctx, seconds: float = 30.0) -> dict:
+    """A long job that reports progress (and so notices a stopping worker); quick when run again."""
+    deadline = time.monotonic() + (seconds if ctx.attempt == 1 else 0.0)
+    while time.monotonic() < deadline:
+        ctx.progress(0.5, "sleeping")
+        ctx.check_cancelled()
+        time.sleep(0.05)
+    return {"summary": "slept", "pid": os.getpid(), "attempt": ctx.attempt}
+
+
+def with_sleepy(runtime) -> None:
+    """Give ``runtime`` the job kinds of the console plus ``sleepy`` (the test's long job)."""
+    from services.jobs.queue import Jobs
+    from services.worker import kinds
+
+    runtime.jobs = Jobs(runtime.engine, enqueue=runtime._queue_and_task[1],
+                        bodies={**kinds.bind(runtime), "sleepy": sleepy},
+                        queued_too_long_s=runtime.settings.jobs_queued_too_long_seconds)
+
+
+def worker() -> None:
+    """A worker replica: the graceful consumer on this environment's queue, until SIGTERM."""
+    from services.runtime import get_runtime
+    from services.worker.consumer import GracefulConsumer
+
+    logging.basicConfig(level=logging.INFO, format="%(name)s %(levelname)s %(message)s")
+    runtime = get_runtime()
+    with_sleepy(runtime)
+    GracefulConsumer(runtime.queue, runtime.jobs, workers=1, worker_type="thread",
+                     shutdown_timeout=runtime.settings.worker_shutdown_grace_seconds).run()
+
+
+ACTIONS = {"worker": worker, "migrate": migrate, "checkpointer": checkpointer, "run-job": run_job,
            "die-while-writing": die_while_writing, "import-replacing": import_replacing}
 
 if __name__ == "__main__":

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     supabase_url: str | None = None
     supabase_key: SecretStr | None = None
 
+    # key of the secrets obtained at run time (the Lona token of `nexus lona register`), kept encrypted in the
+    # records database so every replica reads them; the same Fernet key must be set on every replica
+    nexus_secrets_key: SecretStr | None = None
+
     # job queue (Huey: SQLite under NEXUS_HOME by default, Redis when set; production with several replicas
     # needs Redis: a SQLite queue is one replica's own)
     redis_url: SecretStr | None = None

@@ -128,7 +128,20 @@ def worker() -> None:
                      shutdown_timeout=runtime.settings.worker_shutdown_grace_seconds).run()
 
 
-ACTIONS = {"worker": worker, "migrate": migrate, "checkpointer": checkpointer, "run-job": run_job,
+def lona_status() -> None:
+    """What a worker replica knows of Lona: configured or not, and a fingerprint of the token it would send."""
+    import hashlib
+
+    from services.core.config import load_settings
+    from services.strategies.lona.credentials import agent_token
+
+    token = agent_token(load_settings())
+    print("not configured" if token is None else
+          "configured " + hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:16])
+
+
+ACTIONS = {"worker": worker, "lona-status": lona_status, "migrate": migrate, "checkpointer": checkpointer,
+           "run-job": run_job,
            "die-while-writing": die_while_writing, "import-replacing": import_replacing}
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ class Runtime:
     @cached_property
     def datasets(self) -> Datasets:
         """OHLCV datasets in the ``ohlcv`` container."""
-        return Datasets(self.store, self.settings.cache_dir, self.settings.ohlcv_container)
+        return Datasets(self.store, self.settings.cache_dir, self.settings.ohlcv_container,
+                        cache_max_bytes=self.settings.cache_max_mb * 1024 * 1024)
 
     @cached_property
     def engine(self) -> Engine:

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     azure_storage_account_url: str | None = None
     ohlcv_container: str = "ohlcv"
     max_import_mb: int = Field(100, gt=0, le=2000)
+    cache_max_mb: int = Field(2048, gt=0)  # this replica's local columnar cache; least recently used files go first
     exports_container: str = "exports"
 
     # records database (SQLite under NEXUS_HOME when unset)

@@ -215,10 +215,15 @@ class ColumnarCache:
     Files are memory-mapped on read; tables are immutable, so sharing them never copies. Files are written
     on one background thread at low CPU priority, handed over when a read has finished, so a cold read
     neither waits for its own cache nor shares the CPU with it.
+
+    The folder is bounded (``max_bytes``, per replica): past it, the least recently used files are removed
+    until it is back under four fifths of the bound (a reader that mapped a removed file keeps its mapping).
     """
 
-    def __init__(self, folder: Path, memory_items: int = 64):
+    def __init__(self, folder: Path, memory_items: int = 64, max_bytes: int = 2 << 30):
         self.folder = Path(folder)
+        self.max_bytes = max_bytes
+        self._bytes: int | None = None  # size of the folder, counted on the first write
         self._memory: OrderedDict[tuple[str, str], pa.Table] = OrderedDict()
         self._memory_items = memory_items
         self._lock = threading.Lock()
@@ -241,6 +246,7 @@ class ColumnarCache:
             return None
         try:
             table = feather.read_table(path, memory_map=True)
+            os.utime(path)  # recency, for the eviction
         except (OSError, pa.ArrowInvalid):
             return None
         self._remember(key, table)
@@ -257,14 +263,43 @@ class ColumnarCache:
         """Wait until every pending cache file is written."""
         self._writer.submit(lambda: None).result()
 
-    @staticmethod
-    def _write_all(files: list[tuple[Path, pa.Table]]) -> None:
+    def _write_all(self, files: list[tuple[Path, pa.Table]]) -> None:
+        if self._bytes is None:
+            self._bytes = sum(size for _at, size, _path in self._files())
         for path, table in files:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
             # one record batch: a column of the memory-mapped file is then one array, viewed without a copy
             feather.write_feather(table, tmp, compression="uncompressed", chunksize=max(table.num_rows, 1))
             os.replace(tmp, path)
+            self._bytes += path.stat().st_size
+        if self._bytes > self.max_bytes:
+            self._evict()
+
+    def _files(self) -> list[tuple[float, int, Path]]:
+        """(last use, size, path) of every cache file."""
+        found = []
+        if self.folder.exists():
+            for sub in os.scandir(self.folder):
+                if sub.is_dir():
+                    for entry in os.scandir(sub.path):
+                        if entry.name.endswith(".arrow"):
+                            with contextlib.suppress(FileNotFoundError):
+                                stat = entry.stat()
+                                found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
+        return found
+
+    def _evict(self) -> None:
+        """Remove least recently used files until the folder is under four fifths of ``max_bytes``."""
+        files = sorted(self._files())
+        total = sum(size for _at, size, _path in files)
+        for _at, size, path in files:
+            if total <= self.max_bytes * 0.8:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            total -= size
+        self._bytes = total
 
     def _remember(self, key: tuple[str, str], table: pa.Table) -> None:
         with self._lock:
@@ -278,11 +313,11 @@ class Datasets:
     """The catalog and every read and write of OHLCV datasets."""
 
     def __init__(self, store: BlobStore, cache_dir: Path, container: str = "ohlcv", read_workers: int = 4,
-                 lease_s: float = LEASE_S):
+                 lease_s: float = LEASE_S, cache_max_bytes: int = 2 << 30):
         self.store = store
         self.container = container
         self.lease_s = lease_s
-        self.cache = ColumnarCache(cache_dir)
+        self.cache = ColumnarCache(cache_dir, max_bytes=cache_max_bytes)
         self.read_workers = read_workers
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="columnar-copies",
                                               initializer=_lower_thread_priority)

@@ -44,8 +44,11 @@ class JobCancelled(NexusError):
     """Raised inside a job when an operator asked to cancel it."""
 
 
-class JobHandedBack(NexusError):
-    """Raised inside a job when its worker is stopping: the job goes back on the queue for another worker."""
+class JobHandedBack(JobCancelled):
+    """Raised inside a job when its worker is stopping: the job goes back on the queue for another worker.
+
+    A kind of cancellation, so job bodies that stop on JobCancelled stop on it too; only the queue (and a
+    graph run, which puts its run back to queued) tell the two apart."""
 
 
 @dataclass(frozen=True)

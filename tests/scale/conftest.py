@@ -27,7 +27,7 @@ class Finished:
 
 
 def start_together(actions: list[list[str]], env: dict[str, str] | None = None, lead_s: float = 2.5,
-                   timeout_s: float = 40) -> list[Finished]:
+                   timeout_s: float = 120) -> list[Finished]:
     """Run each action as its own process, all released at the same instant; wait for every one."""
     go_at = time.time() + lead_s
     base = {**os.environ, "PYTHONPATH": str(ROOT), "NEXUS_GO_AT": f"{go_at:.3f}", **(env or {})}
@@ -86,14 +86,17 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def start_worker() -> Iterator[Callable[[dict[str, str]], subprocess.Popen]]:
-    """Start worker replicas (``tests.scale.replica worker``); any still running at the end are killed."""
+def start_worker(tmp_path) -> Iterator[Callable[[dict[str, str]], subprocess.Popen]]:
+    """Start worker replicas (``tests.scale.replica worker``), each logging to ``worker-<pid>.log`` in the test's
+    folder (a file, not a pipe nobody reads); any still running at the end are killed."""
     started: list[subprocess.Popen] = []
 
     def start(env: dict[str, str]) -> subprocess.Popen:
+        log = open(tmp_path / f"worker-{len(started)}.log", "w")  # noqa: SIM115 (kept open while it runs)
         process = subprocess.Popen([sys.executable, "-m", "tests.scale.replica", "worker"], cwd=ROOT,
-                                   env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                   env={**os.environ, "PYTHONPATH": str(ROOT), **env}, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        log.close()  # the child has its own copy
         started.append(process)
         return process
 
@@ -104,7 +107,7 @@ def start_worker() -> Iterator[Callable[[dict[str, str]], subprocess.Popen]]:
             process.wait(timeout=10)
 
 
-def wait_for(probe: Callable[[], object], what: str, timeout_s: float = 30.0) -> object:
+def wait_for(probe: Callable[[], object], what: str, timeout_s: float = 90.0) -> object:
     """Poll ``probe`` until it returns something truthy (bounded); fail saying ``what`` never happened."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

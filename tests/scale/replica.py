@@ -85,7 +85,7 @@ def import_replacing(store: str, ref: str, price: str, lease_s: str) -> None:
     datasets = _datasets(store, lease_s)
     frame = flat_candles(HOUR, IMPORT_CANDLES, float(price))
     _go()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while True:
         try:
             datasets.write(DatasetRef.parse(ref), frame, replace_overlap=True)

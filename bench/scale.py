@@ -88,11 +88,12 @@ def graph_batch(runtime: Runtime, refs: tuple[str, ...], runs: int) -> dict:
 def approval_batch(runtime: Runtime, ref: str, symbol: str, count: int, tag: str) -> dict:
     """``count`` proposals approved one by one, each sent by an execute job; every order must end filled."""
     operator = local_operator("bench")
+    price = runtime.prices.require(symbol, ref)
     orders = []
     for index in range(count):
         orders += runtime.orders.propose(f"{tag}-{index}", [Proposal(
-            proposal_id=f"{symbol}-buy", symbol=symbol, side="buy", quantity=0.001, reference_price=100.0,
-            dataset_ref=ref, checks=[Check("max order notional", True, 0.1, 1e6)])])
+            proposal_id=f"{symbol}-buy", symbol=symbol, side="buy", quantity=0.001, reference_price=price,
+            dataset_ref=ref, checks=[Check("max order notional", True, price * 0.001, 1e6)])])
     job_ids = []
     for order in orders:
         runtime.orders.approve(order.id, operator)

@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeDecorator
 metadata = MetaData()
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: PostgreSQL advisory lock key that serialises schema changes (Alembic upgrades, checkpoint tables) of all replicas
-SCHEMA_LOCK_KEY = 0x6E657875_73000001
+SCHEMA_LOCK_ID = 0x6E657875_73000001
 
 
 #: JSON column type: JSONB on PostgreSQL, JSON text on SQLite
@@ -100,7 +100,7 @@ def _hold_schema_lock(connection: Connection) -> None:
     # polled like ``schema_lock``, so a waiter never holds a snapshot that a CONCURRENTLY index build waits on
     if connection.dialect.name == "postgresql":
         probe = text("SELECT pg_try_advisory_xact_lock(:key)")
-        while not connection.execute(probe, {"key": SCHEMA_LOCK_KEY}).scalar():
+        while not connection.execute(probe, {"key": SCHEMA_LOCK_ID}).scalar():
             time.sleep(0.05)
 
 
@@ -113,12 +113,12 @@ def schema_lock(libpq_url: str) -> Iterator[None]:
     # autocommit, and polled rather than waited for: a set-up that builds an index CONCURRENTLY waits for every
     # open transaction and snapshot, so neither the holder nor the waiters may keep one open meanwhile
     with psycopg.connect(libpq_url, autocommit=True) as connection:
-        while not connection.execute("SELECT pg_try_advisory_lock(%s)", (SCHEMA_LOCK_KEY,)).fetchone()[0]:
+        while not connection.execute("SELECT pg_try_advisory_lock(%s)", (SCHEMA_LOCK_ID,)).fetchone()[0]:
             time.sleep(0.05)
         try:
             yield
         finally:
-            connection.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+            connection.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_ID,))
 
 
 def ping(engine: Engine) -> None:

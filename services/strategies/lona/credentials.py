@@ -19,14 +19,14 @@ from services.strategies.lona.results import Registration
 
 _TOKEN_KEYS = ("lona_token", "token", "api_key", "lona_api_key")
 #: name of the registered token in the replicas' shared secret store
-TOKEN_SECRET = "lona_agent_token"
+SHARED_NAME = "lona_agent_token"
 
 
 def stored_token(settings: Settings) -> SecretStr | None:
     """The token `nexus lona register` saved: in the records database (NEXUS_SECRETS_KEY set), else in
     ``settings.lona_credentials_path`` on this machine, if any."""
     shared = shared_secrets(settings)
-    if shared is not None and (token := shared.get(TOKEN_SECRET)) is not None:
+    if shared is not None and (token := shared.get(SHARED_NAME)) is not None:
         return token
     path = settings.lona_credentials_path
     if not path.is_file():
@@ -100,7 +100,7 @@ def save_registration(settings: Settings, registration: Registration, actor: str
     """
     shared = shared_secrets(settings)
     if shared is not None:
-        shared.put(TOKEN_SECRET, registration.token, actor or "nexus lona register")
+        shared.put(SHARED_NAME, registration.token, actor or "nexus lona register")
         return SHARED_PLACE
     path = settings.lona_credentials_path
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,12 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 export LANGSMITH_TRACING ?= false
 
-.PHONY: run test setup lint audit chromium postgres bench clean
+.PHONY: run test setup lint audit chromium postgres redis bench clean
 
 run: $(STAMP)
 	$(BIN)/nexus serve --port $(PORT)
 
-test: $(STAMP) node_modules/.installed chromium postgres
+test: $(STAMP) node_modules/.installed chromium postgres redis
 	@$(BIN)/ruff check . && echo "ruff: clean"
 	@$(MAKE) --no-print-directory audit
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -34,6 +34,12 @@ chromium:
 	@command -v chromium >/dev/null || { \
 	  echo "installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's redis-server: tests/scale starts throwaway ones (the shared job queue of several workers).
+redis:
+	@command -v redis-server >/dev/null || { \
+	  echo "installing Debian redis-server for the multi-process tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
 # The PostgreSQL server on 127.0.0.1:5432 that the integration tests use (TEST_DATABASE_URL to point elsewhere).
 postgres:

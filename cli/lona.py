@@ -13,6 +13,7 @@ from services.core.errors import BadInput, Conflict
 from services.runtime import Runtime, get_runtime
 from services.strategies import backtests as strategies
 from services.strategies.lona.client import PROVIDERS
+from services.strategies.lona.credentials import SHARED_PLACE
 from services.strategies.lona.results import Strategy
 
 app = typer.Typer(help="Strategies and backtests on Lona (the Lona Gateway).", no_args_is_help=True)
@@ -52,8 +53,13 @@ def register(
     registration, path = strategies.register_agent(runtime, invite_code, actor=acting())
     typer.echo(f"Registered agent {runtime.settings.lona_agent_id} with Lona as {registration.partner_name} "
                f"({registration.partner_id}); the token expires {registration.expires_at or 'at an unknown date'}.")
-    typer.echo(f"Token saved to {path} (readable by you only); the console uses it from there. To run the console "
-               "elsewhere, set LONA_AGENT_TOKEN to its lona_token value.")
+    if path == SHARED_PLACE:
+        typer.echo(f"Token saved in {path}: every replica and worker with the same DATABASE_URL and "
+                   "NEXUS_SECRETS_KEY uses it.")
+    else:
+        typer.echo(f"Token saved to {path} (readable by you only) on this machine ONLY: other replicas and workers "
+                   "do not see it. Set LONA_AGENT_TOKEN to its lona_token value as a secret on every replica, or "
+                   "set NEXUS_SECRETS_KEY on every replica and register again to keep it in the records database.")
 
 
 @strategies_app.command("list")
@@ -198,7 +204,7 @@ def backtest(
     try:
         runtime.jobs.wait(str(started.job_id), timeout_s=runtime.settings.lona_poll_timeout_seconds + 60)
     except Conflict as error:
-        raise Conflict(f"{error}: is a worker running (huey_consumer services.worker.consumer.huey)? "
+        raise Conflict(f"{error}: is a worker running (python -m cli.worker)? "
                        f"The backtest goes on; look later with `nexus lona report {started.report_id}`") from None
     report = strategies.backtest_report(runtime, started.report_id)
     _echo_report(report)

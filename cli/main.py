@@ -174,8 +174,7 @@ def serve(
     rt.engine  # noqa: B018  (migrates the records database before two processes race to do it)
     children = []
     if worker:
-        children.append(subprocess.Popen([sys.executable, "-m", "huey.bin.huey_consumer", "cli.worker.huey",
-                                          "--workers", "2", "--worker-type", "thread", "--quiet"], cwd=root))
+        children.append(subprocess.Popen([sys.executable, "-m", "cli.worker", "--workers", "2"], cwd=root))
     children.append(subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(root / "app" / "main.py"), "--server.port", str(port),
          "--server.address", address, *[arg for f in secrets_files for arg in ("--secrets.files", str(f))]],
@@ -193,7 +192,7 @@ def serve(
                 child.terminate()
         for child in children:
             try:
-                child.wait(timeout=10)
+                child.wait(timeout=rt.settings.worker_shutdown_grace_seconds + 5)  # jobs finish or go back
             except subprocess.TimeoutExpired:
                 child.kill()
 

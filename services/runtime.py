@@ -50,7 +50,8 @@ class Runtime:
     @cached_property
     def datasets(self) -> Datasets:
         """OHLCV datasets in the ``ohlcv`` container."""
-        return Datasets(self.store, self.settings.cache_dir, self.settings.ohlcv_container)
+        return Datasets(self.store, self.settings.cache_dir, self.settings.ohlcv_container,
+                        cache_max_bytes=self.settings.cache_max_mb * 1024 * 1024)
 
     @cached_property
     def engine(self) -> Engine:
@@ -72,7 +73,8 @@ class Runtime:
     @cached_property
     def jobs(self) -> Jobs:
         """Background jobs: queued on ``queue``, run by the bodies of the worker's table of job kinds."""
-        return Jobs(self.engine, enqueue=self._queue_and_task[1], bodies=kinds.bind(self))
+        return Jobs(self.engine, enqueue=self._queue_and_task[1], bodies=kinds.bind(self),
+                    queued_too_long_s=self.settings.jobs_queued_too_long_seconds)
 
     @cached_property
     def news(self) -> NewsStore:

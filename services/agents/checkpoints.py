@@ -14,6 +14,7 @@ from contextlib import closing, contextmanager
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from services.core.config import Settings
+from services.core.db import schema_lock
 
 _lock = threading.Lock()
 #: PostgreSQL URLs whose checkpoint tables were created or migrated by this process
@@ -36,7 +37,8 @@ def open_checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver]:
         with PostgresSaver.from_conn_string(url) as saver:
             with _lock:
                 if url not in _set_up:
-                    saver.setup()
+                    with schema_lock(url):  # workers starting their first runs together set the tables up once
+                        saver.setup()
                     _set_up.add(url)
             yield saver
         return

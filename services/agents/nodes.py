@@ -36,7 +36,6 @@ from services.agents.summaries import (
     risk_summary,
 )
 from services.agents.universe import Universe, load_universe
-from services.market_data.datasets import DatasetRef
 from services.market_data.market_hours import open_by_symbol
 from services.trading.book import make_book
 from services.trading.orders import Proposal
@@ -140,7 +139,6 @@ class RunSteps:
     # --- people and money ---------------------------------------------------------------------------------
     def approval(self, state: RunState, config: RunnableConfig) -> dict:
         """Record the proposals in the orders table, then stop until people decide (``interrupt``)."""
-        self._bind_prices(state)
         proposals = [
             Proposal(proposal_id=o["proposal_id"], symbol=o["symbol"], side=o["side"], quantity=o["quantity"],
                      reference_price=o["reference_price"], order_type=o["order_type"], limit_price=o["limit_price"],
@@ -170,14 +168,9 @@ class RunSteps:
                 "rationale": text, "trace_url": self.trace_url, "data_until_ms": state["calendar"]["last_ts"],
                 "run_id": self.run_id}
 
-    def _bind_prices(self, state: RunState) -> None:
-        """Price (fill, re-quote) each symbol from the dataset this run used."""
-        for item in state["universe"]:
-            self.runtime.prices.bind(item["symbol"], DatasetRef.parse(item["ref"]))
-
     def execute(self, state: RunState, _config: RunnableConfig) -> dict:
         """Send the run's approved orders (exactly once each) and report where every order ended."""
-        self._bind_prices(state)  # a run resumed in another process must price its fills from its own datasets
+        # each order carries the dataset it is priced from, so any process fills it from the run's own data
         self.runtime.orders.submit_approved(self.run_id)  # only orders a person approved are ever sent
         executed = [{"order_id": o.id, "symbol": o.symbol, "side": o.side, "quantity": o.quantity,
                      "status": o.status, "filled_quantity": o.filled_quantity, "average_price": o.average_price,

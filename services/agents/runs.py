@@ -17,7 +17,7 @@ from services.agents.runner import Mode, invoke
 from services.agents.state import RunParams
 from services.core.auth import Actor
 from services.core.errors import Conflict, NexusError
-from services.jobs.queue import JobCancelled, JobContext
+from services.jobs.queue import JobCancelled, JobContext, JobHandedBack
 
 JOB_KIND = "graph_run"
 
@@ -131,9 +131,14 @@ def graph_run_job(ctx: JobContext, services: AgentServices, run_id: str, mode: M
     store = store_of(services)
     if not store.claim(run_id, ("queued",), "running", job_id=ctx.job_id):
         return {"summary": f"run {run_id} was no longer queued; nothing done", "run_id": run_id}
+    if mode == "start" and ctx.attempt > 1:
+        mode = "continue"  # handed back or queued again: pick up after the last checkpoint, do not start over
     ctx.progress(store.get(run_id).progress, f"{mode}: running", force=True)
     try:
         run = invoke(services, store, store.get(run_id), mode, ctx)
+    except JobHandedBack:
+        store.claim(run_id, ("running",), "queued", job_id=ctx.job_id)  # the next worker claims it again
+        raise
     except JobCancelled as error:
         store.finish(run_id, "cancelled", error=str(error))
         raise

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     azure_storage_account_url: str | None = None
     ohlcv_container: str = "ohlcv"
     max_import_mb: int = Field(100, gt=0, le=2000)
+    cache_max_mb: int = Field(2048, gt=0)  # this replica's local columnar cache; least recently used files go first
     exports_container: str = "exports"
 
     # records database (SQLite under NEXUS_HOME when unset)
@@ -49,8 +50,15 @@ class Settings(BaseSettings):
     supabase_url: str | None = None
     supabase_key: SecretStr | None = None
 
-    # job queue (Huey: SQLite under NEXUS_HOME by default, Redis when set)
+    # key of the secrets obtained at run time (the Lona token of `nexus lona register`), kept encrypted in the
+    # records database so every replica reads them; the same Fernet key must be set on every replica
+    nexus_secrets_key: SecretStr | None = None
+
+    # job queue (Huey: SQLite under NEXUS_HOME by default, Redis when set; production with several replicas
+    # needs Redis: a SQLite queue is one replica's own)
     redis_url: SecretStr | None = None
+    jobs_queued_too_long_seconds: float = Field(900.0, gt=0)  # then queued again once, then failed with a reason
+    worker_shutdown_grace_seconds: float = Field(20.0, ge=0)  # SIGTERM: running jobs finish or are handed back
 
     # execution
     execution_venue: Venue = "paper"
@@ -163,6 +171,12 @@ class Settings(BaseSettings):
         records file would make it queue behind (and hold up) the order transactions.
         """
         return self.nexus_home / "graph-checkpoints.db"
+
+    @property
+    def queue_is_per_replica(self) -> bool:
+        """True in production without REDIS_URL: the SQLite job queue belongs to one replica only, and several
+        replicas (or a replica and separate workers) do not share it. /health and Settings say so loudly."""
+        return self.app_env == "production" and not self.redis_url
 
     @property
     def tracing_enabled(self) -> bool:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import JSON, DateTime, Engine, LargeBinary, MetaData, create_engine, event, text
+from sqlalchemy import JSON, Connection, DateTime, Engine, LargeBinary, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: PostgreSQL advisory lock key that serialises schema changes (Alembic upgrades, checkpoint tables) of all replicas
+SCHEMA_LOCK_ID = 0x6E657875_73000001
 
 
 #: JSON column type: JSONB on PostgreSQL, JSON text on SQLite
@@ -111,11 +116,42 @@ def _dumps(value: object) -> str:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Bring the schema to the latest Alembic revision (creates it on a new database)."""
+    """Bring the schema to the latest Alembic revision (creates it on a new database).
+
+    Replicas that start together on PostgreSQL take turns: the first migrates under the schema lock, the
+    others wait for it and then find the schema at head (SQLite serialises them with its write lock).
+    """
     from alembic import command
 
     with engine.begin() as connection:
+        _hold_schema_lock(connection)
         command.upgrade(_alembic_config(connection), "head")
+
+
+def _hold_schema_lock(connection: Connection) -> None:
+    # a transaction-level lock: released by the commit (or rollback) of the migration's own transaction
+    # polled like ``schema_lock``, so a waiter never holds a snapshot that a CONCURRENTLY index build waits on
+    if connection.dialect.name == "postgresql":
+        probe = text("SELECT pg_try_advisory_xact_lock(:key)")
+        while not connection.execute(probe, {"key": SCHEMA_LOCK_ID}).scalar():
+            time.sleep(0.05)
+
+
+@contextmanager
+def schema_lock(libpq_url: str) -> Iterator[None]:
+    """Hold the schema lock of the PostgreSQL database at ``libpq_url`` for the block (for schema set-ups
+    that run on connections of their own, such as LangGraph's ``PostgresSaver.setup``)."""
+    import psycopg
+
+    # autocommit, and polled rather than waited for: a set-up that builds an index CONCURRENTLY waits for every
+    # open transaction and snapshot, so neither the holder nor the waiters may keep one open meanwhile
+    with psycopg.connect(libpq_url, autocommit=True) as connection:
+        while not connection.execute("SELECT pg_try_advisory_lock(%s)", (SCHEMA_LOCK_ID,)).fetchone()[0]:
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_ID,))
 
 
 def ping(engine: Engine) -> None:

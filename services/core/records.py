@@ -136,6 +136,7 @@ paper_orders = Table(
     Column("quantity", Float, nullable=False),
     Column("limit_price", Float),
     Column("reference_price", Float),
+    Column("dataset_ref", String(120)),  # the dataset the order is priced from (fills of a resting limit order)
     Column("status", String(20), nullable=False),  # submitted filled cancelled
     Column("filled_quantity", Float, nullable=False, default=0.0),
     Column("average_price", Float),
@@ -452,4 +453,22 @@ news_cursors = Table(  # how far each (source, symbol) has been fetched: one con
     Column("symbol", String(32), primary_key=True),
     Column("covered_from", UtcDateTime(), nullable=False),
     Column("covered_to", UtcDateTime(), nullable=False),
+)
+
+# --- shared by every replica: secrets obtained at run time, and leases that elect one worker for a chore ----------
+runtime_secrets = Table(  # services.core.secrets: each value encrypted with NEXUS_SECRETS_KEY, never in clear
+    "runtime_secrets",
+    metadata,
+    Column("name", String(80), primary_key=True),  # e.g. lona_agent_token
+    Column("ciphertext", Text, nullable=False),  # Fernet token (AES-128-CBC + HMAC-SHA256)
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+leases = Table(  # services.core.leases: one holder at a time until expires_at; renewed while the holder lives
+    "leases",
+    metadata,
+    Column("name", String(80), primary_key=True),  # e.g. upkeep
+    Column("holder", String(80), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
 )

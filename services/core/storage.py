@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import tempfile
@@ -32,7 +33,9 @@ class BlobStore(ABC):
     """A flat namespace of containers holding named blobs, with ETags for optimistic concurrency.
 
     ``put`` with ``if_match`` fails with Conflict unless the blob's current ETag matches; with
-    ``if_none_match=True`` it fails with Conflict when the blob already exists (create-only).
+    ``if_none_match=True`` it fails with Conflict when the blob already exists (create-only). ``delete``
+    with ``if_match`` fails with Conflict unless the blob exists with that ETag (delete-if-match): together
+    they make a blob a lock that any process of any replica can take and release by compare-and-set.
     """
 
     kind: str = ""
@@ -56,8 +59,8 @@ class BlobStore(ABC):
         """Every blob whose name starts with ``prefix``, sorted by name."""
 
     @abstractmethod
-    def delete(self, container: str, name: str) -> None:
-        """Remove a blob; absent blobs are ignored."""
+    def delete(self, container: str, name: str, *, if_match: str | None = None) -> None:
+        """Remove a blob; absent blobs are ignored unless ``if_match`` is given (then Conflict)."""
 
     @abstractmethod
     def copy(self, container: str, source: str, target: str) -> str:
@@ -81,7 +84,12 @@ def check_blob_name(name: str) -> str:
 
 
 class LocalBlobStore(BlobStore):
-    """Blobs as files under ``root/<container>/<name>``; writes go to a temp file then ``os.replace``."""
+    """Blobs as files under ``root/<container>/<name>``; writes go to a temp file then ``os.replace``.
+
+    Conditional writes and deletes of one blob take turns on a lock file beside it (``.<name>.lock``,
+    ``flock``), so check-and-replace is one step for every process on the host; create-only is a hard link
+    of the finished temp file, so nobody ever reads a half-written new blob.
+    """
 
     kind = "local folder"
 
@@ -106,28 +114,41 @@ class LocalBlobStore(BlobStore):
         """Atomic write through a temp file in the same folder."""
         path = self._path(container, name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if if_none_match:
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                raise Conflict(f"blob '{name}' already exists") from None
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            return self._etag(path.stat())
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            if if_match is not None:
-                current = self.info(container, name)
-                if current is None or current.etag != if_match:
-                    raise Conflict(f"blob '{name}' changed since it was read")
-            os.replace(tmp, path)
-        except BaseException:
+            os.chmod(tmp, 0o644)
+            if if_none_match:
+                try:
+                    os.link(tmp, path)  # atomic create-if-absent, with the content already in place
+                except FileExistsError:
+                    raise Conflict(f"blob '{name}' already exists") from None
+                return self._etag(path.stat())
+            with self._conditional(path, if_match is not None):
+                if if_match is not None:
+                    current = self.info(container, name)
+                    if current is None or current.etag != if_match:
+                        raise Conflict(f"blob '{name}' changed since it was read")
+                os.replace(tmp, path)
+        finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-            raise
         return self._etag(path.stat())
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _conditional(path: Path, wanted: bool):
+        """Hold the blob's lock file for a compare-and-set (a no-op for unconditional writes)."""
+        if not wanted:
+            yield
+            return
+        with open(path.parent / f".{path.name}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def get(self, container: str, name: str) -> tuple[bytes, str]:
         """Read a file and its ETag (taken from the same open file, so they agree)."""
@@ -156,7 +177,7 @@ class LocalBlobStore(BlobStore):
         found = []
         for dirpath, _dirs, files in os.walk(base):
             for filename in files:
-                if filename.startswith(".") and filename.endswith(".tmp"):
+                if filename.startswith(".") and filename.endswith((".tmp", ".lock")):
                     continue
                 full = Path(dirpath) / filename
                 name = full.relative_to(base).as_posix()
@@ -167,10 +188,18 @@ class LocalBlobStore(BlobStore):
                     )
         return sorted(found, key=lambda b: b.name)
 
-    def delete(self, container: str, name: str) -> None:
-        """Unlink the file if present."""
-        with contextlib.suppress(FileNotFoundError):
-            self._path(container, name).unlink()
+    def delete(self, container: str, name: str, *, if_match: str | None = None) -> None:
+        """Unlink the file if present (with ``if_match``: only if it is there with that ETag, else Conflict)."""
+        path = self._path(container, name)
+        if if_match is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        with self._conditional(path, True):
+            current = self.info(container, name)
+            if current is None or current.etag != if_match:
+                raise Conflict(f"blob '{name}' changed since it was read")
+            path.unlink()
 
     def copy(self, container: str, source: str, target: str) -> str:
         """Copy through an atomic put."""
@@ -301,12 +330,20 @@ class AzureBlobStore(BlobStore):
             return []  # the container does not exist yet
         return sorted(items, key=lambda b: b.name)
 
-    def delete(self, container: str, name: str) -> None:
-        """Delete, ignoring absent blobs."""
+    def delete(self, container: str, name: str, *, if_match: str | None = None) -> None:
+        """Delete, ignoring absent blobs (with ``if_match``: only that version of it, else Conflict)."""
+        from azure.core import MatchConditions
         from azure.core.exceptions import ResourceNotFoundError
 
-        with contextlib.suppress(ResourceNotFoundError), self._errors(name):
-            self._blob(container, name).delete_blob()
+        if if_match is None:
+            with contextlib.suppress(ResourceNotFoundError), self._errors(name):
+                self._blob(container, name).delete_blob()
+            return
+        try:
+            with self._errors(name):
+                self._blob(container, name).delete_blob(etag=if_match, match_condition=MatchConditions.IfNotModified)
+        except ResourceNotFoundError:
+            raise Conflict(f"blob '{name}' changed since it was read") from None
 
     def copy(self, container: str, source: str, target: str) -> str:
         """Copy by download and upload (server-side copy is asynchronous on Azure)."""

@@ -3,10 +3,17 @@
 A job row is the truth a browser refresh, another operator or the CLI sees: kind, status, progress,
 message, actor, timestamps, result or error. Huey only carries the job id to a worker. A running job
 beats a heartbeat; one that stops beating (its worker was killed) is marked failed by ``sweep_stale``.
+
+A queued job that no worker takes within ``QUEUED_TOO_LONG_S`` (its message was lost, or it sits in the
+SQLite queue of a replica that stopped) is put on the queue once more, and failed with the reason if it is
+still not taken after as long again; a queued job's ``heartbeat_at`` is when it was put back. A worker that
+is stopping (SIGTERM) hands back the jobs it cannot finish: they stop at their next progress check (or when
+the grace period ends) and go back on the queue for another worker, instead of dying as "running".
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
@@ -23,14 +30,25 @@ from services.core import clock
 from services.core.errors import BadInput, Conflict, NexusError
 from services.core.records import jobs as jobs_table
 
+log = logging.getLogger(__name__)
+
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
 HEARTBEAT_S = 5.0
 STALE_AFTER_S = 60.0
+#: a queued job not taken by any worker for this long is put back on the queue once, then failed
+QUEUED_TOO_LONG_S = 900.0
 
 
 class JobCancelled(NexusError):
     """Raised inside a job when an operator asked to cancel it."""
+
+
+class JobHandedBack(JobCancelled):
+    """Raised inside a job when its worker is stopping: the job goes back on the queue for another worker.
+
+    A kind of cancellation, so job bodies that stop on JobCancelled stop on it too; only the queue (and a
+    graph run, which puts its run back to queued) tell the two apart."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +86,13 @@ JobBody = Callable[..., dict | None]
 class JobContext:
     """What a running job uses to report progress and notice cancellation."""
 
-    def __init__(self, engine: Engine, job_id: str, min_interval_s: float = 0.5):
+    def __init__(self, engine: Engine, job_id: str, min_interval_s: float = 0.5, attempt: int = 1,
+                 stopping: threading.Event | None = None):
         self.engine = engine
         self.job_id = job_id
+        #: 1 on the first run of the job, more when it was handed back or put back on the queue
+        self.attempt = attempt
+        self._stopping = stopping or threading.Event()
         self._min_interval = min_interval_s
         self._last_write = 0.0
         self._last_cancel_check = 0.0
@@ -89,7 +111,10 @@ class JobContext:
             connection.execute(update(jobs_table).where(jobs_table.c.id == self.job_id).values(**values))
 
     def check_cancelled(self) -> None:
-        """Raise JobCancelled when an operator asked to cancel (checked at most once a second)."""
+        """Raise JobCancelled when an operator asked to cancel (checked at most once a second), JobHandedBack
+        when this worker is stopping."""
+        if self._stopping.is_set():
+            raise JobHandedBack("handed back by a stopping worker")
         now = time.monotonic()
         if now - self._last_cancel_check < 1.0:
             return
@@ -114,10 +139,16 @@ class Jobs:
     table of job kinds (``services.worker.kinds``).
     """
 
-    def __init__(self, engine: Engine, enqueue: Callable[[str], object], bodies: Mapping[str, JobBody]):
+    def __init__(self, engine: Engine, enqueue: Callable[[str], object], bodies: Mapping[str, JobBody],
+                 queued_too_long_s: float = QUEUED_TOO_LONG_S):
         self.engine = engine
         self._enqueue = enqueue
         self._bodies = bodies
+        self.queued_too_long_s = queued_too_long_s
+        #: set when this process's worker is stopping; its running jobs hand themselves back
+        self.stopping = threading.Event()
+        self._running: set[str] = set()
+        self._running_lock = threading.Lock()
 
     def submit(self, kind: str, params: dict, actor: str, title: str = "") -> str:
         """Record a queued job and hand its id to the queue; return the id."""
@@ -172,15 +203,53 @@ class Jobs:
         return self.get(job_id)
 
     def sweep_stale(self, stale_after_s: float = STALE_AFTER_S) -> int:
-        """Mark running jobs whose heartbeat stopped as failed; return how many."""
-        cutoff = clock.now() - timedelta(seconds=stale_after_s)
+        """Fail running jobs whose heartbeat stopped; put queued jobs nobody took back on the queue once, and
+        fail them when still not taken after as long again. Return how many jobs changed."""
+        now = clock.now()
+        cutoff = now - timedelta(seconds=stale_after_s)
+        waited = now - timedelta(seconds=self.queued_too_long_s)
+        queued = jobs_table.c.status == "queued"
         with self.engine.begin() as connection:
-            return connection.execute(
+            changed = connection.execute(
                 update(jobs_table)
                 .where(jobs_table.c.status == "running", jobs_table.c.heartbeat_at < cutoff)
-                .values(status="failed", finished_at=clock.now(),
+                .values(status="failed", finished_at=now,
                         error="the worker stopped while running this job (no heartbeat); start it again")
             ).rowcount
+            changed += connection.execute(
+                update(jobs_table)
+                .where(queued, jobs_table.c.heartbeat_at.is_not(None), jobs_table.c.heartbeat_at < waited)
+                .values(status="failed", finished_at=now,
+                        error=f"no worker took this job in {self.queued_too_long_s:.0f} s, even after it was "
+                              "queued again: check that a worker runs on the shared queue (REDIS_URL)")
+            ).rowcount
+            lost = connection.execute(select(jobs_table.c.id).where(
+                queued, jobs_table.c.heartbeat_at.is_(None), jobs_table.c.created_at < waited)).scalars().all()
+        for job_id in lost:
+            changed += self._requeue(job_id, None, f"queued again: no worker took it in "
+                                                   f"{self.queued_too_long_s:.0f} s")
+        return changed
+
+    def _requeue(self, job_id: str, status: str | None, message: str) -> int:
+        """Put a job back on the queue (compare-and-set from queued-never-requeued, or from ``status``)."""
+        condition = (jobs_table.c.status == status) if status else (
+            (jobs_table.c.status == "queued") & jobs_table.c.heartbeat_at.is_(None))
+        with self.engine.begin() as connection:
+            moved = connection.execute(
+                update(jobs_table).where(jobs_table.c.id == job_id, condition)
+                .values(status="queued", heartbeat_at=clock.now(), message=message)
+            ).rowcount
+        if moved:
+            self._enqueue(job_id)
+        return moved
+
+    def hand_back_running(self) -> int:
+        """Put every job this process is still running back on the queue (a stopping worker whose grace
+        period ended); return how many."""
+        with self._running_lock:
+            running = sorted(self._running)
+        return sum(self._requeue(job_id, "running", "handed back by a stopping worker; waiting for another")
+                   for job_id in running)
 
     def run(self, job_id: str) -> None:
         """Execute a queued job in this process (what a worker does with an id from the queue)."""
@@ -195,14 +264,18 @@ class Jobs:
         if not claimed:
             return  # cancelled before it started, or another worker took it
         job = self.get(job_id)
-        context = JobContext(self.engine, job_id)
+        context = JobContext(self.engine, job_id, attempt=job.attempts, stopping=self.stopping)
         stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(job_id, stop), daemon=True)
         beat.start()
+        with self._running_lock:
+            self._running.add(job_id)
         try:
             result = self._bodies[job.kind](context, **job.params) or {}
             final = {"status": "succeeded", "result": result, "progress": 1.0,
                      "message": result.get("summary", "done")}
+        except JobHandedBack:
+            final = None
         except JobCancelled as error:
             final = {"status": "cancelled", "error": str(error), "message": str(error)}
         except NexusError as error:
@@ -213,9 +286,16 @@ class Jobs:
         finally:
             stop.set()
             beat.join(timeout=2)
+            with self._running_lock:
+                self._running.discard(job_id)
+        if final is None:
+            self._requeue(job_id, "running", "handed back by a stopping worker; waiting for another")
+            return
         with self.engine.begin() as connection:
             connection.execute(
-                update(jobs_table).where(jobs_table.c.id == job_id).values(finished_at=clock.now(), **final)
+                update(jobs_table)
+                .where(jobs_table.c.id == job_id, jobs_table.c.status != "queued")  # not if handed back meanwhile
+                .values(finished_at=clock.now(), **final)
             )
 
     def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
@@ -238,9 +318,12 @@ class Jobs:
 
 
 def make_queue(settings) -> SqliteHuey | RedisHuey:
-    """Huey on Redis when REDIS_URL is set, else on a SQLite file under NEXUS_HOME."""
+    """Huey on Redis when REDIS_URL is set, else on a SQLite file under NEXUS_HOME (warned about in production)."""
     if settings.redis_url:
         return RedisHuey("trade-nexus", url=settings.redis_url.get_secret_value())
+    if settings.queue_is_per_replica:
+        log.warning("APP_ENV=production without REDIS_URL: the job queue is this replica's own SQLite file; "
+                    "set REDIS_URL on every replica so any worker takes any job")
     return SqliteHuey("trade-nexus", filename=str(settings.nexus_home / "queue.db"))
 
 

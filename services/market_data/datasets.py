@@ -2,11 +2,16 @@
 
 Layout: ``<exchange>/<SYMBOL>/<interval>/<YYYY-MM>.csv`` (intraday) or ``<YYYY>.csv`` (daily and slower),
 plus ``_manifest.json``. A write is made atomic by a rollback journal: the writer takes the dataset by
-creating ``_journal.json`` (create-only), copies every partition it will overwrite to ``_backup/``,
-writes the partitions, then the manifest (compare-and-set on its ETag), then removes journal and backups.
-Readers trust only the manifest: a partition whose ETag differs from the manifest's is read from its
-backup, so a reader never sees half a write and a writer killed half-way leaves the old data readable.
-The next writer rolls an abandoned journal back.
+creating ``_journal.json`` (create-if-absent), copies every partition it will overwrite to ``_backup/``,
+writes the partitions, then the manifest (compare-and-set on its ETag), then removes the backups and the
+journal (delete-if-match on the journal's ETag). Readers trust only the manifest: a partition whose ETag
+differs from the manifest's is read from its backup, so a reader never sees half a write and a writer killed
+half-way leaves the old data readable.
+
+The journal is a lease: the writer renews ``lease_until`` by compare-and-set while it works, so any replica
+on any host can tell a dead writer (lease run out) from a slow one. Whoever rolls an abandoned journal back
+first takes it over by compare-and-set, so two replicas never roll back (or delete) each other's journal;
+the roll-back itself can be repeated after a crash with the same result.
 
 Each partition has a columnar copy beside it (``_columnar/``, see ``services.market_data.columnar``) that a cold read
 fetches instead of parsing the CSV; a copy that is missing or stale is skipped and restored after the read.
@@ -26,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +48,8 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "_manifest.json"
 JOURNAL = "_journal.json"
+#: how long a journal holds its dataset without being renewed; its writer renews it every third of that
+LEASE_S = 30.0
 BACKUP_DIR = "_backup"
 _EXCHANGE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 _SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9.]{0,31}$")
@@ -209,10 +216,15 @@ class ColumnarCache:
     Files are memory-mapped on read; tables are immutable, so sharing them never copies. Files are written
     on one background thread at low CPU priority, handed over when a read has finished, so a cold read
     neither waits for its own cache nor shares the CPU with it.
+
+    The folder is bounded (``max_bytes``, per replica): past it, the least recently used files are removed
+    until it is back under four fifths of the bound (a reader that mapped a removed file keeps its mapping).
     """
 
-    def __init__(self, folder: Path, memory_items: int = 64):
+    def __init__(self, folder: Path, memory_items: int = 64, max_bytes: int = 2 << 30):
         self.folder = Path(folder)
+        self.max_bytes = max_bytes
+        self._bytes: int | None = None  # size of the folder, counted on the first write
         self._memory: OrderedDict[tuple[str, str], pa.Table] = OrderedDict()
         self._memory_items = memory_items
         self._lock = threading.Lock()
@@ -235,6 +247,7 @@ class ColumnarCache:
             return None
         try:
             table = feather.read_table(path, memory_map=True)
+            os.utime(path)  # recency, for the eviction
         except (OSError, pa.ArrowInvalid):
             return None
         self._remember(key, table)
@@ -251,14 +264,43 @@ class ColumnarCache:
         """Wait until every pending cache file is written."""
         self._writer.submit(lambda: None).result()
 
-    @staticmethod
-    def _write_all(files: list[tuple[Path, pa.Table]]) -> None:
+    def _write_all(self, files: list[tuple[Path, pa.Table]]) -> None:
+        if self._bytes is None:
+            self._bytes = sum(size for _at, size, _path in self._files())
         for path, table in files:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
             # one record batch: a column of the memory-mapped file is then one array, viewed without a copy
             feather.write_feather(table, tmp, compression="uncompressed", chunksize=max(table.num_rows, 1))
             os.replace(tmp, path)
+            self._bytes += path.stat().st_size
+        if self._bytes > self.max_bytes:
+            self._evict()
+
+    def _files(self) -> list[tuple[float, int, Path]]:
+        """(last use, size, path) of every cache file."""
+        found = []
+        if self.folder.exists():
+            for sub in os.scandir(self.folder):
+                if sub.is_dir():
+                    for entry in os.scandir(sub.path):
+                        if entry.name.endswith(".arrow"):
+                            with contextlib.suppress(FileNotFoundError):
+                                stat = entry.stat()
+                                found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
+        return found
+
+    def _evict(self) -> None:
+        """Remove least recently used files until the folder is under four fifths of ``max_bytes``."""
+        files = sorted(self._files())
+        total = sum(size for _at, size, _path in files)
+        for _at, size, path in files:
+            if total <= self.max_bytes * 0.8:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            total -= size
+        self._bytes = total
 
     def _remember(self, key: tuple[str, str], table: pa.Table) -> None:
         with self._lock:
@@ -271,10 +313,12 @@ class ColumnarCache:
 class Datasets:
     """The catalog and every read and write of OHLCV datasets."""
 
-    def __init__(self, store: BlobStore, cache_dir: Path, container: str = "ohlcv", read_workers: int = 4):
+    def __init__(self, store: BlobStore, cache_dir: Path, container: str = "ohlcv", read_workers: int = 4,
+                 lease_s: float = LEASE_S, cache_max_bytes: int = 2 << 30):
         self.store = store
         self.container = container
-        self.cache = ColumnarCache(cache_dir)
+        self.lease_s = lease_s
+        self.cache = ColumnarCache(cache_dir, max_bytes=cache_max_bytes)
         self.read_workers = read_workers
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="columnar-copies",
                                               initializer=_lower_thread_priority)
@@ -507,8 +551,8 @@ class Datasets:
         ``replace_overlap``; identical ones are left alone. A refused write changes nothing.
         """
         ohlcv.validate(frame, ref.interval, source=source or str(ref))
-        journal_name = ref.prefix + JOURNAL
-        written = self._take(ref)
+        lease = self._take(ref)
+        written = lease.bytes_written
         committed = False
         try:
             old = self._stored_manifest(ref)
@@ -520,23 +564,13 @@ class Datasets:
             plan = self._plan(old, frame, replace_overlap, source or str(ref))
             txid = uuid.uuid4().hex
             by_name = {p.name: p for p in old.partitions}
-            journal = {
-                "txid": txid,
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "started": clock.now().isoformat(),
-                "manifest_etag": old.etag,
-                "backups": {
-                    name: {"name": f"{ref.prefix}{BACKUP_DIR}/{txid}/{name.rsplit('/', 1)[1]}",
-                           "etag": by_name[name].etag}
-                    for name in plan.blobs
-                    if name in by_name
-                },
+            backups = {
+                name: {"name": f"{ref.prefix}{BACKUP_DIR}/{txid}/{name.rsplit('/', 1)[1]}", "etag": by_name[name].etag}
+                for name in plan.blobs
+                if name in by_name
             }
-            journal_body = json.dumps(journal).encode()
-            self.store.put(self.container, journal_name, journal_body)
-            written += len(journal_body)
-            for name, backup in journal["backups"].items():
+            written += lease.renew(txid=txid, manifest_etag=old.etag, backups=backups)
+            for name, backup in backups.items():
                 self.store.copy(self.container, name, backup["name"])
                 written += by_name[name].size
             new_parts = {p.key: p for p in old.partitions}
@@ -549,56 +583,78 @@ class Datasets:
                 written += len(data) + len(copy)
                 new_parts[part.key] = part
                 fresh.append((name, etag, table))
+                lease.check()
                 if on_partition:
                     on_partition(name)
             manifest = self._next_manifest(old, new_parts, plan, close_only, source, actor, note)
             body = manifest.to_json()
+            written += lease.renew()  # still ours right before the commit (Conflict, and so a roll-back, if not)
             if old.etag:
                 self.store.put(self.container, ref.prefix + MANIFEST, body, if_match=old.etag)
             else:
                 self.store.put(self.container, ref.prefix + MANIFEST, body, if_none_match=True)
             committed = True
-            self._clear_journal(ref, journal)
+            self._release(lease)
             self.cache.put_all(fresh)
             return WriteResult(
                 ref, plan.added, plan.replaced, manifest.rows, sorted(plan.blobs), written + len(body)
             )
         except BaseException:
-            if not committed:
-                self.recover(ref, force=True)
+            if not committed and not lease.lost:
+                self._roll_back(ref, lease)
             raise
+        finally:
+            lease.stop()
 
-    def _take(self, ref: DatasetRef) -> int:
-        """Take the dataset for writing by creating the journal blob (create-only); return its size."""
-        name = ref.prefix + JOURNAL
-        lock = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": clock.now().isoformat()})
+    def _take(self, ref: DatasetRef) -> _JournalLease:
+        """Take the dataset for writing: create its journal (create-if-absent) and keep the lease renewed."""
         for _attempt in range(2):
+            lease = _JournalLease(self.store, self.container, ref.prefix + JOURNAL, self.lease_s)
             try:
-                self.store.put(self.container, name, lock.encode(), if_none_match=True)
-                return len(lock)
+                lease.create()
             except Conflict:
                 if not self.recover(ref):
                     raise DatasetBusy(f"{ref} is being written by another job; try again when it finishes") from None
+                continue
+            lease.start()
+            return lease
         raise DatasetBusy(f"{ref} is being written by another job; try again when it finishes")
 
-    def recover(self, ref: DatasetRef, force: bool = False) -> bool:
+    def recover(self, ref: DatasetRef) -> bool:
         """Roll back an abandoned write of ``ref``; return True when the dataset is free afterwards.
 
-        A journal is abandoned when ``force`` is set (our own failed write), when its process is gone
-        (same host), or when it is older than an hour. Uncommitted partitions are restored from backups.
+        A journal is abandoned when its lease ran out (its writer stopped renewing it, on whatever host), or
+        at once when its writer was a process of this host that is gone. The first replica to take the
+        journal over (compare-and-set on its ETag) rolls back; the others find it taken and wait.
         """
-        journal = self._journal(ref)
-        if journal is None:
+        name = ref.prefix + JOURNAL
+        try:
+            data, etag = self.store.get(self.container, name)
+        except BlobNotFound:
             return True
-        if not force and not _abandoned(journal):
+        journal = json.loads(data)
+        if not _abandoned(journal):
             return False
+        lease = _JournalLease(self.store, self.container, name, self.lease_s, journal, etag)
+        try:
+            lease.renew(recovered_by=lease.holder)
+        except Conflict:
+            return False  # another replica is rolling it back (or the writer renewed it just now)
+        self._roll_back(ref, lease)
+        return True
+
+    def _roll_back(self, ref: DatasetRef, lease: _JournalLease) -> None:
+        """Undo the journal's uncommitted write, then release it; repeating it gives the same result."""
+        journal = lease.body
         current = self.store.info(self.container, ref.prefix + MANIFEST)
-        committed = current is not None and current.etag != journal.get("manifest_etag")
-        if not committed:
+        if "manifest_etag" in journal and not (current is not None and current.etag != journal["manifest_etag"]):
             for name, backup in journal.get("backups", {}).items():
                 now = self.store.info(self.container, name)
                 if now is not None and now.etag != backup["etag"]:
-                    data, _ = self.store.get(self.container, backup["name"])
+                    try:
+                        data, _ = self.store.get(self.container, backup["name"])
+                    except BlobNotFound:
+                        continue  # restored by an earlier roll-back that died before releasing the journal
                     self.store.put(self.container, name, data)
                     self.store.delete(self.container, columnar.copy_name(name))  # of the undone CSV; rebuilt on read
             known = {p.name for p in self.manifest(ref).partitions} if current is not None else set()
@@ -606,13 +662,15 @@ class Datasets:
                 if _PARTITION_RE.match(blob.name[len(ref.prefix):]) and blob.name not in known:
                     self.store.delete(self.container, blob.name)
                     self.store.delete(self.container, columnar.copy_name(blob.name))
-        self._clear_journal(ref, journal)
-        return True
+        self._release(lease)
 
-    def _clear_journal(self, ref: DatasetRef, journal: dict) -> None:
-        self.store.delete(self.container, ref.prefix + JOURNAL)
-        for backup in journal.get("backups", {}).values():
+    def _release(self, lease: _JournalLease) -> None:
+        """Remove the journal's backups, then the journal itself, if it is still the one we hold."""
+        lease.stop()
+        for backup in lease.body.get("backups", {}).values():
             self.store.delete(self.container, backup["name"])
+        with contextlib.suppress(Conflict):  # taken over after our lease ran out: the taker releases it
+            self.store.delete(self.container, lease.name, if_match=lease.etag)
 
     def _plan(self, old: Manifest, frame: pd.DataFrame, replace_overlap: bool, source: str) -> _Plan:
         ref = old.ref
@@ -669,6 +727,76 @@ class Datasets:
         for blob in blobs:
             self.store.delete(self.container, blob.name)
         return len(blobs)
+
+
+class _JournalLease:
+    """A dataset's journal as its holder sees it: content and ETag, renewed by compare-and-set.
+
+    While held, a daemon thread renews ``lease_until`` every third of the lease; a renewal that finds the
+    journal changed (another replica took it over after the lease ran out) marks the lease ``lost``, and the
+    writer stops at its next ``check`` without touching the dataset again.
+    """
+
+    def __init__(self, store: BlobStore, container: str, name: str, lease_s: float,
+                 body: dict | None = None, etag: str | None = None):
+        self.store, self.container, self.name, self.lease_s = store, container, name, lease_s
+        self.holder = uuid.uuid4().hex
+        self.body: dict = dict(body or {"holder": self.holder, "host": socket.gethostname(), "pid": os.getpid(),
+                                        "started": clock.now().isoformat()})
+        self.etag = etag
+        self.bytes_written = 0
+        self.lost = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    def _encoded(self) -> bytes:
+        self.body["lease_until"] = (clock.now() + timedelta(seconds=self.lease_s)).isoformat()
+        return json.dumps(self.body).encode()
+
+    def create(self) -> None:
+        """Take the dataset: create the journal if there is none (Conflict otherwise)."""
+        data = self._encoded()
+        self.etag = self.store.put(self.container, self.name, data, if_none_match=True)
+        self.bytes_written += len(data)
+
+    def renew(self, **fields: object) -> int:
+        """Extend the lease (and record ``fields``) if the journal is still ours; Conflict if not. Bytes written."""
+        with self._lock:
+            self.body.update(fields)
+            data = self._encoded()
+            try:
+                self.etag = self.store.put(self.container, self.name, data, if_match=self.etag)
+            except Conflict:
+                self.lost = True
+                raise
+            self.bytes_written += len(data)
+            return len(data)
+
+    def check(self) -> None:
+        """Raise DatasetBusy when the lease was lost (this writer must stop)."""
+        if self.lost:
+            raise DatasetBusy(f"the write lease of {self.name} ran out and another replica took it over")
+
+    def start(self) -> None:
+        """Renew in the background until ``stop``."""
+        self._beat = threading.Thread(target=self._heartbeat, daemon=True, name="journal-lease")
+        self._beat.start()
+
+    def stop(self) -> None:
+        """Stop renewing."""
+        self._stop.set()
+        if self._beat is not None and self._beat is not threading.current_thread():
+            self._beat.join(timeout=5)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            try:
+                self.renew()
+            except Conflict:
+                return
+            except Exception as error:  # storage briefly away: try again on the next beat, the lease has slack
+                log.warning("journal lease of %s not renewed: %s", self.name, error)
 
 
 @dataclass
@@ -783,15 +911,18 @@ def _key_bounds(key: str) -> tuple[int, int]:
 
 
 def _abandoned(journal: dict) -> bool:
-    started = pd.Timestamp(journal.get("started", "1970-01-01T00:00:00+00:00"))
-    if (pd.Timestamp(clock.now()) - started).total_seconds() > 3600:
+    """True when the journal's lease ran out, or its writer was a process of this host that is gone."""
+    until = journal.get("lease_until")
+    if until is None:  # a journal of an older release: no lease, an hour of grace
+        until = (pd.Timestamp(journal.get("started", "1970-01-01T00:00:00+00:00")) + pd.Timedelta(hours=1)).isoformat()
+    if pd.Timestamp(until) < pd.Timestamp(clock.now()):
         return True
-    if journal.get("host") == socket.gethostname():
-        try:
-            os.kill(int(journal.get("pid", 0)), 0)
-        except ProcessLookupError:
-            return True
-        except (PermissionError, ValueError):
-            return False
-        return int(journal.get("pid", 0)) <= 0
-    return False
+    if journal.get("host") != socket.gethostname():
+        return False
+    try:  # on this host a dead writer is known at once
+        os.kill(int(journal.get("pid", 0)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return int(journal.get("pid", 0)) <= 0

@@ -43,6 +43,8 @@ class Runtime(Protocol):
 CHECK_TIMEOUT_S = 2.0
 #: a worker notes it is alive every minute; this much silence means none is running
 WORKER_SILENT_AFTER_S = 180.0
+QUEUE_NOT_SHARED = ("PRODUCTION WITHOUT A SHARED QUEUE: jobs go to this replica's own SQLite queue, which no other "
+                    "replica's worker reads (they wait until a sweep fails them); set REDIS_URL on every replica")
 ALPACA_TRADING_URL = "https://paper-api.alpaca.markets"
 ALPACA_DATA_URL = "https://data.alpaca.markets"
 BINANCE_PUBLIC_URL = "https://api.binance.com"
@@ -198,6 +200,8 @@ def check_queue(runtime: Runtime, timeout_s: float) -> Outcome:
     except Exception as error:  # the storage itself is unreachable
         return Outcome(True, False, f"{backend}: {describe_failure(error)}")
     where = f"{backend}, {pending} task(s) waiting"
+    if runtime.settings.queue_is_per_replica:
+        return Outcome(True, False, f"{QUEUE_NOT_SHARED}; {where}")
     if beat is None:
         return Outcome(True, False, f"{where}; no worker has reported yet (is `nexus serve` or a worker running?)")
     silent_s = (clock.now() - beat).total_seconds()

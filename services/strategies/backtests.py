@@ -132,7 +132,7 @@ def register_agent(runtime: LonaServices, invite_code: str | None = None, *, act
     actor.require("admin", "register the console with Lona")
     with connect(runtime.settings, require_token=False) as client:
         registration = client.register(invite_code)
-    return registration, save_registration(runtime.settings, registration)
+    return registration, save_registration(runtime.settings, registration, actor.name)
 
 
 def create_strategy(

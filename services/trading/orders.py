@@ -171,7 +171,7 @@ class AuditEntry:
 
 
 BookProvider = Callable[[], Book]
-Quote = Callable[[str], "float | None"]
+Quote = Callable[[str, "str | None"], "float | None"]
 
 
 class Orders:
@@ -311,7 +311,7 @@ class Orders:
 
     def drift_pct(self, order: Order) -> float | None:
         """Re-quote vs the proposal's reference price, in percent (None when no quote is available)."""
-        now = self.quote(order.symbol)
+        now = self.quote(order.symbol, order.dataset_ref or None)
         if not now:
             return None
         return (now - order.reference_price) / order.reference_price * 100
@@ -430,7 +430,8 @@ class Orders:
     def _request(order: Order) -> VenueOrderRequest:
         return VenueOrderRequest(
             client_order_id=order.client_order_id, symbol=order.symbol, side=order.side, type=order.order_type,
-            quantity=order.quantity, limit_price=order.limit_price, reference_price=order.reference_price)
+            quantity=order.quantity, limit_price=order.limit_price, reference_price=order.reference_price,
+            dataset_ref=order.dataset_ref)
 
     def _send(self, order: Order, actor: str) -> Order:
         request = self._request(order)

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from services.core.errors import BadInput, DatasetBusy, DatasetNotFound, InvalidCandles
 from services.core.storage import AzureBlobStore, LocalBlobStore
 from services.market_data import ohlcv
-from services.market_data.datasets import JOURNAL, MANIFEST, DatasetRef, Datasets
+from services.market_data.datasets import JOURNAL, MANIFEST, ColumnarCache, DatasetRef, Datasets
 from tests.support.market import DAY, MINUTE, T0, CountingStore, minute_candles, snapshot
 
 
@@ -225,3 +226,16 @@ def test_same_behaviour_on_azure_blob(azurite_connection_string, tmp_path):
     azure.write(REF, frame.iloc[500:])
     pd.testing.assert_frame_equal(azure.read(REF), frame)
     assert len(azure.read(REF, T0 + 32 * DAY, None)) == 3 * 1440
+
+
+def test_the_local_cache_folder_stays_within_its_bound_dropping_the_least_recently_used(tmp_path):
+    table = pa.table({"timestamp": np.arange(500, dtype="int64"), "close": np.ones(500)})
+    cache = ColumnarCache(tmp_path / "bounded", max_bytes=40_000)
+    for index in range(30):
+        cache.put_all([(f"part-{index}.csv", "etag", table)])
+    cache.flush()
+
+    files = list((tmp_path / "bounded").rglob("*.arrow"))
+    assert sum(f.stat().st_size for f in files) <= 40_000 and files
+    fresh = ColumnarCache(tmp_path / "bounded", max_bytes=40_000)  # nothing in memory: from the folder
+    assert fresh.get("part-29.csv", "etag") is not None and fresh.get("part-0.csv", "etag") is None

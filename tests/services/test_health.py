@@ -324,3 +324,14 @@ def test_sign_in_config_shapes(tmp_path):
 def test_production_without_sign_in_says_it_refuses(make_runtime, monitor):
     check = monitor.report(make_runtime(app_env="production"), max_age_s=0).check("auth")
     assert check.ok is None and "APP_ENV=production refuses to start" in check.detail
+
+
+def test_production_without_a_shared_queue_is_reported_loudly(make_runtime, monitor):
+    runtime = make_runtime(app_env="production")
+    record_worker_beat(runtime.queue)  # even with a live worker of its own
+
+    queue = monitor.report(runtime, max_age_s=0).check("queue")
+
+    assert queue.ok is False and queue.detail.startswith("PRODUCTION WITHOUT A SHARED QUEUE")
+    assert "REDIS_URL" in queue.detail
+    assert not make_runtime(app_env="production", redis_url="redis://127.0.0.1:1/0").settings.queue_is_per_replica

@@ -67,6 +67,26 @@ def test_copy_and_delete(store, container):
     assert store.info(container, "src.csv") is None
 
 
+def test_delete_if_match_removes_only_the_version_it_names(store, container):
+    first = store.put(container, "journal.json", b"mine", if_none_match=True)
+    second = store.put(container, "journal.json", b"taken over", if_match=first)
+    with pytest.raises(Conflict):
+        store.delete(container, "journal.json", if_match=first)  # a stale holder cannot remove the new one
+    assert store.get(container, "journal.json")[0] == b"taken over"
+    store.delete(container, "journal.json", if_match=second)
+    assert store.info(container, "journal.json") is None
+    with pytest.raises(Conflict):
+        store.delete(container, "journal.json", if_match=second)  # gone already: someone else released it
+
+
+def test_create_only_never_shows_a_half_written_blob_and_lock_files_stay_out_of_listings(tmp_path):
+    store = LocalBlobStore(tmp_path / "blob")
+    etag = store.put("c", "d/j.json", b"x" * 100_000, if_none_match=True)
+    store.put("c", "d/j.json", b"y", if_match=etag)
+    assert [b.name for b in store.list("c")] == ["d/j.json"]
+    assert store.get("c", "d/j.json")[0] == b"y"
+
+
 @pytest.mark.parametrize("name", ["../escape.csv", "/abs.csv", "a//b.csv", "a\\b.csv", ""])
 def test_names_cannot_escape_the_container(store, container, name):
     with pytest.raises(BadInput):

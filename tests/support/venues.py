@@ -31,7 +31,7 @@ TIMEOUT_S = 0.2
 class Quotes(dict):
     """Latest prices by symbol for the paper venue; a symbol without one raises like the datasets do."""
 
-    def __call__(self, symbol: str) -> float:
+    def __call__(self, symbol: str, _dataset_ref: str | None = None) -> float:
         if symbol not in self:
             raise DatasetNotFound(f"no dataset for {symbol}")
         price = self[symbol]

@@ -12,15 +12,22 @@ from pydantic import SecretStr
 from services.core.config import Settings
 from services.core.errors import ConfigError
 from services.core.http_retry import DEFAULT_POLICY, RetryPolicy
+from services.core.secrets import shared_secrets
 from services.strategies.lona.client import LonaClient
 from services.strategies.lona.errors import LonaNotConfigured
 from services.strategies.lona.results import Registration
 
 _TOKEN_KEYS = ("lona_token", "token", "api_key", "lona_api_key")
+#: name of the registered token in the replicas' shared secret store
+SHARED_NAME = "lona_agent_token"
 
 
 def stored_token(settings: Settings) -> SecretStr | None:
-    """The token `nexus lona register` saved (in ``settings.lona_credentials_path``), if any."""
+    """The token `nexus lona register` saved: in the records database (NEXUS_SECRETS_KEY set), else in
+    ``settings.lona_credentials_path`` on this machine, if any."""
+    shared = shared_secrets(settings)
+    if shared is not None and (token := shared.get(SHARED_NAME)) is not None:
+        return token
     path = settings.lona_credentials_path
     if not path.is_file():
         return None
@@ -81,8 +88,20 @@ def connect(
     )
 
 
-def save_registration(settings: Settings, registration: Registration) -> str:
-    """Keep the new token in ``settings.lona_credentials_path`` (owner-only); return the path as text."""
+#: where a registered token is kept when NEXUS_SECRETS_KEY is set
+SHARED_PLACE = "the records database (encrypted with NEXUS_SECRETS_KEY)"
+
+
+def save_registration(settings: Settings, registration: Registration, actor: str = "") -> str:
+    """Keep the new token where the console reads it; return where, as text.
+
+    With NEXUS_SECRETS_KEY: in the records database, encrypted, so every replica and worker uses it. Without:
+    in ``settings.lona_credentials_path`` (owner-only), which only this machine sees.
+    """
+    shared = shared_secrets(settings)
+    if shared is not None:
+        shared.put(SHARED_NAME, registration.token, actor or "nexus lona register")
+        return SHARED_PLACE
     path = settings.lona_credentials_path
     path.parent.mkdir(parents=True, exist_ok=True)
     body: dict[str, Any] = {

@@ -34,6 +34,8 @@ class VenueOrderRequest:
     ``client_order_id`` is our idempotency key at the venue: at most 32 characters of ``[A-Za-z0-9-]`` so
     every venue accepts it. A limit order needs ``limit_price``; a market order must not have one.
     ``reference_price`` is the price the proposal was made at (kept for drift, never used to fill).
+    ``dataset_ref`` is the dataset the proposal was priced from: a venue that fills from stored candles (paper)
+    fills from it, whichever process sends the order.
     """
 
     client_order_id: str
@@ -43,6 +45,7 @@ class VenueOrderRequest:
     quantity: float
     limit_price: float | None = None
     reference_price: float | None = None
+    dataset_ref: str = ""
 
     def __post_init__(self) -> None:
         if not _CLIENT_ORDER_ID.match(self.client_order_id):

@@ -46,8 +46,9 @@ ACCOUNT = "default"
 #: quantities and cash within this of each other are equal (float sums of fills)
 _EPSILON = 1e-9
 
-#: latest price of a symbol; raises a NexusError (e.g. DatasetNotFound) when there is none
-Quote = Callable[[str], float]
+#: latest price of a symbol, from the named dataset when one is given (the order's); raises a NexusError
+#: (e.g. DatasetNotFound) when there is none
+Quote = Callable[[str, "str | None"], float]
 
 
 class PaperVenue(ExecutionVenue):
@@ -80,7 +81,7 @@ class PaperVenue(ExecutionVenue):
         if existing is not None:
             refuse_reuse(request, _as_request(existing), self.name)
             return self._refreshed(existing)
-        quote = self._price(request.symbol)
+        quote = self._price(request.symbol, request.dataset_ref or None)
         now = clock.now()
         order_id = f"paper-{uuid.uuid4().hex[:24]}"
         try:
@@ -88,7 +89,8 @@ class PaperVenue(ExecutionVenue):
                 connection.execute(paper_orders.insert().values(
                     id=order_id, account_id=ACCOUNT, client_order_id=request.client_order_id,
                     symbol=request.symbol, side=request.side, type=request.type, quantity=request.quantity,
-                    limit_price=request.limit_price, reference_price=request.reference_price, status="submitted",
+                    limit_price=request.limit_price, reference_price=request.reference_price,
+                    dataset_ref=request.dataset_ref or None, status="submitted",
                     filled_quantity=0.0, average_price=None, fee=0.0, created_at=now, updated_at=now))
                 cash = self._lock_account(connection)
                 self._check_funds(connection, order_id, request, quote, cash)
@@ -158,8 +160,10 @@ class PaperVenue(ExecutionVenue):
                 .where(paper_orders.c.account_id == ACCOUNT, paper_orders.c.status == "submitted")
                 .order_by(paper_orders.c.created_at)
             ).all()
-        quotes = {symbol: self._quote_or_none(symbol) for symbol in {row.symbol for row in resting}}
-        filled = [row.client_order_id for row in resting if self._fill_if_crossed(row, quotes[row.symbol])]
+        priced_from = {(row.symbol, row.dataset_ref) for row in resting}
+        quotes = {key: self._quote_or_none(*key) for key in priced_from}
+        filled = [row.client_order_id for row in resting
+                  if self._fill_if_crossed(row, quotes[(row.symbol, row.dataset_ref)])]
         return [_to_venue_order(self._read(client_order_id)) for client_order_id in filled]
 
     # --- internals -------------------------------------------------------------------------------------
@@ -170,13 +174,14 @@ class PaperVenue(ExecutionVenue):
             ).first()
 
     def _refreshed(self, order: Any) -> VenueOrder:
-        if order.status == "submitted" and self._fill_if_crossed(order, self._quote_or_none(order.symbol)):
+        quote = self._quote_or_none(order.symbol, order.dataset_ref) if order.status == "submitted" else None
+        if self._fill_if_crossed(order, quote):
             order = self._read(order.client_order_id)
         return _to_venue_order(order)
 
-    def _price(self, symbol: str) -> float:
+    def _price(self, symbol: str, dataset_ref: str | None = None) -> float:
         try:
-            price = float(self._quote(symbol))
+            price = float(self._quote(symbol, dataset_ref))
         except (StorageUnavailable, ServiceUnavailable) as error:
             raise VenueUnavailable(f"the paper venue cannot price {symbol} right now: {error}",
                                    code="PAPER_QUOTE_UNAVAILABLE") from error
@@ -188,10 +193,10 @@ class PaperVenue(ExecutionVenue):
                                 code="PAPER_NO_QUOTE")
         return price
 
-    def _quote_or_none(self, symbol: str) -> float | None:
+    def _quote_or_none(self, symbol: str, dataset_ref: str | None) -> float | None:
         # a resting order without a price simply does not fill now, as on a venue without a market
         try:
-            return self._price(symbol)
+            return self._price(symbol, dataset_ref)
         except (VenueRejected, VenueUnavailable) as error:
             log.warning("resting paper orders in %s not checked: %s", symbol, error)
             return None

@@ -1,7 +1,7 @@
 """knowledge base: upstream's kb_* tables, one embedding per item, vector search (pgvector HNSW + kb_search)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02 15:40:00
 
 On PostgreSQL with the pgvector extension available (Supabase, the test server) embeddings are ``vector(384)``
@@ -15,7 +15,7 @@ from alembic import op
 import services.core.db
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """the HTTP API (order source, idempotency keys) and notifications (outbox, audit cursor)
 
-Revision ID: 0012
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02 15:50:00
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 import services.core.db
 
-revision = '0012'
-down_revision = '0006'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from components.charts import equity_figure
+from components.tables import show_table
 from components.views.strategies import bar_fraction, metric_rows, trace_table
 from services.strategies.backtests import BacktestReport
 
@@ -20,7 +21,7 @@ def _trace(report: BacktestReport) -> None:
                f"{backtest.end_date} · initial cash {backtest.initial_cash:,.2f} · commission "
                f"{backtest.commission:g} · started by {backtest.actor} {backtest.created_at:%Y-%m-%d %H:%M} UTC")
     if backtest.datasets:
-        st.dataframe(trace_table(backtest), hide_index=True, width="stretch")
+        show_table(trace_table(backtest))
 
 
 def _failure(report: BacktestReport) -> None:
@@ -45,7 +46,7 @@ def _results(report: BacktestReport) -> None:
         st.plotly_chart(equity_figure(report.timeline), width="stretch", key=f"equity_{report.report_id}")
     st.write(f"**Trades** ({len(report.trades)})")
     if not report.trades.empty:
-        st.dataframe(report.trades, hide_index=True, width="stretch")
+        show_table(report.trades)
 
 
 def report_panel(report: BacktestReport) -> None:

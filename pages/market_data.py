@@ -11,6 +11,7 @@ from components.charts import candles_figure
 from components.context import console, current_actor, needs_role, shows_errors
 from components.ingest_panel import ingest_panel
 from components.quality_panel import quality_panel
+from components.tables import show_table
 from components.views.market import catalog_table, intervals_from
 from services.core import clock
 from services.market_data import ohlcv
@@ -27,10 +28,7 @@ def _catalog() -> DatasetRef | None:
     entries = console().runtime.datasets.catalog()
     query = st.text_input("Filter datasets", placeholder="e.g. AAPL, binance, 1h", key="catalog_filter")
     table = catalog_table(entries, query)
-    st.dataframe(table, hide_index=True, width="stretch", height=min(38 * (len(table) + 1), 320),
-                 column_config={"first candle": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-                                "last candle": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-                                "last update": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+    show_table(table, height=min(38 * (len(table) + 1), 320))
     if table.empty:
         st.info("No dataset yet. Run `nexus demo seed` or import a file below.")
         return None
@@ -100,7 +98,7 @@ def _import(selected: DatasetRef | None) -> None:
             st.caption(f"{report.duplicates_dropped} exact duplicate rows dropped, "
                        f"{report.rows_reordered} out-of-order rows sorted")
         head = shown.frame.head(10).assign(time=lambda f: pd.to_datetime(f["timestamp"], unit="ms", utc=True))
-        st.dataframe(head, hide_index=True, width="stretch")
+        show_table(head)
         if shown.problem:
             st.error(f"This file cannot be imported: {shown.problem}", icon="⛔")
             return

@@ -9,6 +9,7 @@ import streamlit as st
 from components.backtest_report import report_panel
 from components.context import console, current_actor, needs_role, shows_errors
 from components.strategy_forms import create_form, strategy_code, upload_form
+from components.tables import show_table
 from components.views.strategies import (
     backtest_days,
     backtests_table,
@@ -43,7 +44,7 @@ def _listing() -> None:
     number = st.session_state.get("strategies_page", 1)
     listing = strategies.list_strategies(runtime, (number - 1) * PAGE_SIZE, PAGE_SIZE)
     if listing.items:
-        st.dataframe(strategies_table(listing.items), hide_index=True, width="stretch")
+        show_table(strategies_table(listing.items))
     else:
         st.info("No strategy on this page." if number > 1 else
                 "Lona holds no strategy for this agent yet: create or upload one below.")
@@ -89,7 +90,7 @@ def _publish_tab() -> None:
     else:
         st.info("No dataset with candles yet: seed or import one on the Market Data page.")
     st.subheader("Published")
-    st.dataframe(published_table(strategies.published_symbols(runtime)), hide_index=True, width="stretch")
+    show_table(published_table(strategies.published_symbols(runtime)))
 
 
 # --- Backtest ---------------------------------------------------------------------------------------------
@@ -172,10 +173,9 @@ def _report_tab() -> None:
 def _history_tab() -> None:
     runtime = console().runtime
     st.subheader("Backtests")
-    st.dataframe(backtests_table(strategies.backtest_history(runtime, limit=200)), hide_index=True, width="stretch")
+    show_table(backtests_table(strategies.backtest_history(runtime, limit=200)))
     st.subheader("Strategies submitted")
-    st.dataframe(submissions_table(strategies.strategy_history(runtime, limit=200)), hide_index=True,
-                 width="stretch")
+    show_table(submissions_table(strategies.strategy_history(runtime, limit=200)))
 
 
 def render() -> None:

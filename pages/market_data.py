@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
@@ -18,6 +19,9 @@ from services.market_data import ohlcv
 from services.market_data.datasets import DatasetRef
 from services.market_data.exports import export
 from services.market_data.imports import import_file, preview
+
+TABS = ("Chart", "Data quality", "Import", "Export", "Ingest")
+TAB_KEY = "market_tab"
 
 
 def _day_bounds(first: date, last: date) -> tuple[int, int]:
@@ -40,7 +44,23 @@ def _catalog() -> DatasetRef | None:
     return DatasetRef.parse(chosen)
 
 
-def _chart(ref: DatasetRef) -> tuple[int, int]:
+@dataclass(frozen=True)
+class _View:
+    """What the controls above the tabs chose: the range (for every tab), the interval and overlays (chart)."""
+
+    start_ms: int
+    end_ms: int
+    interval: str
+    sma: tuple[int, ...]
+    ema: tuple[int, ...]
+    vwap: bool
+
+
+def _windows(chosen: list) -> tuple[int, ...]:
+    return tuple(sorted({int(w) for w in chosen if str(w).isdigit() and int(w) > 1}))
+
+
+def _controls(ref: DatasetRef) -> _View:
     manifest = console().runtime.datasets.manifest(ref)
     first_ms = manifest.first_ts if manifest.first_ts is not None else clock.now_ms()
     last_ms = manifest.last_ts if manifest.last_ts is not None else clock.now_ms()
@@ -57,15 +77,16 @@ def _chart(ref: DatasetRef) -> tuple[int, int]:
                                      accept_new_options=True)
         vwap = "vwap" in manifest.columns and st.checkbox("VWAP", key=f"vwap_{ref}")
     start_ms, end_ms = _day_bounds(start_day, end_day)
-    windows = tuple(sorted({int(w) for w in sma_windows if str(w).isdigit() and int(w) > 1}))
-    ema_set = tuple(sorted({int(w) for w in ema_windows if str(w).isdigit() and int(w) > 1}))
-    chart = console().charts.build(ref, start_ms, end_ms, interval, windows, ema_set, vwap)
+    return _View(start_ms, end_ms, interval, _windows(sma_windows), _windows(ema_windows), bool(vwap))
+
+
+def _chart(ref: DatasetRef, view: _View) -> None:
+    chart = console().charts.build(ref, view.start_ms, view.end_ms, view.interval, view.sma, view.ema, view.vwap)
     if chart.frame.empty:
         st.warning("No candles in this range.")
     else:
         st.plotly_chart(candles_figure(chart), width="stretch", key=f"chart_{ref}")
         st.caption(chart.caption())
-    return start_ms, end_ms
 
 
 def _import(selected: DatasetRef | None) -> None:
@@ -129,20 +150,25 @@ def _export(ref: DatasetRef, start_ms: int, end_ms: int) -> None:
 
 
 def render() -> None:
-    """Draw the page."""
+    """Draw the page. Only the open tab runs (lazy tabs): the Ingest tab's source calls wait until it is opened."""
     st.title("Market Data")
     with shows_errors():
         ref = _catalog()
-        tabs = st.tabs(["Chart", "Data quality", "Import", "Export", "Ingest"])
-        start_ms = end_ms = None
-        if ref is not None:
-            with tabs[0]:
-                start_ms, end_ms = _chart(ref)
-            with tabs[1]:
-                quality_panel(ref, start_ms, end_ms)
-            with tabs[3]:
-                _export(ref, start_ms, end_ms)
-        with tabs[2]:
-            _import(ref)
-        with tabs[4]:
-            ingest_panel(ref)
+        view = _controls(ref) if ref is not None else None
+        chart, quality, imports, exports, ingest = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+        if ref is not None and view is not None:
+            if chart.open:
+                with chart:
+                    _chart(ref, view)
+            if quality.open:
+                with quality:
+                    quality_panel(ref, view.start_ms, view.end_ms)
+            if exports.open:
+                with exports:
+                    _export(ref, view.start_ms, view.end_ms)
+        if imports.open:
+            with imports:
+                _import(ref)
+        if ingest.open:
+            with ingest:
+                ingest_panel(ref)

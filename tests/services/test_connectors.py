@@ -144,6 +144,20 @@ def test_retries_are_bounded_and_the_error_says_which_page(settings, sleeps, fak
     assert len(fake_binance.klines_calls()) == 3
 
 
+def test_a_failed_market_list_is_remembered_for_a_while_not_retried_on_every_rerun(make_runtime, sleeps,
+                                                                                   fake_binance):
+    down = make_runtime(binance_api_url="http://127.0.0.1:9", ingest_timeout_seconds=0.2).settings
+    with pytest.raises(ServiceUnavailable) as first:
+        source(down, "binance", sleeps).markets()
+    tried = len(sleeps)
+    assert tried >= FAST.attempts - 1
+    for _ in range(3):  # a page rerun opens a new source object each time
+        with pytest.raises(ServiceUnavailable) as again:
+            source(down, "binance", sleeps).markets()
+        assert str(again.value) == str(first.value)
+    assert len(sleeps) == tried
+
+
 # --- Alpaca through alpaca-py --------------------------------------------------------------------------
 def test_alpaca_stocks_follow_next_page_token(settings, sleeps, fake_alpaca):
     alpaca = source(settings, "alpaca", sleeps, page_size=100)

@@ -97,7 +97,9 @@ def data_show(
 @reports_errors
 def data_export(
     ref: Ref,
-    format: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+    format: Annotated[str, typer.Option(
+        "--format", help="csv or json (Lona's data format, Unix ms), upload-csv (its symbol upload, UTC text)",
+    )] = "csv",
     start: Start = None,
     end: End = None,
     name: Annotated[str | None, typer.Option(help="export name (default SYMBOL_interval_first_last)")] = None,

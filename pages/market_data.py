@@ -17,7 +17,7 @@ from components.views.market import catalog_table, intervals_from
 from services.core import clock
 from services.market_data import ohlcv
 from services.market_data.datasets import DatasetRef
-from services.market_data.exports import export
+from services.market_data.exports import FORMATS, export
 from services.market_data.imports import import_file, preview
 
 TABS = ("Chart", "Data quality", "Import", "Export", "Ingest")
@@ -135,9 +135,10 @@ def _import(selected: DatasetRef | None) -> None:
 
 def _export(ref: DatasetRef, start_ms: int, end_ms: int) -> None:
     st.write(f"Export **{ref}** from {clock.from_ms(start_ms):%Y-%m-%d} to {clock.from_ms(end_ms):%Y-%m-%d} with "
-             "exactly Lona's columns (timestamp in Unix ms, open, high, low, close, volume).")
+             "exactly Lona's columns (timestamp, open, high, low, close, volume).")
     left, right = st.columns(2)
-    fmt = left.radio("Format", ["csv", "json"], horizontal=True, key="export_format")
+    fmt = left.radio("Format", list(FORMATS), format_func=FORMATS.get, key="export_format",
+                     help="The data format is what Lona's data files hold; its symbol upload wants the other CSV.")
     name = right.text_input("Name (optional)", key="export_name", placeholder="SYMBOL_interval_first_last")
     if st.button("Export to the exports container", key="do_export", **needs_role("trader")):
         with shows_errors():

@@ -117,11 +117,13 @@ def data_export(
 @reports_errors
 def data_quality(ref: Ref) -> None:
     """Missing candles, zero-volume runs and import findings of a dataset."""
+    from services.market_data.market_hours import trading_calendar
     from services.market_data.quality import assess
 
     rt = runtime()
     dataset = DatasetRef.parse(ref)
-    report = assess(rt.datasets.read(dataset), rt.datasets.manifest(dataset), dataset.interval)
+    report = assess(rt.datasets.read(dataset), rt.datasets.manifest(dataset), dataset.interval,
+                    calendar=trading_calendar(dataset))
     typer.echo(f"{dataset}: {report.candles} candles, {report.missing} missing of {report.expected} expected "
                f"({report.completeness:.2%} complete)")
     if report.closed_slots_note:

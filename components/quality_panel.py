@@ -8,6 +8,7 @@ import streamlit as st
 from components.context import console
 from components.tables import show_table
 from services.market_data.datasets import DatasetRef
+from services.market_data.market_hours import trading_calendar
 from services.market_data.quality import Run, assess
 
 
@@ -25,10 +26,11 @@ def quality_panel(ref: DatasetRef, start_ms: int | None, end_ms: int | None) -> 
     """Draw the quality of ``ref`` within the chosen range."""
     datasets = console().runtime.datasets
     manifest = datasets.manifest(ref)
-    report = assess(datasets.read_version(manifest, start_ms, end_ms, shared=True), manifest, ref.interval)
+    report = assess(datasets.read_version(manifest, start_ms, end_ms, shared=True), manifest, ref.interval,
+                    calendar=trading_calendar(ref))
     a, b, c, d = st.columns(4)
     a.metric("Candles", f"{report.candles:,}")
-    b.metric("Missing on the grid", f"{report.missing:,}", help="Expected candles with no data")
+    b.metric("Missing", f"{report.missing:,}", help="Expected candles (on the market's calendar) with no data")
     c.metric("Complete", f"{report.completeness:.2%}")
     d.metric("Zero-volume runs", "n/a" if not report.volume_available else f"{len(report.zero_volume_runs)}",
              help=f"Runs of {3}+ consecutive candles with zero volume")

@@ -122,8 +122,7 @@ def _submit(runtime: AgentServices, store: RunStore, run_id: str, mode: Mode, ac
         raise
     store.set(run_id, job_id=job_id)
     if inline:
-        runtime.jobs.run(job_id)  # no-op when a worker (or Huey's immediate mode) already took it
-        runtime.jobs.wait(job_id)
+        runtime.jobs.run_here(job_id)  # the run is a no-op when a worker (or Huey's immediate mode) took it
 
 
 def graph_run_job(ctx: JobContext, services: AgentServices, run_id: str, mode: Mode = "start") -> dict:

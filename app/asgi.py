@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -10,7 +12,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.errors import NexusError
-from services.ops.health import health_report
+from services.ops.health import WARMUP, health_report
 from services.runtime import get_runtime
 
 SECURITY_HEADERS = {
@@ -25,18 +27,29 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def health(_request: Request) -> JSONResponse:
-    """200 and each dependency's state while the console can serve; 503 when a required one is down.
+    """200 and each dependency's state while the console can serve; 503 when a required one is down, or
+    ``starting`` (503 with Retry-After) while the first migrations run.
 
     The route is public, so in production it tells states only: the details (hosts, paths) are for the signed-in
     Settings page. A sync endpoint: Starlette runs it on its thread pool; the report is cached for a few seconds.
     """
     try:
         runtime = get_runtime()
+        if WARMUP.starting(runtime):  # a cold start is not an outage: say so, and when to ask again
+            return JSONResponse({"status": "starting", "service": "trade-nexus-console",
+                                 "detail": "migrating the records database; not an outage"},
+                                status_code=503, headers={**NO_STORE, "Retry-After": "5"})
         report = health_report(runtime)
     except (NexusError, OSError) as error:  # settings that do not validate, NEXUS_HOME not writable: cannot serve
         return JSONResponse({"status": "down", "error": str(error)}, status_code=503, headers=NO_STORE)
     body = report.as_dict(details=runtime.settings.app_env != "production")
     return JSONResponse(body, status_code=200 if report.serving else 503, headers=NO_STORE)
+
+
+def warm_up() -> None:
+    """Start migrating the records database as the server starts, before the first page or probe needs it."""
+    with contextlib.suppress(NexusError, OSError):  # settings that do not validate: /health says why
+        WARMUP.begin(get_runtime())
 
 
 class SecurityHeaders:

@@ -30,6 +30,7 @@ if __name__ == "__main__":  # every browser session runs this file as __main__: 
     banners(services)
     navigation.run()
 else:  # `streamlit run` imports it to find this ASGI app: the same pages plus /health and security headers
-    from app.asgi import MIDDLEWARE, ROUTES
+    from app.asgi import MIDDLEWARE, ROUTES, warm_up
 
+    warm_up()
     app = st.App(__file__, routes=ROUTES, middleware=MIDDLEWARE)

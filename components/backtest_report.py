@@ -7,7 +7,7 @@ import streamlit as st
 
 from components.charts import equity_figure
 from components.tables import show_table
-from components.views.strategies import bar_fraction, metric_rows, trace_table
+from components.views.strategies import bar_fraction, metric_rows, trace_table, trades_heading
 from services.strategies.backtests import BacktestReport
 
 
@@ -44,7 +44,7 @@ def _results(report: BacktestReport) -> None:
         st.caption("Lona sent no equity timeline for this report.")
     else:
         st.plotly_chart(equity_figure(report.timeline), width="stretch", key=f"equity_{report.report_id}")
-    st.write(f"**Trades** ({len(report.trades)})")
+    st.write(trades_heading(report.metrics.total_trades, len(report.trades)))
     if not report.trades.empty:
         show_table(report.trades)
 

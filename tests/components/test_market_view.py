@@ -34,3 +34,14 @@ def test_moving_averages_without_enough_history_stay_empty_until_the_window_fill
     chart = ChartBuilder(runtime.datasets).build(REF, T0 + 10 * DAY, T0 + 29 * DAY, None, (15,))
     values = chart.overlays[0].values
     assert np.isnan(values[:4]).all() and not np.isnan(values[4:]).any()
+
+
+def test_volume_bars_are_coloured_by_direction_without_a_per_candle_colour_list(runtime):
+    from components.charts import DOWN, UP, candles_figure
+
+    frame = _daily(4)
+    frame.loc[1, "close"] = frame.loc[1, "open"] - 0.5
+    runtime.datasets.write(REF, frame)
+    volume = candles_figure(ChartBuilder(runtime.datasets).build(REF)).data[1]
+    assert list(volume.marker.color) == [1.0, 0.0, 1.0, 1.0]
+    assert [c[1] for c in volume.marker.colorscale] == [DOWN, UP]

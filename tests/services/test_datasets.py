@@ -258,3 +258,17 @@ def test_same_behaviour_on_azure_blob(azurite_connection_string, tmp_path):
     azure.write(REF, frame.iloc[500:])
     pd.testing.assert_frame_equal(azure.read(REF), frame)
     assert len(azure.read(REF, T0 + 32 * DAY, None)) == 3 * 1440
+
+
+def test_the_catalog_rereads_a_manifest_only_when_its_etag_changed(datasets, store):
+    other = DatasetRef.parse("binance/ETHUSDT/1m")
+    datasets.write(REF, minute_candles(10), source="test")
+    datasets.write(other, minute_candles(10), source="test")
+    datasets.catalog()
+    store.gets.clear()
+    assert [e.rows for e in datasets.catalog()] == [10, 10]
+    assert not [name for name in store.gets if name.endswith(MANIFEST)]
+    datasets.write(REF, minute_candles(5, start=T0 + 10 * 60_000), source="test")
+    store.gets.clear()
+    assert {str(e.ref): e.rows for e in datasets.catalog()} == {str(REF): 15, str(other): 10}
+    assert [name for name in store.gets if name.endswith(MANIFEST)] == [REF.prefix + MANIFEST]

@@ -3,12 +3,16 @@
 import streamlit as st
 
 if __name__ == "__main__":  # every browser session runs this file as __main__: navigation, banners, nothing else
+    from pathlib import Path
+
     from components.banners import banners
     from components.context import console
     from components.sign_in import sign_in_gate
     from pages import agent_runs, approvals, market_data, orders, overview, settings, strategies
 
-    st.set_page_config(page_title="Trade Nexus Console", page_icon=":material/monitoring:", layout="wide")
+    # a local image: a :material/…: or emoji favicon is fetched from Google's or jsDelivr's CDN (none offline)
+    st.set_page_config(page_title="Trade Nexus Console", page_icon=str(Path(__file__).with_name("icon.png")),
+                       layout="wide")
     services = console()
     sign_in_gate()
     pending, _oldest = services.runtime.orders.pending_summary()

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from components.charts import equity_figure
+from components.context import ERROR_ICON
 from components.tables import show_table
 from components.views.strategies import bar_fraction, metric_rows, trace_table, trades_heading
 from services.strategies.backtests import BacktestReport
@@ -25,7 +26,7 @@ def _trace(report: BacktestReport) -> None:
 
 
 def _failure(report: BacktestReport) -> None:
-    st.error(f"The backtest failed: {report.category or 'no category given'}", icon="⛔")
+    st.error(f"The backtest failed: {report.category or 'no category given'}", icon=ERROR_ICON)
     st.text(report.error or "Lona gave no message.")  # Lona's words: shown as plain text, never as markdown
     if report.stderr:
         st.caption("stderr (the runner's last output)")

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from components.charts import candles_figure
-from components.context import console, current_actor, needs_role, shows_errors
+from components.context import ERROR_ICON, console, current_actor, needs_role, shows_errors
 from components.ingest_panel import ingest_panel
 from components.quality_panel import quality_panel
 from components.tables import show_table
@@ -121,7 +121,7 @@ def _import(selected: DatasetRef | None) -> None:
         head = shown.frame.head(10).assign(time=lambda f: pd.to_datetime(f["timestamp"], unit="ms", utc=True))
         show_table(head)
         if shown.problem:
-            st.error(f"This file cannot be imported: {shown.problem}", icon="⛔")
+            st.error(f"This file cannot be imported: {shown.problem}", icon=ERROR_ICON)
             return
         if st.button("Import", type="primary", key="do_import", **needs_role("trader")):
             ref = DatasetRef.of(*target_parts)

@@ -198,7 +198,7 @@ def render() -> None:
     settings = console().runtime.settings
     with shows_errors():
         if not is_configured(settings):
-            st.warning(not_configured_message(settings), icon="🔌")
+            st.warning(not_configured_message(settings), icon=":material/power_off:")
             return
         st.caption(f"Lona Gateway {settings.lona_gateway_url} · agent {settings.lona_agent_id}")
         tabs = st.tabs(TABS, key="tab", on_change="rerun", bind="query-params")

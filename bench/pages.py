@@ -110,9 +110,11 @@ def _busy_soon(page) -> None:
 
 
 def _first_month(value: str) -> str:
-    """``YYYY/MM/DD – YYYY/MM/DD`` narrowed to its first 30 days."""
-    first = datetime.strptime(value.split("–")[0].strip(), "%Y/%m/%d")
-    return f"{first:%Y/%m/%d} – {first + timedelta(days=30):%Y/%m/%d}"
+    """``first – last`` (``YYYY/MM/DD`` or ``YYYY-MM-DD``, as the box shows it) narrowed to its first 30 days."""
+    text = value.split("–")[0].strip()
+    form = "%Y/%m/%d" if "/" in text else "%Y-%m-%d"
+    first = datetime.strptime(text, form)
+    return f"{first:{form}} – {first + timedelta(days=30):{form}}"
 
 
 def date_change_timed(browser, url: str, content: str) -> float:

@@ -53,14 +53,15 @@ def _chart(line: InboxLine) -> None:
     st.plotly_chart(candles_figure(chart, [marker], height=280), width="stretch", key=f"chart_{order.id}")
 
 
-def detail_body(line: InboxLine, drift_bound: float) -> None:
+def detail_body(line: InboxLine, drift_bound: float | None) -> None:
     """Everything an approver needs about the open order below its actions."""
     order, context = line.order, line.order.context
     requote, time_col, approvals = st.columns(3)
     quote = None if line.drift_pct is None else order.reference_price * (1 + line.drift_pct / 100)
     requote.metric("Re-quote", "n/a" if quote is None else exact(round(quote, 4)),
                    None if line.drift_pct is None else f"{line.drift_pct:+.2f}% since proposal",
-                   help=f"Approval is disabled beyond ±{drift_bound}% drift")
+                   help="The drift check is off (checksOff in the gate limits)" if drift_bound is None
+                   else f"Approval is disabled beyond ±{drift_bound}% drift")
     time_col.metric("Time left", time_left(order.seconds_left))
     approvals.metric("Approvals", f"{len(order.approved_by)}/{order.approvals_needed}")
     for text in (forecast_text(context), weight_text(line)):

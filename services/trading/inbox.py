@@ -14,7 +14,7 @@ from services.core import clock
 from services.core.errors import NexusError
 from services.core.records import orders as orders_table
 from services.trading.orders import Order, Orders
-from services.trading.risk import Check
+from services.trading.risk import Check, GateLimits
 from services.trading.terms import Terms
 
 
@@ -76,7 +76,7 @@ class Inbox:
 
     groups: list[RunGroup]
     kill_switch: bool
-    drift_bound: float
+    drift_bound: float | None  # None when an admin turned the drift check off
     book_problem: str
 
     @property
@@ -96,14 +96,15 @@ def pending_count(orders: Orders) -> int:
             orders_table.c.status == "pending_approval", orders_table.c.expires_at > clock.now())).scalar() or 0)
 
 
-def _blocked(checks: list[Check], drift: float | None, bound: float, kill_switch: bool) -> str:
+def _blocked(checks: list[Check], drift: float | None, gate: GateLimits, kill_switch: bool) -> str:
+    """Why approve is off for one order ('' when it is on): the same rules ``Orders.approve`` enforces."""
     if kill_switch:
         return "the kill switch is on"
     failing = [c.name for c in checks if not c.passed]
     if failing:
         return "a risk check fails: " + ", ".join(failing)
-    if drift is not None and abs(drift) > bound:
-        return f"price drifted {drift:+.2f}% (bound ±{bound}%)"
+    if gate.drift_blocks(drift):
+        return f"price drifted {drift:+.2f}% (bound ±{gate.drift_bound}%)"
     return ""
 
 
@@ -137,13 +138,13 @@ def read_inbox(orders: Orders) -> Inbox:
             [Check(**c) for c in order.checks]
         drift = orders.drift_pct(order)
         runs.setdefault(order.run_id, []).append(
-            InboxLine(order, checks, drift, _blocked(checks, drift, gate.maxDriftPct, kill_switch)))
+            InboxLine(order, checks, drift, _blocked(checks, drift, gate, kill_switch)))
     groups = []
     for run_id, lines in runs.items():
         context = lines[0].order.context
         groups.append(RunGroup(run_id, lines, str(context.get("rationale") or ""), context.get("trace_url"),
                                _bulk_blocked(lines, kill_switch)))
-    return Inbox(groups, kill_switch, gate.maxDriftPct, problem)
+    return Inbox(groups, kill_switch, gate.drift_bound, problem)
 
 
 def order_rationale(run_text: str, symbol: str) -> str:

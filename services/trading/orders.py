@@ -333,7 +333,7 @@ class Orders:
                 f"{c.name} {c.value} > {c.limit}" if isinstance(c.value, float) else f"{c.name}: {c.value}"
                 for c in failing))
         drift = self.drift_pct(order)
-        if drift is not None and gate.is_on("price drift") and abs(drift) > gate.maxDriftPct:
+        if gate.drift_blocks(drift):
             raise Conflict(f"approval refused: price drifted {drift:+.2f}% since the proposal "
                            f"(bound {gate.maxDriftPct}%); reject it or wait for a new proposal")
         if actor.name in order.approved_by:

@@ -182,3 +182,25 @@ def test_the_navigation_count_follows_a_decision(runtime):
     runtime.orders.propose("run-b", [ibm("late")])  # a new proposal while the inbox is open: the next refresh
     at.run()
     assert at.sidebar.markdown[0].value == "Approvals (1)"
+
+
+def _drift_check_off(runtime) -> None:
+    policy, gate = runtime.orders.policy()
+    runtime.orders.set_policy(policy.model_dump(exclude_none=True), {**gate.model_dump(), "checksOff": ["price drift"]},
+                              ALICE, "drift is expected today")
+
+
+def test_approve_follows_the_drift_switch_of_the_gate(runtime, page_app):
+    write_prices(runtime, "IBM", close=900.0)  # the re-quote is 11.6% above the proposal's 806.19
+    (order,) = runtime.orders.propose("run-d", [ibm(quantity=1)])
+    at = page_app("approvals")
+    at.run()
+    assert at.button(key=f"approve_{order.id}").disabled
+    assert "price drifted" in texts(at, "caption")
+    _drift_check_off(runtime)  # an admin lists "price drift" in checksOff
+    at.run()
+    assert not at.button(key=f"approve_{order.id}").disabled
+    assert not at.button(key="bulk_approve_run-d").disabled
+    at.button(key=f"approve_{order.id}").click().run()
+    assert not at.exception
+    assert runtime.orders.get(order.id).status == "filled"

@@ -217,3 +217,18 @@ def test_crash_between_submitting_and_the_answer_is_reconciled_without_a_second_
     assert runtime.orders.get(order.id).status in ("submitted", "filled")
     runtime.orders.submit_approved()
     assert fake.creations == 1
+
+
+def test_the_inbox_blocks_approve_on_drift_only_while_the_gate_checks_it(paper):
+    from services.trading.inbox import read_inbox
+
+    (moved,) = paper.orders.propose("run-1", [proposal(price=90.0)])  # stored close 100: +11% drift
+    (line,) = read_inbox(paper.orders).groups[0].lines
+    assert line.blocked.startswith("price drifted +11.11%")
+    policy, gate = paper.orders.policy()
+    paper.orders.set_policy(policy.model_dump(exclude_none=True), {**gate.model_dump(), "checksOff": ["price drift"]},
+                            ALICE, "drift is expected today")
+    inbox = read_inbox(paper.orders)
+    assert inbox.groups[0].lines[0].blocked == "" and inbox.groups[0].bulk_blocked == ""
+    assert inbox.drift_bound is None  # the detail view says drift does not block
+    assert paper.orders.approve(moved.id, ALICE).status == "approved"  # the service agrees with the button

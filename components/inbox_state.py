@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from services.trading.inbox import pending_count
+from services.trading.inbox import Inbox, link_problem, pending_count
 from services.trading.orders import Orders
 
 NAV_COUNT_KEY = "nav_pending_count"
 OUTCOME_KEY = "inbox_outcome"
 OPEN_KEY = "inbox_open_order"
+LINK_KEY = "inbox_linked_order"
 
 
 @dataclass(frozen=True)
@@ -54,3 +55,24 @@ def outcome() -> Outcome | None:
 def open_order(order_id: str) -> None:
     """Open ``order_id`` in the detail view."""
     st.session_state[OPEN_KEY] = order_id
+
+
+def take_link() -> None:
+    """Keep the order of a deep link (``?order=<id>``, as notifications send) for the inbox to open, once: the
+    parameter leaves the address so a later click on another order is not undone by the next refresh."""
+    order_id = st.query_params.get("order")
+    if order_id:
+        st.session_state[LINK_KEY] = order_id
+        del st.query_params["order"]
+
+
+def open_link(orders: Orders, inbox: Inbox) -> None:
+    """Open the linked order in the detail view, or say what became of it when it no longer waits."""
+    order_id = st.session_state.pop(LINK_KEY, None)
+    if not order_id:
+        return
+    problem = link_problem(orders, inbox, order_id)
+    if problem:
+        set_outcome("warning", problem, order_id)
+    else:
+        open_order(order_id)

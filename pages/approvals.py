@@ -3,7 +3,8 @@
 A compact list (one line per order, grouped by run) beside one open order with its actions at the top. Every
 button is an ``on_click`` callback with the terms drawn on the screen bound as its arguments, so the decision
 binds to what the operator saw even though the inbox re-reads the orders on every refresh; its outcome stays on
-screen until dismissed or replaced by the next action.
+screen until dismissed or replaced by the next action. A notification's link (``/approvals?order=<id>``) opens
+that order, or says what became of it when it no longer waits.
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import console, current_actor, shows_errors
-from components.inbox_state import OPEN_KEY, dismiss_outcome, navigation_is_stale, open_order, outcome, set_outcome
+from components.inbox_state import (
+    OPEN_KEY,
+    dismiss_outcome,
+    navigation_is_stale,
+    open_link,
+    open_order,
+    outcome,
+    set_outcome,
+    take_link,
+)
 from components.order_card import detail_body, detail_header
 from components.views.inbox import line_label, sent_rows
 from services.core.errors import NexusError
@@ -162,6 +172,7 @@ def _show_outcome() -> None:
 def _inbox() -> None:
     orders = console().runtime.orders
     inbox = read_inbox(orders)
+    open_link(orders, inbox)
     _show_outcome()
     if inbox.kill_switch:
         st.error("Kill switch is ON: nothing can be approved or sent until an admin re-arms it.", icon="🛑")
@@ -192,5 +203,6 @@ def render() -> None:
     st.title("Approvals")
     st.caption("Every order the agents propose waits here. Approve, edit (quantity down, limit price) or reject "
                "with a reason; every decision is recorded with who and why.")
+    take_link()
     with shows_errors():
         st.fragment(_inbox, run_every=console().runtime.settings.inbox_refresh_seconds)()

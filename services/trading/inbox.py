@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from services.core import clock
-from services.core.errors import NexusError
+from services.core.errors import BadInput, NexusError
 from services.core.records import orders as orders_table
 from services.trading.orders import Order, Orders
 from services.trading.risk import Check, GateLimits
@@ -145,6 +145,18 @@ def read_inbox(orders: Orders) -> Inbox:
         groups.append(RunGroup(run_id, lines, str(context.get("rationale") or ""), context.get("trace_url"),
                                _bulk_blocked(lines, kill_switch)))
     return Inbox(groups, kill_switch, gate.drift_bound, problem)
+
+
+def link_problem(orders: Orders, inbox: Inbox, order_id: str) -> str:
+    """'' when the order a link points to (``/approvals?order=<id>``) waits in ``inbox``; else what became of it."""
+    if inbox.line(order_id) is not None:
+        return ""
+    try:
+        order = orders.get(order_id)
+    except BadInput as error:
+        return f"The link points to {error}; nothing to open."
+    return (f"The linked order is no longer pending: it is {order.status} ({Terms.of(order).describe()}, last "
+            f"changed {order.updated_at:%Y-%m-%d %H:%M:%S} UTC).")
 
 
 def order_rationale(run_text: str, symbol: str) -> str:

@@ -204,3 +204,49 @@ def test_approve_follows_the_drift_switch_of_the_gate(runtime, page_app):
     at.button(key=f"approve_{order.id}").click().run()
     assert not at.exception
     assert runtime.orders.get(order.id).status == "filled"
+
+
+def _open(at) -> str:
+    """The heading of the order open in the detail view."""
+    return " | ".join(m.value for m in at.markdown if m.value.startswith("### "))
+
+
+def test_a_notification_link_opens_its_order_in_the_detail_view(runtime, page_app):
+    write_prices(runtime, "IBM", close=806.19)
+    (linked,) = runtime.orders.propose("run-a", [ibm("a", quantity=1)])
+    (newest,) = runtime.orders.propose("run-b", [ibm("b", quantity=2)])  # the inbox opens the newest by default
+    at = page_app("approvals")
+    at.query_params["order"] = linked.id
+    at.run()
+    assert not at.exception
+    assert _open(at) == "### BUY 1 IBM"
+    assert at.button(key=f"approve_{linked.id}")  # its actions are the ones on screen
+    at.run()  # the refresh keeps it open
+    assert _open(at) == "### BUY 1 IBM"
+    at.button(key=f"open_{newest.id}").click().run()  # the link does not pin the view
+    assert _open(at) == "### BUY 2 IBM"
+
+
+def test_a_link_to_an_order_no_longer_pending_says_what_became_of_it(runtime, page_app):
+    write_prices(runtime, "IBM", close=806.19)
+    (decided,) = runtime.orders.propose("run-a", [ibm("a", quantity=1)])
+    runtime.orders.reject(decided.id, ALICE, "too late")
+    runtime.orders.propose("run-b", [ibm("b", quantity=2)])
+    at = page_app("approvals")
+    at.query_params["order"] = decided.id
+    at.run()
+    assert not at.exception
+    shown = texts(at, "warning")
+    assert "no longer pending: it is rejected" in shown and "BUY 1 IBM market on paper" in shown
+    assert _open(at) == "### BUY 2 IBM"  # what still waits is shown as usual
+    at.run()
+    assert "no longer pending: it is rejected" in texts(at, "warning")  # stays until dismissed
+
+
+def test_a_link_to_an_unknown_order_says_so(inbox):
+    _runtime, _order, at = inbox
+    at.query_params["order"] = "no-such-order"
+    at.run()
+    assert not at.exception
+    assert "no order no-such-order" in texts(at, "warning")
+    assert _open(at) == "### BUY 23.1315 IBM"

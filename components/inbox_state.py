@@ -8,11 +8,13 @@ import streamlit as st
 
 from services.trading.inbox import Inbox, link_problem, pending_count
 from services.trading.orders import Orders
+from services.trading.terms import Terms
 
 NAV_COUNT_KEY = "nav_pending_count"
 OUTCOME_KEY = "inbox_outcome"
 OPEN_KEY = "inbox_open_order"
 LINK_KEY = "inbox_linked_order"
+BULK_KEY = "inbox_bulk"
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,15 @@ class Outcome:
     kind: str
     text: str
     order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BulkAsk:
+    """A bulk action waiting for its confirmation: approve or reject exactly ``items`` (order id, terms seen)."""
+
+    action: str
+    run_id: str
+    items: tuple[tuple[str, Terms], ...]
 
 
 def approvals_title(orders: Orders) -> str:
@@ -76,3 +87,18 @@ def open_link(orders: Orders, inbox: Inbox) -> None:
         set_outcome("warning", problem, order_id)
     else:
         open_order(order_id)
+
+
+def ask_bulk(action: str, run_id: str, items: tuple[tuple[str, Terms], ...]) -> None:
+    """Open the confirmation of a bulk action (the Approve all… / Reject all… buttons)."""
+    st.session_state[BULK_KEY] = BulkAsk(action, run_id, items)
+
+
+def close_bulk() -> None:
+    """Close the confirmation (confirmed or dismissed)."""
+    st.session_state.pop(BULK_KEY, None)
+
+
+def bulk_ask() -> BulkAsk | None:
+    """The bulk action waiting for confirmation, if any."""
+    return st.session_state.get(BULK_KEY)

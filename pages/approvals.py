@@ -14,6 +14,10 @@ import streamlit as st
 from components.context import console, current_actor, shows_errors
 from components.inbox_state import (
     OPEN_KEY,
+    BulkAsk,
+    ask_bulk,
+    bulk_ask,
+    close_bulk,
     dismiss_outcome,
     navigation_is_stale,
     open_link,
@@ -27,8 +31,6 @@ from components.views.inbox import line_label, sent_rows
 from services.core.errors import NexusError
 from services.trading.inbox import Inbox, InboxLine, RunGroup, read_inbox
 from services.trading.terms import Stale, Terms
-
-BULK_KEY = "bulk"
 
 
 def _dispatch(run_id: str) -> None:
@@ -94,14 +96,6 @@ def _actions(line: InboxLine) -> None:
         st.caption(f"Approve is off: {line.blocked}.")
 
 
-def _ask_bulk(action: str, run_id: str, items: tuple[tuple[str, Terms], ...]) -> None:
-    st.session_state[BULK_KEY] = (action, run_id, items)
-
-
-def _close_bulk() -> None:
-    st.session_state.pop(BULK_KEY, None)
-
-
 def _bulk_decide(action: str, items: tuple[tuple[str, Terms], ...], reason: str) -> None:
     """Decide every listed order on the terms listed; the outcome names exactly what was done and what not."""
     orders, actor, done, problems = console().runtime.orders, current_actor(), [], []
@@ -121,8 +115,9 @@ def _bulk_decide(action: str, items: tuple[tuple[str, Terms], ...], reason: str)
     set_outcome("warning" if problems else "success", text)
 
 
-@st.dialog("Confirm", width="large", on_dismiss=_close_bulk)
-def _confirm_bulk(action: str, run_id: str, items: tuple[tuple[str, Terms], ...]) -> None:
+@st.dialog("Confirm", width="large", on_dismiss=close_bulk)
+def _confirm_bulk(ask: BulkAsk) -> None:
+    action, run_id, items = ask.action, ask.run_id, ask.items
     verb = "approve and send" if action == "approve" else "reject"
     st.write(f"You are about to **{verb}** exactly these {len(items)} order(s) of run {run_id}:")
     st.dataframe(sent_rows([seen for _id, seen in items]), hide_index=True, width="stretch")
@@ -130,7 +125,7 @@ def _confirm_bulk(action: str, run_id: str, items: tuple[tuple[str, Terms], ...]
     if st.button(f"Confirm: {verb} {len(items)}", type="primary", key=f"bulk_confirm_{action}"):
         _bulk_decide(action, items, reason)
         _dispatch(run_id)
-        _close_bulk()
+        close_bulk()
         st.rerun()
 
 
@@ -147,17 +142,17 @@ def _group(group: RunGroup, open_id: str) -> None:
         approve_all, reject_all = st.columns(2)
         approve_all.button("Approve all…", key=f"bulk_approve_{group.run_id}", width="stretch",
                            disabled=bool(group.bulk_blocked) or not can, help=group.bulk_blocked or None,
-                           on_click=_ask_bulk, args=("approve", group.run_id, items))
+                           on_click=ask_bulk, args=("approve", group.run_id, items))
         reject_all.button("Reject all…", key=f"bulk_reject_{group.run_id}", width="stretch", disabled=not can,
-                          on_click=_ask_bulk, args=("reject", group.run_id, items))
+                          on_click=ask_bulk, args=("reject", group.run_id, items))
         if group.bulk_blocked:
             st.caption(group.bulk_blocked)
         if group.rationale:
             with st.expander("Run rationale (written when the run proposed)"):
                 st.text(group.rationale)  # LLM text: plain text, never HTML/markdown
-    bulk = st.session_state.get(BULK_KEY)
-    if bulk and bulk[1] == group.run_id:  # stays open until confirmed or dismissed
-        _confirm_bulk(*bulk)
+    ask = bulk_ask()
+    if ask and ask.run_id == group.run_id:  # stays open until confirmed or dismissed
+        _confirm_bulk(ask)
 
 
 def _show_outcome() -> None:

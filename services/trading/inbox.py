@@ -45,13 +45,12 @@ class InboxLine:
     @property
     def weight(self) -> tuple[float, float] | None:
         """Portfolio weight of the symbol (now, after this order), scaled to the order's current quantity."""
-        weights = self.order.context.get("weights") or {}
-        if "current" not in weights or "target" not in weights:
+        weights = self.order.about.weights
+        if weights is None:
             return None
         proposed = self.order.proposed.get("quantity") or self.order.quantity
         share = self.order.quantity / proposed if proposed else 1.0
-        current = float(weights["current"])
-        return current, current + (float(weights["target"]) - current) * share
+        return weights.current, weights.current + (weights.target - weights.current) * share
 
 
 @dataclass(frozen=True)
@@ -141,9 +140,8 @@ def read_inbox(orders: Orders) -> Inbox:
             InboxLine(order, checks, drift, _blocked(checks, drift, gate, kill_switch)))
     groups = []
     for run_id, lines in runs.items():
-        context = lines[0].order.context
-        groups.append(RunGroup(run_id, lines, str(context.get("rationale") or ""), context.get("trace_url"),
-                               _bulk_blocked(lines, kill_switch)))
+        about = lines[0].order.about
+        groups.append(RunGroup(run_id, lines, about.rationale, about.trace_url, _bulk_blocked(lines, kill_switch)))
     return Inbox(groups, kill_switch, gate.drift_bound, problem)
 
 

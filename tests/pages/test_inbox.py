@@ -250,3 +250,23 @@ def test_a_link_to_an_unknown_order_says_so(inbox):
     assert not at.exception
     assert "no order no-such-order" in texts(at, "warning")
     assert _open(at) == "### BUY 23.1315 IBM"
+
+
+def test_the_detail_view_reads_the_orders_context_typed(runtime, page_app):
+    write_prices(runtime, "IBM", close=806.19)
+    context = {"forecast": {"expected_return": 0.012, "lower": -0.01, "upper": 0.03, "horizon": 5,
+                            "beats_naive": False},
+               "anomalies": [{"time": "2026-01-02", "kind": "jump", "severity": "warning", "score": 4.2,
+                              "detail": "close jumped"}],
+               "weights": {"current": 0.05, "target": 0.1}, "rationale": "IBM looks cheap.\n\nMSFT stays flat."}
+    runtime.orders.propose("run-a", [Proposal("c", "IBM", "buy", 1, 806.19, dataset_ref="sample/IBM/1d",
+                                              checks=[Check("max order notional", True, 806.19, 1e6)],
+                                              context=context)])
+    at = page_app("approvals")
+    at.run()
+    assert not at.exception
+    shown = " | ".join(m.value for m in at.markdown)
+    assert "Forecast: expected return **+1.20%** over 5 bars, 90% interval [-1.00%, +3.00%]" in shown
+    assert "does not beat the naive forecast" in shown and "Weight: 5.0% → **10.0%**" in shown
+    assert any(list(frame.value["kind"]) == ["jump"] for frame in at.dataframe if "kind" in frame.value)
+    assert "IBM looks cheap." in [t.value for t in at.text]  # this order's paragraph of the run's rationale

@@ -232,3 +232,24 @@ def test_the_inbox_blocks_approve_on_drift_only_while_the_gate_checks_it(paper):
     assert inbox.groups[0].lines[0].blocked == "" and inbox.groups[0].bulk_blocked == ""
     assert inbox.drift_bound is None  # the detail view says drift does not block
     assert paper.orders.approve(moved.id, ALICE).status == "approved"  # the service agrees with the button
+
+
+def test_an_orders_context_reads_as_typed_models(paper):
+    from services.trading.context import ContextAnomaly, Weight
+
+    context = {"forecast": {"expected_return": 0.012, "lower": -0.01, "upper": 0.03, "horizon": 5,
+                            "beats_naive": False, "added_later": "ignored"},
+               "anomalies": [{"time": "2026-01-02", "kind": "jump", "severity": "warning", "score": 4.2,
+                              "detail": "close jumped"}],
+               "weights": {"current": 0.05, "target": 0.1}, "rationale": "TEST looks cheap.", "trace_url": None,
+               "data_until_ms": 1_700_000_000_000}
+    (order,) = paper.orders.propose("run-1", [Proposal("c", "TEST", "buy", 1, 100.0, dataset_ref="sample/TEST/1d",
+                                                       context=context)])
+    about = paper.orders.get(order.id).about
+    assert about.forecast.beats_naive is False and about.forecast.horizon == 5
+    assert about.anomalies == (ContextAnomaly(time="2026-01-02", kind="jump", severity="warning", score=4.2,
+                                              detail="close jumped"),)
+    assert about.weights == Weight(current=0.05, target=0.1)
+    assert about.rationale == "TEST looks cheap." and about.data_until_ms == 1_700_000_000_000
+    bare = paper.orders.propose("run-2", [proposal("d")])[0].about  # what a proposer did not give is empty
+    assert bare.anomalies == () and bare.weights is None and bare.rationale == "" and bare.proposer is None

@@ -6,12 +6,15 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from services.trading.inbox import pending_count
+from services.trading.inbox import Inbox, link_problem, pending_count
 from services.trading.orders import Orders
+from services.trading.terms import Terms
 
 NAV_COUNT_KEY = "nav_pending_count"
 OUTCOME_KEY = "inbox_outcome"
 OPEN_KEY = "inbox_open_order"
+LINK_KEY = "inbox_linked_order"
+BULK_KEY = "inbox_bulk"
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,15 @@ class Outcome:
     kind: str
     text: str
     order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BulkAsk:
+    """A bulk action waiting for its confirmation: approve or reject exactly ``items`` (order id, terms seen)."""
+
+    action: str
+    run_id: str
+    items: tuple[tuple[str, Terms], ...]
 
 
 def approvals_title(orders: Orders) -> str:
@@ -54,3 +66,39 @@ def outcome() -> Outcome | None:
 def open_order(order_id: str) -> None:
     """Open ``order_id`` in the detail view."""
     st.session_state[OPEN_KEY] = order_id
+
+
+def take_link() -> None:
+    """Keep the order of a deep link (``?order=<id>``, as notifications send) for the inbox to open, once: the
+    parameter leaves the address so a later click on another order is not undone by the next refresh."""
+    order_id = st.query_params.get("order")
+    if order_id:
+        st.session_state[LINK_KEY] = order_id
+        del st.query_params["order"]
+
+
+def open_link(orders: Orders, inbox: Inbox) -> None:
+    """Open the linked order in the detail view, or say what became of it when it no longer waits."""
+    order_id = st.session_state.pop(LINK_KEY, None)
+    if not order_id:
+        return
+    problem = link_problem(orders, inbox, order_id)
+    if problem:
+        set_outcome("warning", problem, order_id)
+    else:
+        open_order(order_id)
+
+
+def ask_bulk(action: str, run_id: str, items: tuple[tuple[str, Terms], ...]) -> None:
+    """Open the confirmation of a bulk action (the Approve all… / Reject all… buttons)."""
+    st.session_state[BULK_KEY] = BulkAsk(action, run_id, items)
+
+
+def close_bulk() -> None:
+    """Close the confirmation (confirmed or dismissed)."""
+    st.session_state.pop(BULK_KEY, None)
+
+
+def bulk_ask() -> BulkAsk | None:
+    """The bulk action waiting for confirmation, if any."""
+    return st.session_state.get(BULK_KEY)

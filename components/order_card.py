@@ -4,13 +4,22 @@ them), then re-quote, forecast, weight, anomalies, every check with failing rows
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
-import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from components.charts import Marker, candles_figure
 from components.context import console
-from components.views.inbox import checks_frame, checks_summary, forecast_text, terms_caption, time_left, weight_text
+from components.views.inbox import (
+    anomalies_frame,
+    checks_frame,
+    checks_summary,
+    forecast_text,
+    terms_caption,
+    time_left,
+    weight_text,
+)
 from services.core.numbers import exact
 from services.market_data.datasets import DatasetRef
 from services.market_data.ohlcv import approx_interval_ms
@@ -20,14 +29,10 @@ from services.trading.risk import Check
 FAIL_STYLE = "background-color: #fdecea; color: #b71c1c; font-weight: 600"
 
 
-def checks_table(checks: list[dict]) -> pd.DataFrame:
-    """Risk checks stored as dicts (a run's proposals) as a table."""
-    return checks_frame([Check(**c) for c in checks])
-
-
-def _marked(frame: pd.DataFrame):
-    """The check table with every failing row highlighted."""
-    return frame.style.apply(lambda row: [FAIL_STYLE if row["result"] == "FAIL" else ""] * len(row), axis=1)
+def checks_table(checks: Sequence[Check]) -> Styler:
+    """Risk checks as a table with every failing row highlighted (the inbox's open order, a run's proposals)."""
+    return checks_frame(list(checks)).style.apply(
+        lambda row: [FAIL_STYLE if row["result"] == "FAIL" else ""] * len(row), axis=1)
 
 
 def detail_header(line: InboxLine) -> None:
@@ -42,7 +47,7 @@ def _chart(line: InboxLine) -> None:
     if not order.dataset_ref:
         return
     ref = DatasetRef.parse(order.dataset_ref)
-    until = order.context.get("data_until_ms") or console().runtime.datasets.manifest(ref).last_ts
+    until = order.about.data_until_ms or console().runtime.datasets.manifest(ref).last_ts
     chart = console().charts.build(ref, until - 180 * approx_interval_ms(ref.interval), until)
     if chart.frame.empty:
         return
@@ -53,30 +58,30 @@ def _chart(line: InboxLine) -> None:
     st.plotly_chart(candles_figure(chart, [marker], height=280), width="stretch", key=f"chart_{order.id}")
 
 
-def detail_body(line: InboxLine, drift_bound: float) -> None:
+def detail_body(line: InboxLine, drift_bound: float | None) -> None:
     """Everything an approver needs about the open order below its actions."""
-    order, context = line.order, line.order.context
+    order, about = line.order, line.order.about
     requote, time_col, approvals = st.columns(3)
     quote = None if line.drift_pct is None else order.reference_price * (1 + line.drift_pct / 100)
     requote.metric("Re-quote", "n/a" if quote is None else exact(round(quote, 4)),
                    None if line.drift_pct is None else f"{line.drift_pct:+.2f}% since proposal",
-                   help=f"Approval is disabled beyond ±{drift_bound}% drift")
+                   help="The drift check is off (checksOff in the gate limits)" if drift_bound is None
+                   else f"Approval is disabled beyond ±{drift_bound}% drift")
     time_col.metric("Time left", time_left(order.seconds_left))
     approvals.metric("Approvals", f"{len(order.approved_by)}/{order.approvals_needed}")
-    for text in (forecast_text(context), weight_text(line)):
+    for text in (forecast_text(about.forecast), weight_text(line)):
         if text:
             st.markdown(text)
     summary = checks_summary(line.checks)
     (st.error if line.failing else st.success)(f"Risk gate now: {summary}")
-    st.dataframe(_marked(checks_frame(line.checks)), hide_index=True, width="stretch", key=f"checks_{order.id}")
-    anomalies = context.get("anomalies") or []
-    if anomalies:
+    st.dataframe(checks_table(line.checks), hide_index=True, width="stretch", key=f"checks_{order.id}")
+    if about.anomalies:
         st.caption("Anomalies the agent saw")
-        st.dataframe(pd.DataFrame(anomalies), hide_index=True, width="stretch", height=140)
-    own = order_rationale(str(context.get("rationale") or ""), order.symbol)
+        st.dataframe(anomalies_frame(about.anomalies), hide_index=True, width="stretch", height=140)
+    own = order_rationale(about.rationale, order.symbol)
     if own:
         st.caption(f"Rationale for {order.symbol}")
         st.text(own)  # LLM text: shown as plain text, never rendered as HTML/markdown
-    if context.get("trace_url"):
-        st.link_button("Trace in LangSmith", context["trace_url"])
+    if about.trace_url:
+        st.link_button("Trace in LangSmith", about.trace_url)
     _chart(line)

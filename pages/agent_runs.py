@@ -110,7 +110,7 @@ def _optimizer(run: GraphRun) -> None:
         st.dataframe(orders_frame(orders), hide_index=True, width="stretch")
     for order in orders:
         with st.expander(f"Risk checks: {order.side} {order.quantity:g} {order.symbol}"):
-            st.dataframe(checks_table([c.as_dict() for c in order.checks]), hide_index=True, width="stretch")
+            st.dataframe(checks_table(order.checks), hide_index=True, width="stretch")
 
 
 def _rationale(run: GraphRun) -> None:

@@ -3,7 +3,8 @@
 A compact list (one line per order, grouped by run) beside one open order with its actions at the top. Every
 button is an ``on_click`` callback with the terms drawn on the screen bound as its arguments, so the decision
 binds to what the operator saw even though the inbox re-reads the orders on every refresh; its outcome stays on
-screen until dismissed or replaced by the next action.
+screen until dismissed or replaced by the next action. A notification's link (``/approvals?order=<id>``) opens
+that order, or says what became of it when it no longer waits.
 """
 
 from __future__ import annotations
@@ -11,14 +12,25 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import console, current_actor, shows_errors
-from components.inbox_state import OPEN_KEY, dismiss_outcome, navigation_is_stale, open_order, outcome, set_outcome
+from components.inbox_state import (
+    OPEN_KEY,
+    BulkAsk,
+    ask_bulk,
+    bulk_ask,
+    close_bulk,
+    dismiss_outcome,
+    navigation_is_stale,
+    open_link,
+    open_order,
+    outcome,
+    set_outcome,
+    take_link,
+)
 from components.order_card import detail_body, detail_header
 from components.views.inbox import line_label, sent_rows
 from services.core.errors import NexusError
 from services.trading.inbox import Inbox, InboxLine, RunGroup, read_inbox
 from services.trading.terms import Stale, Terms
-
-BULK_KEY = "bulk"
 
 
 def _dispatch(run_id: str) -> None:
@@ -84,14 +96,6 @@ def _actions(line: InboxLine) -> None:
         st.caption(f"Approve is off: {line.blocked}.")
 
 
-def _ask_bulk(action: str, run_id: str, items: tuple[tuple[str, Terms], ...]) -> None:
-    st.session_state[BULK_KEY] = (action, run_id, items)
-
-
-def _close_bulk() -> None:
-    st.session_state.pop(BULK_KEY, None)
-
-
 def _bulk_decide(action: str, items: tuple[tuple[str, Terms], ...], reason: str) -> None:
     """Decide every listed order on the terms listed; the outcome names exactly what was done and what not."""
     orders, actor, done, problems = console().runtime.orders, current_actor(), [], []
@@ -111,8 +115,9 @@ def _bulk_decide(action: str, items: tuple[tuple[str, Terms], ...], reason: str)
     set_outcome("warning" if problems else "success", text)
 
 
-@st.dialog("Confirm", width="large", on_dismiss=_close_bulk)
-def _confirm_bulk(action: str, run_id: str, items: tuple[tuple[str, Terms], ...]) -> None:
+@st.dialog("Confirm", width="large", on_dismiss=close_bulk)
+def _confirm_bulk(ask: BulkAsk) -> None:
+    action, run_id, items = ask.action, ask.run_id, ask.items
     verb = "approve and send" if action == "approve" else "reject"
     st.write(f"You are about to **{verb}** exactly these {len(items)} order(s) of run {run_id}:")
     st.dataframe(sent_rows([seen for _id, seen in items]), hide_index=True, width="stretch")
@@ -120,7 +125,7 @@ def _confirm_bulk(action: str, run_id: str, items: tuple[tuple[str, Terms], ...]
     if st.button(f"Confirm: {verb} {len(items)}", type="primary", key=f"bulk_confirm_{action}"):
         _bulk_decide(action, items, reason)
         _dispatch(run_id)
-        _close_bulk()
+        close_bulk()
         st.rerun()
 
 
@@ -137,17 +142,17 @@ def _group(group: RunGroup, open_id: str) -> None:
         approve_all, reject_all = st.columns(2)
         approve_all.button("Approve all…", key=f"bulk_approve_{group.run_id}", width="stretch",
                            disabled=bool(group.bulk_blocked) or not can, help=group.bulk_blocked or None,
-                           on_click=_ask_bulk, args=("approve", group.run_id, items))
+                           on_click=ask_bulk, args=("approve", group.run_id, items))
         reject_all.button("Reject all…", key=f"bulk_reject_{group.run_id}", width="stretch", disabled=not can,
-                          on_click=_ask_bulk, args=("reject", group.run_id, items))
+                          on_click=ask_bulk, args=("reject", group.run_id, items))
         if group.bulk_blocked:
             st.caption(group.bulk_blocked)
         if group.rationale:
             with st.expander("Run rationale (written when the run proposed)"):
                 st.text(group.rationale)  # LLM text: plain text, never HTML/markdown
-    bulk = st.session_state.get(BULK_KEY)
-    if bulk and bulk[1] == group.run_id:  # stays open until confirmed or dismissed
-        _confirm_bulk(*bulk)
+    ask = bulk_ask()
+    if ask and ask.run_id == group.run_id:  # stays open until confirmed or dismissed
+        _confirm_bulk(ask)
 
 
 def _show_outcome() -> None:
@@ -162,6 +167,7 @@ def _show_outcome() -> None:
 def _inbox() -> None:
     orders = console().runtime.orders
     inbox = read_inbox(orders)
+    open_link(orders, inbox)
     _show_outcome()
     if inbox.kill_switch:
         st.error("Kill switch is ON: nothing can be approved or sent until an admin re-arms it.", icon="🛑")
@@ -192,5 +198,6 @@ def render() -> None:
     st.title("Approvals")
     st.caption("Every order the agents propose waits here. Approve, edit (quantity down, limit price) or reject "
                "with a reason; every decision is recorded with who and why.")
+    take_link()
     with shows_errors():
         st.fragment(_inbox, run_every=console().runtime.settings.inbox_refresh_seconds)()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from services.core.numbers import exact
+from services.trading.context import ContextAnomaly, ContextForecast
 from services.trading.inbox import InboxLine
 from services.trading.risk import Check
 from services.trading.terms import Terms
@@ -61,16 +62,15 @@ def weight_text(line: InboxLine) -> str:
     return f"Weight: {current:.1%} → **{after:.1%}**"
 
 
-def forecast_text(context: dict) -> str:
+def forecast_text(forecast: ContextForecast | None) -> str:
     """Expected return with its interval and whether the model beats the naive forecast ('' when none)."""
-    forecast = context.get("forecast") or {}
-    if not forecast:
+    if forecast is None or forecast.expected_return is None:
         return ""
-    lower, upper = forecast.get("lower"), forecast.get("upper")
-    text = f"expected return **{forecast.get('expected_return', 0):+.2%}** over {forecast.get('horizon', '?')} bars"
-    if lower is not None and upper is not None:
-        text += f", 90% interval [{lower:+.2%}, {upper:+.2%}]"
-    if forecast.get("beats_naive") is False:
+    horizon = "?" if forecast.horizon is None else forecast.horizon
+    text = f"expected return **{forecast.expected_return:+.2%}** over {horizon} bars"
+    if forecast.lower is not None and forecast.upper is not None:
+        text += f", 90% interval [{forecast.lower:+.2%}, {forecast.upper:+.2%}]"
+    if forecast.beats_naive is False:
         text += " · model does not beat the naive forecast, the optimizer used a shrunk value"
     return f"Forecast: {text}"
 
@@ -84,6 +84,12 @@ def checks_frame(checks: list[Check]) -> pd.DataFrame:
     return pd.DataFrame([{"check": c.name, "result": "pass" if c.passed else "FAIL", "value": _cell(c.value),
                           "limit": _cell(c.limit), "detail": c.detail} for c in checks],
                         columns=["check", "result", "value", "limit", "detail"])
+
+
+def anomalies_frame(anomalies: tuple[ContextAnomaly, ...]) -> pd.DataFrame:
+    """The anomalies the agent saw on the order's symbol, as a table."""
+    return pd.DataFrame([a.model_dump() for a in anomalies],
+                        columns=["time", "kind", "severity", "score", "detail"])
 
 
 def sent_rows(terms: list[Terms]) -> pd.DataFrame:

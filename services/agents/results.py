@@ -10,17 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
+from services.core.read_models import Number, ReadModel
+from services.trading.context import Weight
 from services.trading.risk import Check
-
-Number = float | None
-
-
-class ReadModel(BaseModel):
-    """Base of the read models: immutable, extra keys ignored."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 # --- progress, rationale, traces --------------------------------------------------------------------------------
@@ -83,7 +77,7 @@ class LoadedData(ReadModel):
     """What ``load_data`` read."""
 
     universe: tuple[DatasetRead, ...] = ()
-    dataset_versions: dict[str, str] = {}
+    dataset_versions: dict[str, str] = Field(default_factory=dict)
     calendar: Calendar | None = None
 
 
@@ -170,17 +164,10 @@ class AnomalyResult(ReadModel):
     """What ``anomaly`` found: events per symbol and the symbols a critical one leaves out (with why)."""
 
     anomalies: dict[str, tuple[Anomaly, ...]]
-    excluded: dict[str, str] = {}
+    excluded: dict[str, str] = Field(default_factory=dict)
 
 
 # --- optimizer and risk gate ----------------------------------------------------------------------------------
-class Weight(ReadModel):
-    """A symbol's share of equity now and after the proposed orders."""
-
-    current: float
-    target: float
-
-
 class ProposedOrder(ReadModel):
     """An order the optimizer proposes."""
 
@@ -241,7 +228,7 @@ class GateResult(ReadModel):
 class ApprovalResult(ReadModel):
     """The decisions the run resumed with (order id → decision as the orders table recorded it)."""
 
-    decisions: dict[str, Any] = {}
+    decisions: dict[str, Any] = Field(default_factory=dict)
 
 
 class ExecutedOrder(ReadModel):

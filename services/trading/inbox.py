@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from services.core import clock
-from services.core.errors import NexusError
+from services.core.errors import BadInput, NexusError
 from services.core.records import orders as orders_table
 from services.trading.orders import Order, Orders
-from services.trading.risk import Check
+from services.trading.risk import Check, GateLimits
 from services.trading.terms import Terms
 
 
@@ -45,13 +45,12 @@ class InboxLine:
     @property
     def weight(self) -> tuple[float, float] | None:
         """Portfolio weight of the symbol (now, after this order), scaled to the order's current quantity."""
-        weights = self.order.context.get("weights") or {}
-        if "current" not in weights or "target" not in weights:
+        weights = self.order.about.weights
+        if weights is None:
             return None
         proposed = self.order.proposed.get("quantity") or self.order.quantity
         share = self.order.quantity / proposed if proposed else 1.0
-        current = float(weights["current"])
-        return current, current + (float(weights["target"]) - current) * share
+        return weights.current, weights.current + (weights.target - weights.current) * share
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ class Inbox:
 
     groups: list[RunGroup]
     kill_switch: bool
-    drift_bound: float
+    drift_bound: float | None  # None when an admin turned the drift check off
     book_problem: str
 
     @property
@@ -96,14 +95,15 @@ def pending_count(orders: Orders) -> int:
             orders_table.c.status == "pending_approval", orders_table.c.expires_at > clock.now())).scalar() or 0)
 
 
-def _blocked(checks: list[Check], drift: float | None, bound: float, kill_switch: bool) -> str:
+def _blocked(checks: list[Check], drift: float | None, gate: GateLimits, kill_switch: bool) -> str:
+    """Why approve is off for one order ('' when it is on): the same rules ``Orders.approve`` enforces."""
     if kill_switch:
         return "the kill switch is on"
     failing = [c.name for c in checks if not c.passed]
     if failing:
         return "a risk check fails: " + ", ".join(failing)
-    if drift is not None and abs(drift) > bound:
-        return f"price drifted {drift:+.2f}% (bound ±{bound}%)"
+    if gate.drift_blocks(drift):
+        return f"price drifted {drift:+.2f}% (bound ±{gate.drift_bound}%)"
     return ""
 
 
@@ -137,13 +137,24 @@ def read_inbox(orders: Orders) -> Inbox:
             [Check(**c) for c in order.checks]
         drift = orders.drift_pct(order)
         runs.setdefault(order.run_id, []).append(
-            InboxLine(order, checks, drift, _blocked(checks, drift, gate.maxDriftPct, kill_switch)))
+            InboxLine(order, checks, drift, _blocked(checks, drift, gate, kill_switch)))
     groups = []
     for run_id, lines in runs.items():
-        context = lines[0].order.context
-        groups.append(RunGroup(run_id, lines, str(context.get("rationale") or ""), context.get("trace_url"),
-                               _bulk_blocked(lines, kill_switch)))
-    return Inbox(groups, kill_switch, gate.maxDriftPct, problem)
+        about = lines[0].order.about
+        groups.append(RunGroup(run_id, lines, about.rationale, about.trace_url, _bulk_blocked(lines, kill_switch)))
+    return Inbox(groups, kill_switch, gate.drift_bound, problem)
+
+
+def link_problem(orders: Orders, inbox: Inbox, order_id: str) -> str:
+    """'' when the order a link points to (``/approvals?order=<id>``) waits in ``inbox``; else what became of it."""
+    if inbox.line(order_id) is not None:
+        return ""
+    try:
+        order = orders.get(order_id)
+    except BadInput as error:
+        return f"The link points to {error}; nothing to open."
+    return (f"The linked order is no longer pending: it is {order.status} ({Terms.of(order).describe()}, last "
+            f"changed {order.updated_at:%Y-%m-%d %H:%M:%S} UTC).")
 
 
 def order_rationale(run_text: str, symbol: str) -> str:

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from sqlalchemy import Engine, func, insert, select, update
 
@@ -30,6 +31,7 @@ from services.core.errors import BadInput, Conflict, NexusError
 from services.core.numbers import exact
 from services.core.records import audit_log, orders, risk_policies
 from services.market_data.market_hours import open_by_symbol
+from services.trading.context import OrderContext
 from services.trading.execution.base import (
     ExecutionVenue,
     VenueOrder,
@@ -135,6 +137,11 @@ class Order:
     expires_at: datetime
     updated_at: datetime
     source: str = "agent-graph"  # who proposed it: the agent graph or an API client (POST /api/v1/proposals)
+
+    @cached_property
+    def about(self) -> OrderContext:
+        """The stored context (forecast, anomalies, weights, rationale, trace, proposer), typed, parsed once."""
+        return OrderContext.model_validate(self.context)
 
     @property
     def checks_pass(self) -> bool:
@@ -333,7 +340,7 @@ class Orders:
                 f"{c.name} {c.value} > {c.limit}" if isinstance(c.value, float) else f"{c.name}: {c.value}"
                 for c in failing))
         drift = self.drift_pct(order)
-        if drift is not None and gate.is_on("price drift") and abs(drift) > gate.maxDriftPct:
+        if gate.drift_blocks(drift):
             raise Conflict(f"approval refused: price drifted {drift:+.2f}% since the proposal "
                            f"(bound {gate.maxDriftPct}%); reject it or wait for a new proposal")
         if actor.name in order.approved_by:

@@ -130,7 +130,7 @@ def proposed_order(orders: Orders, token: AccessToken, order_id: str) -> Order:
         order = orders.get(order_id)
     except BadInput:
         order = None
-    if order is None or order.source == "agent-graph" or order.context.get("proposer") != token.owner:
+    if order is None or order.source == "agent-graph" or order.about.proposer != token.owner:
         raise NotYours(f"no order {order_id[:40]} among those proposed by {token.owner}")
     return order
 

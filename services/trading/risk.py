@@ -94,6 +94,15 @@ class GateLimits(_Strict):
         """False when an admin turned ``check`` (one of SWITCHABLE_CHECKS) off."""
         return check not in self.checksOff
 
+    @property
+    def drift_bound(self) -> float | None:
+        """The drift (in percent, either way) beyond which approval is refused; None when the check is off."""
+        return self.maxDriftPct if self.is_on("price drift") else None
+
+    def drift_blocks(self, drift_pct: float | None) -> bool:
+        """True when the re-quote ``drift_pct`` is beyond the bound and the drift check is on."""
+        return drift_pct is not None and self.drift_bound is not None and abs(drift_pct) > self.drift_bound
+
 
 DEFAULT_POLICY = {
     "version": "risk-policy.v1",

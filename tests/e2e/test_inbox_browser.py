@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
+from services.core.auth import local_operator
 from services.core.config import load_settings
 from services.runtime import Runtime
 from services.trading.orders import Proposal
@@ -33,10 +34,10 @@ def console(tmp_path_factory) -> Iterator[tuple[str, Runtime]]:
         runtime.engine.dispose()
 
 
-def propose_ibm(runtime: Runtime, quantity: float) -> str:
+def propose_ibm(runtime: Runtime, quantity: float, run_id: str = "run-e2e") -> str:
     price = runtime.prices.quote("IBM")
     assert price, "the sample IBM dataset is seeded at start"
-    (order,) = runtime.orders.propose("run-e2e", [Proposal(
+    (order,) = runtime.orders.propose(run_id, [Proposal(
         "ibm", "IBM", "buy", quantity, price, dataset_ref="sample/IBM/1d",
         checks=[Check("max order notional", True, round(quantity * price, 2), 1e6)],
         context={"rationale": "IBM: the optimizer raises the weight.", "weights": {"current": 0.0, "target": 0.05}})])
@@ -72,3 +73,16 @@ def test_approve_after_someone_else_edited_is_refused_with_the_new_terms(console
     order = runtime.orders.get(order_id)
     assert (order.status, order.quantity, order.approved_by) == ("pending_approval", 10, [])
     assert not [a for a in runtime.orders.audit(subject=order_id) if a.action in ("approve", "submit")]
+
+
+def test_a_notification_link_opens_its_order(console):
+    url, runtime = console
+    linked = propose_ibm(runtime, 3, "run-link-a")
+    propose_ibm(runtime, 4, "run-link-b")  # newer: the inbox would open it by default
+    decided = propose_ibm(runtime, 5, "run-link-c")
+    runtime.orders.reject(decided, local_operator("e2e-approver"), "not today")
+    with chromium_pages(1) as (page,):
+        page.goto(f"{url}/approvals?order={linked}")
+        expect(page.get_by_role("heading", name="BUY 3 IBM")).to_be_visible(timeout=60_000)
+        page.goto(f"{url}/approvals?order={decided}")
+        expect(page.get_by_text("no longer pending: it is rejected", exact=False)).to_be_visible(timeout=60_000)

@@ -182,3 +182,91 @@ def test_the_navigation_count_follows_a_decision(runtime):
     runtime.orders.propose("run-b", [ibm("late")])  # a new proposal while the inbox is open: the next refresh
     at.run()
     assert at.sidebar.markdown[0].value == "Approvals (1)"
+
+
+def _drift_check_off(runtime) -> None:
+    policy, gate = runtime.orders.policy()
+    runtime.orders.set_policy(policy.model_dump(exclude_none=True), {**gate.model_dump(), "checksOff": ["price drift"]},
+                              ALICE, "drift is expected today")
+
+
+def test_approve_follows_the_drift_switch_of_the_gate(runtime, page_app):
+    write_prices(runtime, "IBM", close=900.0)  # the re-quote is 11.6% above the proposal's 806.19
+    (order,) = runtime.orders.propose("run-d", [ibm(quantity=1)])
+    at = page_app("approvals")
+    at.run()
+    assert at.button(key=f"approve_{order.id}").disabled
+    assert "price drifted" in texts(at, "caption")
+    _drift_check_off(runtime)  # an admin lists "price drift" in checksOff
+    at.run()
+    assert not at.button(key=f"approve_{order.id}").disabled
+    assert not at.button(key="bulk_approve_run-d").disabled
+    at.button(key=f"approve_{order.id}").click().run()
+    assert not at.exception
+    assert runtime.orders.get(order.id).status == "filled"
+
+
+def _open(at) -> str:
+    """The heading of the order open in the detail view."""
+    return " | ".join(m.value for m in at.markdown if m.value.startswith("### "))
+
+
+def test_a_notification_link_opens_its_order_in_the_detail_view(runtime, page_app):
+    write_prices(runtime, "IBM", close=806.19)
+    (linked,) = runtime.orders.propose("run-a", [ibm("a", quantity=1)])
+    (newest,) = runtime.orders.propose("run-b", [ibm("b", quantity=2)])  # the inbox opens the newest by default
+    at = page_app("approvals")
+    at.query_params["order"] = linked.id
+    at.run()
+    assert not at.exception
+    assert _open(at) == "### BUY 1 IBM"
+    assert at.button(key=f"approve_{linked.id}")  # its actions are the ones on screen
+    at.run()  # the refresh keeps it open
+    assert _open(at) == "### BUY 1 IBM"
+    at.button(key=f"open_{newest.id}").click().run()  # the link does not pin the view
+    assert _open(at) == "### BUY 2 IBM"
+
+
+def test_a_link_to_an_order_no_longer_pending_says_what_became_of_it(runtime, page_app):
+    write_prices(runtime, "IBM", close=806.19)
+    (decided,) = runtime.orders.propose("run-a", [ibm("a", quantity=1)])
+    runtime.orders.reject(decided.id, ALICE, "too late")
+    runtime.orders.propose("run-b", [ibm("b", quantity=2)])
+    at = page_app("approvals")
+    at.query_params["order"] = decided.id
+    at.run()
+    assert not at.exception
+    shown = texts(at, "warning")
+    assert "no longer pending: it is rejected" in shown and "BUY 1 IBM market on paper" in shown
+    assert _open(at) == "### BUY 2 IBM"  # what still waits is shown as usual
+    at.run()
+    assert "no longer pending: it is rejected" in texts(at, "warning")  # stays until dismissed
+
+
+def test_a_link_to_an_unknown_order_says_so(inbox):
+    _runtime, _order, at = inbox
+    at.query_params["order"] = "no-such-order"
+    at.run()
+    assert not at.exception
+    assert "no order no-such-order" in texts(at, "warning")
+    assert _open(at) == "### BUY 23.1315 IBM"
+
+
+def test_the_detail_view_reads_the_orders_context_typed(runtime, page_app):
+    write_prices(runtime, "IBM", close=806.19)
+    context = {"forecast": {"expected_return": 0.012, "lower": -0.01, "upper": 0.03, "horizon": 5,
+                            "beats_naive": False},
+               "anomalies": [{"time": "2026-01-02", "kind": "jump", "severity": "warning", "score": 4.2,
+                              "detail": "close jumped"}],
+               "weights": {"current": 0.05, "target": 0.1}, "rationale": "IBM looks cheap.\n\nMSFT stays flat."}
+    runtime.orders.propose("run-a", [Proposal("c", "IBM", "buy", 1, 806.19, dataset_ref="sample/IBM/1d",
+                                              checks=[Check("max order notional", True, 806.19, 1e6)],
+                                              context=context)])
+    at = page_app("approvals")
+    at.run()
+    assert not at.exception
+    shown = " | ".join(m.value for m in at.markdown)
+    assert "Forecast: expected return **+1.20%** over 5 bars, 90% interval [-1.00%, +3.00%]" in shown
+    assert "does not beat the naive forecast" in shown and "Weight: 5.0% → **10.0%**" in shown
+    assert any(list(frame.value["kind"]) == ["jump"] for frame in at.dataframe if "kind" in frame.value)
+    assert "IBM looks cheap." in [t.value for t in at.text]  # this order's paragraph of the run's rationale

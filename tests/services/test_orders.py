@@ -217,3 +217,39 @@ def test_crash_between_submitting_and_the_answer_is_reconciled_without_a_second_
     assert runtime.orders.get(order.id).status in ("submitted", "filled")
     runtime.orders.submit_approved()
     assert fake.creations == 1
+
+
+def test_the_inbox_blocks_approve_on_drift_only_while_the_gate_checks_it(paper):
+    from services.trading.inbox import read_inbox
+
+    (moved,) = paper.orders.propose("run-1", [proposal(price=90.0)])  # stored close 100: +11% drift
+    (line,) = read_inbox(paper.orders).groups[0].lines
+    assert line.blocked.startswith("price drifted +11.11%")
+    policy, gate = paper.orders.policy()
+    paper.orders.set_policy(policy.model_dump(exclude_none=True), {**gate.model_dump(), "checksOff": ["price drift"]},
+                            ALICE, "drift is expected today")
+    inbox = read_inbox(paper.orders)
+    assert inbox.groups[0].lines[0].blocked == "" and inbox.groups[0].bulk_blocked == ""
+    assert inbox.drift_bound is None  # the detail view says drift does not block
+    assert paper.orders.approve(moved.id, ALICE).status == "approved"  # the service agrees with the button
+
+
+def test_an_orders_context_reads_as_typed_models(paper):
+    from services.trading.context import ContextAnomaly, Weight
+
+    context = {"forecast": {"expected_return": 0.012, "lower": -0.01, "upper": 0.03, "horizon": 5,
+                            "beats_naive": False, "added_later": "ignored"},
+               "anomalies": [{"time": "2026-01-02", "kind": "jump", "severity": "warning", "score": 4.2,
+                              "detail": "close jumped"}],
+               "weights": {"current": 0.05, "target": 0.1}, "rationale": "TEST looks cheap.", "trace_url": None,
+               "data_until_ms": 1_700_000_000_000}
+    (order,) = paper.orders.propose("run-1", [Proposal("c", "TEST", "buy", 1, 100.0, dataset_ref="sample/TEST/1d",
+                                                       context=context)])
+    about = paper.orders.get(order.id).about
+    assert about.forecast.beats_naive is False and about.forecast.horizon == 5
+    assert about.anomalies == (ContextAnomaly(time="2026-01-02", kind="jump", severity="warning", score=4.2,
+                                              detail="close jumped"),)
+    assert about.weights == Weight(current=0.05, target=0.1)
+    assert about.rationale == "TEST looks cheap." and about.data_until_ms == 1_700_000_000_000
+    bare = paper.orders.propose("run-2", [proposal("d")])[0].about  # what a proposer did not give is empty
+    assert bare.anomalies == () and bare.weights is None and bare.rationale == "" and bare.proposer is None

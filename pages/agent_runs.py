@@ -8,9 +8,19 @@ from components.charts import candles_figure
 from components.context import console, current_actor, needs_role, shows_errors
 from components.order_card import checks_table
 from components.run_charts import anomaly_markers, forecast_figure, weights_figure
-from components.views.runs import events_frame, metrics_frame, orders_frame, runs_frame, steps_frame, versions_frame
+from components.views.runs import (
+    SKILL_KEPT,
+    SKILL_KEPT_HELP,
+    events_frame,
+    metrics_frame,
+    orders_frame,
+    progress_text,
+    runs_frame,
+    steps_frame,
+    versions_frame,
+)
 from services.agents.run_store import FINAL, STATUSES, GraphRun
-from services.agents.runs import continue_run, get_run, list_runs, start_run
+from services.agents.runs import cancel_run, continue_run, get_run, list_runs, start_run
 from services.agents.state import RunParams
 from services.market_data.datasets import DatasetRef
 from services.market_data.ohlcv import approx_interval_ms
@@ -19,12 +29,20 @@ REFRESH_S = 2
 DEFAULT_UNIVERSE = ("sample/AAPL/1d", "sample/IBM/1d", "sample/MSFT/1d")
 
 
+def _default_universe(refs: list[str]) -> list[str]:
+    """The sample universe when it is stored, else the first three datasets of the first dataset's interval."""
+    if sample := [r for r in DEFAULT_UNIVERSE if r in refs]:
+        return sample
+    interval = refs[0].rsplit("/", 1)[-1] if refs else ""
+    return [r for r in refs if r.endswith(f"/{interval}")][:3]
+
+
 def _start() -> None:
     runtime = console().runtime
     refs = [str(e.ref) for e in runtime.datasets.catalog()]
     policy, gate = runtime.orders.policy()
     with st.expander("Start a run", expanded=not st.query_params.get("run")), st.form("start_run"):
-        universe = st.multiselect("Universe", refs, default=[r for r in DEFAULT_UNIVERSE if r in refs] or refs[:3],
+        universe = st.multiselect("Universe (datasets of one interval)", refs, default=_default_universe(refs),
                                   key="run_universe")
         left, middle, right = st.columns(3)
         horizon = left.number_input("Horizon (bars ahead)", 1, 250, 5, key="run_horizon")
@@ -47,7 +65,7 @@ def _start() -> None:
 
 
 def _steps(run: GraphRun) -> None:
-    st.progress(run.progress, text=f"{run.status.replace('_', ' ')} · {run.progress:.0%} of the nodes")
+    st.progress(run.progress, text=progress_text(run))
     st.dataframe(steps_frame(run), hide_index=True, width="stretch",
                  column_config={"seconds": st.column_config.NumberColumn(format="%.2f")})
 
@@ -67,8 +85,9 @@ def _predictor(run: GraphRun) -> None:
         return
     percent = st.column_config.NumberColumn(format="percent")
     st.dataframe(metrics_frame(result.forecasts), hide_index=True, width="stretch",
-                 column_config={c: percent for c in ("expected return", "lower", "upper", "raw model", "hit rate",
-                                                     "coverage")})
+                 column_config={SKILL_KEPT: st.column_config.NumberColumn(format="%.2f", help=SKILL_KEPT_HELP),
+                                **{c: percent for c in ("expected return", "lower", "upper", "raw model", "hit rate",
+                                                        "coverage")}})
     bar_ms = approx_interval_ms(DatasetRef.parse(run.universe[0]).interval)
     columns = st.columns(min(3, len(result.forecasts)))
     for index, (symbol, forecast) in enumerate(result.forecasts.items()):
@@ -145,6 +164,9 @@ def _run(run_id: str) -> None:
             _steps(run)
         else:
             _live_steps(run.id, run.status)
+            if st.button("Cancel run", key="run_cancel", **needs_role("trader", "stops after the node running now")):
+                cancel_run(console().runtime, run.id, current_actor())
+                st.rerun()
         if run.error:
             st.error(run.error, icon="⛔")
             if run.status in ("failed", "cancelled") and st.button("Continue from the last checkpoint",

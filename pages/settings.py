@@ -12,12 +12,12 @@ import streamlit as st
 
 from components.context import console, current_actor, shows_errors
 from components.views.orders import audit_frame
+from components.views.risk_policy import FIELDS, PolicyForm, edited_documents
 from services.core import clock
 from services.core.auth import ROLES
-from services.core.errors import BadInput
 from services.core.tokens import SCOPES, AccessToken
 from services.ops.health import configuration_view, health_report
-from services.trading.risk import SWITCHABLE_CHECKS
+from services.trading.risk import ACTIONS, SWITCHABLE_CHECKS
 
 
 def _integrations() -> None:
@@ -42,32 +42,47 @@ def _configuration() -> None:
                  height=360)
 
 
+def _policy_numbers(where: str, stored: dict, editable: bool) -> dict[str, float]:
+    fields = [f for f in FIELDS if f.where == where]
+    columns = st.columns(3)
+    return {f.key: columns[index % 3].number_input(f.title, min_value=0.0, value=f.shown(float(stored[f.name])),
+                                                   key=f.key, disabled=not editable, format="%g",
+                                                   help=f"{f.help} ({f.name})".lstrip(" "))
+            for index, f in enumerate(fields)}
+
+
 def _risk_policy() -> None:
     orders, actor = console().runtime.orders, current_actor()
     policy, gate = orders.policy()
-    st.write("**risk-policy.v1** (validated strictly: no unknown fields, no type coercion, v1 only)")
-    text = st.text_area("Policy (JSON)", json.dumps(policy.model_dump(exclude_none=True), indent=2), height=300,
-                        key="policy_json", disabled=not actor.can("admin"))
+    admin = actor.can("admin")
+    st.write("**Risk policy** (risk-policy.v1, validated strictly)")
+    left, right = st.columns(2)
+    mode = left.selectbox("Mode", ["enforced", "advisory"], index=["enforced", "advisory"].index(policy.mode),
+                          key="policy_mode", disabled=not admin,
+                          help="advisory: breaches are reported, only the kill switch and the anomaly gate block")
+    enabled = right.toggle("Kill switch armed", value=policy.killSwitch.enabled, key="policy_kill_enabled",
+                           disabled=not admin, help="currently " + ("ON: every submission halted" if
+                                                                   policy.killSwitch.triggered else "off"))
+    numbers = _policy_numbers("limits", policy.limits.model_dump(), admin)
+    actions = st.multiselect("Actions on breach", list(ACTIONS), default=policy.actionsOnBreach, key="policy_actions",
+                             disabled=not admin)
     st.write("**Gate limits** of the console")
-    values = {}
-    columns = st.columns(3)
-    limits = {name: value for name, value in gate.model_dump().items() if name != "checksOff"}
-    for index, (name, value) in enumerate(limits.items()):
-        values[name] = columns[index % 3].number_input(name, value=float(value), key=f"gate_{name}",
-                                                       disabled=not actor.can("admin"), format="%g")
-    values["checksOff"] = st.multiselect(
+    numbers |= _policy_numbers("gate", gate.model_dump(), admin)
+    checks_off = st.multiselect(
         "Checks turned off (explicit and audited; the kill switch and the anomaly gate always apply)",
-        SWITCHABLE_CHECKS, default=gate.checksOff, key="gate_checksOff", disabled=not actor.can("admin"))
-    reason = st.text_input("Reason for the change (required)", key="policy_reason",
-                           disabled=not actor.can("admin"))
-    if st.button("Save risk policy", type="primary", key="policy_save", disabled=not actor.can("admin"),
-                 help=None if actor.can("admin") else "admin role needed"):
+        SWITCHABLE_CHECKS, default=gate.checksOff, key="gate_checksOff", disabled=not admin)
+    text = None
+    if admin:
+        with st.expander("Policy as JSON (risk-policy.v1)"):
+            text = st.text_area("Policy (JSON)", json.dumps(policy.model_dump(exclude_none=True), indent=2),
+                                height=300, key="policy_json",
+                                help="edit the policy here or on the form, not both; the gate limits stay on the form")
+    reason = st.text_input("Reason for the change (required)", key="policy_reason", disabled=not admin)
+    if st.button("Save risk policy", type="primary", key="policy_save", disabled=not admin,
+                 help=None if admin else "admin role needed"):
         with shows_errors():
-            try:
-                document = json.loads(text)
-            except json.JSONDecodeError as error:
-                raise BadInput(f"the policy is not valid JSON: {error}") from None
-            orders.set_policy(document, values, actor, reason)
+            form = PolicyForm(numbers, mode, actions, enabled, checks_off)
+            orders.set_policy(*edited_documents(policy, gate, form, text), actor, reason)
             st.success("Risk policy saved and audited.")
     st.write("**Changes**")
     st.dataframe(audit_frame(orders.audit(subject="risk-policy", limit=50)), hide_index=True, width="stretch")

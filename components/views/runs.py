@@ -8,6 +8,31 @@ from services.agents.results import Anomaly, CheckedOrder, SymbolForecast
 from services.agents.run_store import GraphRun
 from services.agents.state import NODES
 
+#: the predictor's shrinkage factor, named for what it is: the share of the model's forecast that validation
+#: supports (1 = the forecast as the model made it, 0 = shrunk all the way to the random walk's zero return)
+SKILL_KEPT = "skill kept"
+SKILL_KEPT_HELP = ("Share of the model's forecast kept after walk-forward validation: 1 = published as the model "
+                   "made it, 0 = fully shrunk to the random walk (zero expected return). "
+                   "Expected return = skill kept × raw model.")
+
+
+def progress_text(run: GraphRun) -> str:
+    """The progress bar's caption: where the run is, and for a failed or cancelled run which node stopped and why."""
+    done = sum(1 for n in NODES if run.step(n).status in ("done", "skipped"))
+    count = f"{done} of {len(NODES)} nodes done"
+    status = _words(run.status)
+    if run.status in ("failed", "cancelled"):
+        stopped = next((n for n in NODES if run.step(n).status == "failed"), None)
+        where = f"at {_words(stopped)}" if stopped else "before any node ran" if not done else "between nodes"
+        why = (run.step(stopped).message if stopped else "") or run.error or "no reason recorded"
+        return f"{status} {where} ({count}): {why}"
+    current = next((n for n in NODES if run.step(n).status in ("running", "waiting")), None)
+    return f"{status} · {_words(current)} ({count})" if current else f"{status} ({count})"
+
+
+def _words(name: str) -> str:
+    return name.replace("_", " ")
+
 
 def _time(ms: int | None) -> pd.Timestamp:
     return pd.Timestamp(ms, unit="ms", tz="UTC") if ms is not None else pd.NaT
@@ -35,7 +60,7 @@ def metrics_frame(forecasts: dict[str, SymbolForecast]) -> pd.DataFrame:
     """Forecast, interval and walk-forward metrics against the naive (random-walk) forecast, per symbol."""
     return pd.DataFrame([
         {"symbol": s, "expected return": f.expected_return, "lower": f.lower, "upper": f.upper,
-         "raw model": f.model_return, "shrinkage": f.shrinkage, "RMSE": f.metrics.rmse,
+         "raw model": f.model_return, SKILL_KEPT: f.shrinkage, "RMSE": f.metrics.rmse,
          "RMSE naive": f.metrics.rmse_naive, "RMSE ratio": f.metrics.rmse_ratio, "hit rate": f.metrics.hit_rate,
          "coverage": f.metrics.interval_coverage, "beats naive": f.beats_naive, "note": f.note}
         for s, f in forecasts.items()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from services.agents.deps import AgentServices
 from services.agents.run_store import ACTIVE, GraphRun, RunStore
 from services.agents.state import RunParams
+from services.agents.universe import check_one_interval
 from services.core.auth import Actor
 from services.core.errors import Conflict, NexusError
 from services.jobs.queue import JobCancelled, JobContext, JobHandedBack
@@ -34,6 +35,7 @@ def start_run(runtime: AgentServices, params: RunParams, actor: Actor, inline: b
     """Record a run for ``actor`` (a trader) and queue its job; with ``inline``, also run the job in this process
     now (CLI ``--wait``)."""
     actor.require("trader", "start agent runs")
+    check_one_interval(params.refs)  # refused before anything is recorded or queued
     store = store_of(runtime)
     run = store.create(str(uuid.uuid4()), params, actor.name)
     _submit(runtime, store, run.id, "start", actor.name, inline)

@@ -82,6 +82,14 @@ class Universe:
                 "bars_per_year": self.bars_per_year}
 
 
+def check_one_interval(refs: tuple[DatasetRef, ...]) -> None:
+    """BadInput naming each interval and its datasets when ``refs`` mix intervals (a run needs one calendar)."""
+    intervals = sorted({r.interval for r in refs})
+    if len(intervals) > 1:
+        groups = "; ".join(f"{i}: {', '.join(str(r) for r in refs if r.interval == i)}" for i in intervals)
+        raise BadInput(f"the universe mixes intervals ({groups}): choose datasets of one interval")
+
+
 def load_universe(datasets: Datasets, refs: tuple[DatasetRef, ...], lookback: int,
                   expected_versions: dict[str, str] | None = None) -> Universe:
     """Read each dataset once (one version) and keep the last ``lookback`` bars their calendars share.
@@ -92,9 +100,7 @@ def load_universe(datasets: Datasets, refs: tuple[DatasetRef, ...], lookback: in
     """
     if not refs:
         raise BadInput("the universe is empty: choose at least one dataset (exchange/SYMBOL/interval)")
-    intervals = sorted({r.interval for r in refs})
-    if len(intervals) > 1:
-        raise BadInput(f"the universe mixes intervals ({', '.join(intervals)}): choose datasets of one interval")
+    check_one_interval(refs)
     frames, versions, close_only = {}, {}, {}
     for ref in refs:
         manifest = datasets.manifest(ref)

@@ -46,6 +46,7 @@ from services.trading.risk import (
     GateLimits,
     OrderIntent,
     RiskPolicy,
+    check_bounds,
     evaluate,
     parse_gate,
     parse_policy,
@@ -220,8 +221,9 @@ class Orders:
         actor.require("admin", "change the risk policy")
         if not isinstance(reason, str) or not reason.strip():
             raise BadInput("say why the risk policy changes (a reason is required)")
-        new_policy, new_gate = parse_policy(policy), parse_gate(gate)
         old_policy, old_gate = self.policy()
+        check_bounds(policy, gate, (old_policy, old_gate))
+        new_policy, new_gate = parse_policy(policy), parse_gate(gate)
         with self.engine.begin() as connection:
             connection.execute(insert(risk_policies).values(
                 policy=new_policy.model_dump(exclude_none=True), gate=new_gate.model_dump(), actor=actor.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Literal
@@ -66,7 +67,8 @@ class RiskPolicy(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> RiskPolicy:
         if self.limits.maxPositionNotionalUsd > self.limits.maxNotionalUsd:
-            raise ValueError("maxPositionNotionalUsd must not exceed maxNotionalUsd")
+            raise ValueError("maxPositionNotionalUsd (position cap) must not exceed maxNotionalUsd (order cap): "
+                             "lower the position cap first, or raise the order cap")
         if len(set(self.actionsOnBreach)) != len(self.actionsOnBreach):
             raise ValueError("actionsOnBreach must not repeat an action")
         return self
@@ -112,6 +114,59 @@ DEFAULT_POLICY = {
     "killSwitch": {"enabled": True, "triggered": False},
     "actionsOnBreach": list(ACTIONS),
 }
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Two limits that must stay ordered: ``low`` (in ``where``) never above ``high``."""
+
+    where: Literal["limits", "gate"]
+    low: str
+    low_label: str
+    high: str
+    high_label: str
+    unit: str
+
+    def _shown(self, value: float) -> str:
+        return f"{value:,.0f} {self.unit}" if self.unit == "USD" else f"{value:g} {self.unit}"
+
+    def problem(self, new: dict, old: dict | None) -> str | None:
+        """What is wrong with ``new`` (``{"limits": …, "gate": …}``) and which limit to change first; None when
+        the pair is ordered (or not both numbers: the strict validation reports those)."""
+        section, before = new.get(self.where), (old or {}).get(self.where) or {}
+        if not isinstance(section, dict):
+            return None
+        low, high = section.get(self.low), section.get(self.high)
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (low, high)):
+            return None
+        if low <= high:
+            return None
+        names = (f"{self.low_label} ({self.low})", f"{self.high_label} ({self.high})")
+        said = f"the {names[0]} {self._shown(low)} would exceed the {names[1]} {self._shown(high)}"
+        if before.get(self.low) == low:  # only the upper bound moved: the lower one has to come down first
+            return f"{said}: lower the {names[0]} to at most {self._shown(high)} first (or in the same change)"
+        if before.get(self.high) == high:  # only the lower bound moved: make room above it first
+            return f"{said}: raise the {names[1]} to at least {self._shown(low)} first (or in the same change)"
+        return f"{said}: lower the {names[0]} or raise the {names[1]}"
+
+
+#: limit pairs a change must keep ordered (the first is risk-policy.v1's own rule)
+BOUNDS = (
+    Bound("limits", "maxPositionNotionalUsd", "position cap", "maxNotionalUsd", "order cap", "USD"),
+    Bound("gate", "maxPositionWeight", "max position weight", "maxGrossExposure", "max gross exposure",
+          "× equity"),
+)
+
+
+def check_bounds(policy: dict, gate: dict, before: tuple[RiskPolicy, GateLimits] | None = None) -> None:
+    """BadInput naming every limit pair ``policy``/``gate`` leave out of order, and which limit to change first
+    (judged against ``before``, the policy in force)."""
+    new = {"limits": (policy or {}).get("limits") if isinstance(policy, dict) else None,
+           "gate": gate if isinstance(gate, dict) else None}
+    old = None if before is None else {"limits": before[0].limits.model_dump(), "gate": before[1].model_dump()}
+    problems = [p for p in (b.problem(new, old) for b in BOUNDS) if p]
+    if problems:
+        raise BadInput(f"inconsistent risk limits: {'; '.join(problems)}; nothing was changed")
 
 
 def _validated(model: type[_Strict], document: dict, what: str, whole: str):

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from services.agents.runs import start_run
-from services.core.auth import local_operator
-from tests.support.universe import FAST, params, universe
+from services.agents.runs import cancel_run, get_run, list_runs, start_run
+from services.agents.state import RunParams
+from services.core.auth import Actor, local_operator
+from services.core.errors import BadInput, PermissionDenied
+from tests.support.universe import FAST, candles, params, universe
+
+
+def write_interval(runtime, symbol: str, interval: str) -> str:
+    """Store a seeded dataset ``test/SYMBOL/interval``; return its ref."""
+    from services.market_data.datasets import DatasetRef
+
+    ref = DatasetRef.of("test", symbol, interval)
+    runtime.datasets.write(ref, candles(9), replace_overlap=True)
+    return str(ref)
 
 
 @pytest.fixture
@@ -63,3 +74,86 @@ def test_approving_a_runs_orders_in_the_inbox_completes_the_run(seeded, page_app
     at.query_params["run"] = run.id
     at.run()
     assert any("3 order(s) decided and processed: 3 filled" in s.value for s in at.success)
+
+
+def test_shrinkage_is_labelled_for_what_it_means(seeded, page_app):
+    runtime, refs = seeded
+    run = start_run(runtime, params(refs), local_operator("tester"))
+    at = page_app("agent_runs", timeout=120)
+    at.query_params["run"] = run.id
+    at.run()
+    metrics = next(d.value for d in at.dataframe if "RMSE ratio" in d.value.columns)
+    assert "shrinkage" not in metrics.columns and "skill kept" in metrics.columns
+    assert metrics["skill kept"].between(0, 1).all()
+
+
+def test_a_failed_runs_progress_says_what_failed(seeded, page_app, monkeypatch):
+    runtime, refs = seeded
+    from services.agents import nodes
+
+    def changed(*args, **kwargs):
+        raise BadInput("dataset test/BBB/1d changed while the run read it")
+
+    monkeypatch.setattr(nodes, "detect_universe", changed)
+    run = start_run(runtime, params(refs), local_operator("tester"))
+    assert run.status == "failed"
+    at = page_app("agent_runs", timeout=120)
+    at.query_params["run"] = run.id
+    at.run()
+    assert not at.exception, at.exception
+    (bar,) = at.get("progress")
+    assert "of the nodes" not in bar.proto.text
+    assert "anomaly" in bar.proto.text and "dataset test/BBB/1d changed" in bar.proto.text
+
+
+def test_a_universe_mixing_intervals_is_refused_in_the_form(seeded, page_app):
+    runtime, refs = seeded
+    hourly = write_interval(runtime, "DDD", "1h")
+    at = page_app("agent_runs", timeout=120)
+    at.run()
+    assert at.multiselect(key="run_universe").value == list(refs)  # the default keeps to one interval
+    at.multiselect(key="run_universe").select(hourly)
+    next(b for b in at.button if b.label == "Start run").click().run()
+    assert not at.exception, at.exception
+    assert any("mixes intervals" in e.value and "1h" in e.value for e in at.error)
+    assert not list_runs(runtime) and not at.query_params.get("run")
+
+
+def test_a_universe_mixing_intervals_is_refused_by_the_service(seeded):
+    runtime, refs = seeded
+    hourly = write_interval(runtime, "DDD", "1h")
+    with pytest.raises(BadInput, match="mixes intervals"):
+        start_run(runtime, RunParams((*refs, hourly)), local_operator("tester"))
+    assert not list_runs(runtime)
+
+
+def test_a_queued_or_running_run_has_a_cancel_button(seeded, page_app):
+    runtime, refs = seeded
+    runtime.queue.immediate = False  # no worker: the run stays queued
+    run = start_run(runtime, params(refs), local_operator("tester"))
+    at = page_app("agent_runs", timeout=120)
+    at.query_params["run"] = run.id
+    at.run()
+    assert not at.exception, at.exception
+    at.button(key="run_cancel").click().run()
+    assert not at.exception, at.exception
+    assert get_run(runtime, run.id).status == "cancelled"
+    assert runtime.jobs.get(run.job_id).status == "cancelled"
+    assert not [b for b in at.button if b.key == "run_cancel"]
+
+
+def test_only_traders_see_an_enabled_cancel_button(make_runtime, page_app):
+    runtime = make_runtime(role_traders="tom@x.io", role_approvers="eve@x.io", **FAST)
+    refs = universe(runtime)
+    runtime.queue.immediate = False
+    run = start_run(runtime, params(refs), local_operator("tester"))
+    at = page_app("agent_runs", timeout=120)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost/oauth2callback", "cookie_secret": "x"}
+    at.user = {"is_logged_in": True, "email": "eve@x.io", "name": "Eve"}
+    at.query_params["run"] = run.id
+    at.run()
+    assert not at.exception, at.exception
+    assert at.button(key="run_cancel").disabled
+    with pytest.raises(PermissionDenied):
+        cancel_run(runtime, run.id, Actor("eve@x.io", frozenset({"viewer", "approver"})))
+    assert get_run(runtime, run.id).status == "queued"

@@ -126,3 +126,62 @@ def test_notifications_tab_shows_each_channel_and_sends_a_test_message(make_runt
         assert list(channels["channel"]) == ["JSON #1"] and channels["last delivery"].notna().all()
         shown = " ".join(str(d.value.to_dict()) for d in at.dataframe) + " ".join(m.value for m in at.markdown)
         assert webhook.apprise_url not in shown and str(webhook.url.rsplit(":", 1)[1]) not in shown
+
+
+def test_admin_edits_the_policy_on_a_form_with_names_and_units(runtime, page_app):
+    at = page_app("settings")
+    at.run()
+    order_cap = at.number_input(key="policy_maxNotionalUsd")
+    assert order_cap.label == "Max order notional (USD)" and order_cap.value == 1_000_000.0
+    weight = at.number_input(key="gate_maxPositionWeight")
+    assert weight.label == "Max position weight (% of equity)" and weight.value == 25.0
+    at.number_input(key="policy_maxNotionalUsd").set_value(500_000.0)
+    at.number_input(key="gate_maxPositionWeight").set_value(40.0)
+    at.selectbox(key="policy_mode").select("advisory")
+    at.text_input(key="policy_reason").input("quarterly review")
+    at.button(key="policy_save").click().run()
+    assert not at.exception and any("saved" in s.value for s in at.success), [e.value for e in at.error]
+    policy, gate = runtime.orders.policy()
+    assert policy.limits.maxNotionalUsd == 500_000.0 and policy.mode == "advisory" and gate.maxPositionWeight == 0.4
+    assert policy.limits.maxPositionNotionalUsd == 250_000.0 and gate.maxGrossExposure == 1.0  # untouched
+
+
+def test_tightening_the_order_cap_below_the_position_cap_says_which_to_change_first(runtime, page_app):
+    at = page_app("settings")
+    at.run()
+    at.number_input(key="policy_maxNotionalUsd").set_value(200_000.0)
+    at.text_input(key="policy_reason").input("smaller orders")
+    at.button(key="policy_save").click().run()
+    assert any("lower the position cap (maxPositionNotionalUsd) to at most 200,000 USD first" in e.value
+               for e in at.error)
+    assert not runtime.orders.audit(subject="risk-policy")
+    at.number_input(key="policy_maxPositionNotionalUsd").set_value(200_000.0)
+    at.button(key="policy_save").click().run()
+    assert any("saved" in s.value for s in at.success)
+    assert runtime.orders.policy()[0].limits.maxNotionalUsd == 200_000.0
+
+
+def test_the_json_is_in_an_expander_and_cannot_be_edited_together_with_the_form(runtime, page_app):
+    at = page_app("settings")
+    at.run()
+    assert any(e.label == "Policy as JSON (risk-policy.v1)" for e in at.expander)
+    document = json.loads(at.text_area(key="policy_json").value)
+    document["limits"]["maxDailyLossUsd"] = 50_000.0
+    at.text_area(key="policy_json").input(json.dumps(document))
+    at.number_input(key="policy_maxDrawdownPct").set_value(10.0)
+    at.text_input(key="policy_reason").input("both")
+    at.button(key="policy_save").click().run()
+    assert any("both on the form and in the JSON" in e.value for e in at.error)
+    assert not runtime.orders.audit(subject="risk-policy")
+
+
+def test_a_viewer_sees_the_policy_on_the_form_but_no_json_and_cannot_save(make_runtime, page_app):
+    make_runtime(role_approvers="eve@x.io", role_admins="boss@x.io")
+    at = page_app("settings")
+    at.secrets["auth"] = {"redirect_uri": "http://localhost/oauth2callback", "cookie_secret": "x"}
+    at.user = {"is_logged_in": True, "email": "eve@x.io", "name": "Eve"}
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="policy_maxNotionalUsd").disabled
+    assert not [t for t in at.text_area if t.key == "policy_json"]
+    assert at.button(key="policy_save").disabled

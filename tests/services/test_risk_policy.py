@@ -108,3 +108,31 @@ def test_price_drift_off_lets_a_drifted_order_be_approved(paper):
     policy, gate = _documents(paper)
     orders.set_policy(policy, {**gate, "checksOff": ["price drift"]}, ADMIN, "stale reference prices today")
     assert orders.approve(order.id, ADMIN).status == "approved"
+
+
+def test_tightening_the_order_cap_below_the_position_cap_says_to_lower_the_position_cap_first(runtime):
+    policy, gate = _documents(runtime)  # order cap 1,000,000 USD, position cap 250,000 USD
+    policy["limits"]["maxNotionalUsd"] = 200_000.0
+    with pytest.raises(BadInput, match=r"lower the position cap \(maxPositionNotionalUsd\) to at most 200,000 USD "
+                                       r"first.*nothing was changed"):
+        runtime.orders.set_policy(policy, gate, ADMIN, "tighter")
+    policy["limits"]["maxPositionNotionalUsd"] = 200_000.0  # both in the same change: consistent
+    runtime.orders.set_policy(policy, gate, ADMIN, "tighter")
+    assert runtime.orders.policy()[0].limits.maxNotionalUsd == 200_000.0
+
+
+def test_raising_the_position_cap_above_the_order_cap_says_to_raise_the_order_cap_first(runtime):
+    policy, gate = _documents(runtime)
+    policy["limits"]["maxPositionNotionalUsd"] = 2_000_000.0
+    with pytest.raises(BadInput, match=r"raise the order cap \(maxNotionalUsd\) to at least 2,000,000 USD first"):
+        runtime.orders.set_policy(policy, gate, ADMIN, "bigger")
+    assert not runtime.orders.audit(subject="risk-policy")
+
+
+def test_a_position_weight_above_the_gross_exposure_is_refused_naming_both(runtime):
+    policy, gate = _documents(runtime)  # weight 0.25, gross 1.0
+    gate["maxGrossExposure"] = 0.2
+    with pytest.raises(BadInput, match=r"lower the max position weight \(maxPositionWeight\) to at most 0.2 × "
+                                       r"equity first"):
+        runtime.orders.set_policy(policy, gate, ADMIN, "less exposure")
+    assert not runtime.orders.audit(subject="risk-policy")

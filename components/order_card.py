@@ -10,7 +10,15 @@ import streamlit as st
 
 from components.charts import Marker, candles_figure
 from components.context import console
-from components.views.inbox import checks_frame, checks_summary, forecast_text, terms_caption, time_left, weight_text
+from components.views.inbox import (
+    checks_frame,
+    checks_summary,
+    forecast_text,
+    news_lines,
+    terms_caption,
+    time_left,
+    weight_text,
+)
 from services.core.numbers import exact
 from services.market_data.datasets import DatasetRef
 from services.market_data.ohlcv import approx_interval_ms
@@ -53,6 +61,12 @@ def _chart(line: InboxLine) -> None:
     st.plotly_chart(candles_figure(chart, [marker], height=280), width="stretch", key=f"chart_{order.id}")
 
 
+def _news(context: dict) -> None:
+    """News sentiment, matched lessons and the weight tilt the run saw (plain text: headlines are not ours)."""
+    for text in news_lines(context):
+        st.text(text)
+
+
 def detail_body(line: InboxLine, drift_bound: float) -> None:
     """Everything an approver needs about the open order below its actions."""
     order, context = line.order, line.order.context
@@ -66,6 +80,7 @@ def detail_body(line: InboxLine, drift_bound: float) -> None:
     for text in (forecast_text(context), weight_text(line)):
         if text:
             st.markdown(text)
+    _news(context)
     summary = checks_summary(line.checks)
     (st.error if line.failing else st.success)(f"Risk gate now: {summary}")
     st.dataframe(_marked(checks_frame(line.checks)), hide_index=True, width="stretch", key=f"checks_{order.id}")

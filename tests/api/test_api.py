@@ -13,7 +13,7 @@ import pytest
 
 from api.app import standalone
 from services.core.auth import local_operator
-from tests.api.conftest import ADMIN, DAILY_REF, MINUTE_REF, START_MS, Client
+from tests.support.api import ADMIN, DAILY_REF, MINUTE_REF, START_MS, Client
 
 RANGE = {"dataset": str(MINUTE_REF), "start": "2024-01-01", "end": "2024-01-02"}
 
@@ -138,7 +138,7 @@ def test_etag_of_the_dataset_version_and_304(client, api_runtime, tokens):
     assert again.status_code == 304 and not again.content
     other_format = client.get("/api/v1/candles", params={**RANGE, "format": "csv"}, token=tokens["reader"])
     assert other_format.headers["ETag"] != etag
-    from tests.api.conftest import write_minutes
+    from tests.support.api import write_minutes
 
     write_minutes(api_runtime, days=4)  # a new version of the dataset
     changed = client.get("/api/v1/candles", params=RANGE, headers={

@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import standalone
-from tests.api.conftest import ADMIN, write_daily, write_minutes
+from tests.support.api import ADMIN, write_daily, write_minutes
 
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", standalone(rate_limit_per_minute=0))
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,

@@ -16,6 +16,7 @@ from components.views.inbox import (
     checks_frame,
     checks_summary,
     forecast_text,
+    news_lines,
     terms_caption,
     time_left,
     weight_text,
@@ -23,6 +24,7 @@ from components.views.inbox import (
 from services.core.numbers import exact
 from services.market_data.datasets import DatasetRef
 from services.market_data.ohlcv import approx_interval_ms
+from services.trading.context import OrderContext
 from services.trading.inbox import InboxLine, order_rationale
 from services.trading.risk import Check
 
@@ -58,6 +60,12 @@ def _chart(line: InboxLine) -> None:
     st.plotly_chart(candles_figure(chart, [marker], height=280), width="stretch", key=f"chart_{order.id}")
 
 
+def _news(about: OrderContext) -> None:
+    """News sentiment, matched lessons and the weight tilt the run saw (plain text: headlines are not ours)."""
+    for text in news_lines(about):
+        st.text(text)
+
+
 def detail_body(line: InboxLine, drift_bound: float | None) -> None:
     """Everything an approver needs about the open order below its actions."""
     order, about = line.order, line.order.about
@@ -72,6 +80,7 @@ def detail_body(line: InboxLine, drift_bound: float | None) -> None:
     for text in (forecast_text(about.forecast), weight_text(line)):
         if text:
             st.markdown(text)
+    _news(about)
     summary = checks_summary(line.checks)
     (st.error if line.failing else st.success)(f"Risk gate now: {summary}")
     st.dataframe(checks_table(line.checks), hide_index=True, width="stretch", key=f"checks_{order.id}")

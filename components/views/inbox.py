@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from services.agents.results import SymbolContext
 from services.core.numbers import exact
-from services.trading.context import ContextAnomaly, ContextForecast
+from services.trading.context import ContextAnomaly, ContextForecast, OrderContext
 from services.trading.inbox import InboxLine
 from services.trading.risk import Check
 from services.trading.terms import Terms
@@ -73,6 +74,25 @@ def forecast_text(forecast: ContextForecast | None) -> str:
     if forecast.beats_naive is False:
         text += " · model does not beat the naive forecast, the optimizer used a shrunk value"
     return f"Forecast: {text}"
+
+
+def news_lines(about: OrderContext) -> list[str]:
+    """What the run knew beyond prices: the news line, the lessons and patterns that matched, and how sentiment
+    moved the target weight ([] for an order of a run without the context step)."""
+    news = about.news
+    if not news:
+        return []
+    found = SymbolContext.model_validate(news)
+    lines = [("News: " + found.line(float(news["lookback_hours"]))
+              + (" · SENTIMENT SHOCK: buying held by the risk gate" if found.shock else ""))]
+    lines += [f"Matched {m.kind}: {m.title}" for m in found.matches]
+    weight = about.weights
+    if weight is not None and weight.sentiment_tilt and weight.before_tilt is not None:
+        lines.append(f"Sentiment tilt {weight.sentiment_tilt:+.1%}: target weight {weight.before_tilt:.1%} → "
+                     f"{weight.target:.1%}")
+    elif found.count:
+        lines.append("Sentiment did not move the weight (no tilt allowed or nothing to tilt)")
+    return lines
 
 
 def _cell(value: float | str | None) -> str:

@@ -28,11 +28,12 @@ MIN_ORDER_SHARE = 0.001
 
 def allocate(returns: pd.DataFrame, forecasts: dict[str, dict], excluded: dict[str, str], account: Account,
              prices: dict[str, float], lot_size: Callable[[str], float], gate: GateLimits, horizon: int,
-             periods_per_year: int) -> dict:
+             periods_per_year: int, tilts: dict[str, float] | None = None) -> dict:
     """Target weights, what they are expected to return and risk over the horizon, and the proposed orders.
 
     Excluded symbols are left as they are: no order, their current weight kept out of the budget.
-    Positions outside the universe are not touched either.
+    Positions outside the universe are not touched either. ``tilts`` (symbol → relative change, within
+    ±``gate.sentimentTiltMax``) scale the optimizer's weights by news sentiment before the caps apply again.
     """
     held = {p.symbol: p.quantity for p in account.positions}
     equity = account.equity
@@ -59,9 +60,15 @@ def allocate(returns: pd.DataFrame, forecasts: dict[str, dict], excluded: dict[s
     except (InsufficientData, InfeasibleConstraints) as error:
         raise BadInput(f"the optimizer cannot run on this universe: {error}") from None
     room = max(0.0, min(1.0, gate.maxGrossExposure) - sum(current[s] for s in excluded))
-    weights = solution.weights
-    if weights.sum() > room:
-        weights = weights * (room / weights.sum())
+    weights = _within(solution.weights, room)
+    tilt = {s: max(-gate.sentimentTiltMax, min(gate.sentimentTiltMax, t)) for s, t in (tilts or {}).items()
+            if s in included and t}
+    if tilt:
+        untilted = weights
+        weights = _tilted(weights, pd.Series({s: tilt.get(s, 0.0) for s in included}), gate.maxPositionWeight,
+                          room)
+        for symbol, change in tilt.items():
+            result["weights"][symbol] |= {"before_tilt": float(untilted[symbol]), "sentiment_tilt": change}
     for symbol in included:
         result["weights"][symbol]["target"] = float(weights[symbol])
     orders = propose_orders(weights, {s: held.get(s, 0.0) for s in included}, prices, equity,
@@ -73,3 +80,20 @@ def allocate(returns: pd.DataFrame, forecasts: dict[str, dict], excluded: dict[s
             "turnover": float((weights - pd.Series({s: current[s] for s in included})).abs().sum()),
             "shrinkage": shrinkage, "converged": solution.converged, "message": solution.message,
             "prior_sharpe": PRIOR_SHARPE, "risk_aversion": RISK_AVERSION, "turnover_penalty": penalty}
+
+
+def _within(weights: pd.Series, room: float) -> pd.Series:
+    """``weights`` scaled down to sum to at most ``room`` (the gross exposure left)."""
+    total = weights.sum()
+    return weights * (room / total) if total > room else weights
+
+
+def _tilted(weights: pd.Series, tilt: pd.Series, max_weight: float, room: float) -> pd.Series:
+    """Each weight moved by its relative ``tilt``: cuts in full, raises only up to the position cap and as far
+    as the room left allows (shared pro rata), so no weight moves by more than its tilt."""
+    change = weights * tilt
+    cuts = change.clip(upper=0.0)
+    raises = ((weights + change).clip(upper=max_weight) - weights).clip(lower=0.0)
+    free = room - float((weights + cuts).sum())
+    share = 1.0 if raises.sum() <= free else max(free, 0.0) / float(raises.sum())
+    return weights + cuts + raises * share

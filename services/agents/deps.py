@@ -6,6 +6,8 @@ root, and a run can be driven by anything that reports progress (a worker's job,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import Engine
@@ -15,8 +17,27 @@ from services.core.storage import BlobStore
 from services.jobs.queue import Jobs
 from services.market_data.datasets import Datasets
 from services.market_data.quotes import LatestPrices
+from services.news.store import NewsItem
 from services.trading.execution.base import ExecutionVenue
 from services.trading.orders import Orders
+
+
+class NewsWindow(Protocol):
+    """The news the context step reads (``services.news.store.NewsStore`` is one)."""
+
+    def window(self, symbol: str, start: datetime, end: datetime) -> list[NewsItem]:
+        """Items about ``symbol`` published in [start, end), oldest first."""
+
+
+class KnowledgeSearch(Protocol):
+    """The knowledge the context step searches (``services.knowledge.store.KnowledgeBase`` is one)."""
+
+    def counts(self) -> dict[str, int]:
+        """Items per kind."""
+
+    def search(self, query: str, assets: Sequence[str] | None = None, kinds: Sequence[str] | None = None,
+               limit: int = 10) -> list[dict]:
+        """Items most similar to ``query``: ``{kind, id, title, summary, score, evidence}``, best first."""
 
 
 class AgentServices(Protocol):
@@ -45,6 +66,12 @@ class AgentServices(Protocol):
 
     @property
     def jobs(self) -> Jobs: ...
+
+    @property
+    def news(self) -> NewsWindow: ...
+
+    @property
+    def knowledge(self) -> KnowledgeSearch: ...
 
 
 class Progress(Protocol):

@@ -1,5 +1,5 @@
 """The nodes of the agent graph and the graph itself:
-load_data → predictor → anomaly → optimizer → risk_gate → approval (interrupt) → execute → record.
+load_data → predictor → anomaly → context → optimizer → risk_gate → approval (interrupt) → execute → record.
 
 A run with no order to propose goes from risk_gate straight to record. Nodes keep only JSON in the
 state; the universe's candles stay in this object and are read again (at the recorded versions) when a
@@ -23,6 +23,7 @@ from services.agents.allocation import allocate
 from services.agents.anomalies import context_events, detect_universe
 from services.agents.artifacts import ArtifactCache
 from services.agents.commentary import Commentary
+from services.agents.context import as_of, gather, means, tilts
 from services.agents.deps import AgentServices
 from services.agents.forecasting import forecast
 from services.agents.gate import check_orders
@@ -30,13 +31,16 @@ from services.agents.run_store import RunStore
 from services.agents.state import NODES, RunParams, RunState, plain
 from services.agents.summaries import (
     anomaly_summary,
+    context_summary,
     no_order_reason,
     optimizer_summary,
     predictor_summary,
     risk_summary,
 )
 from services.agents.universe import Universe, load_universe
+from services.core import clock
 from services.market_data.market_hours import open_by_symbol
+from services.market_data.ohlcv import approx_interval_ms
 from services.trading.book import make_book
 from services.trading.orders import Proposal
 from services.trading.risk import Check
@@ -102,6 +106,17 @@ class RunSteps:
         return {"anomalies": events, "excluded": excluded,
                 **self._explain("anomaly", anomaly_summary(events, excluded), {"counts": counts, "excluded": excluded})}
 
+    def context(self, state: RunState, _config: RunnableConfig) -> dict:
+        """News sentiment over the policy's lookback before the run's as-of time, and matching lessons/patterns."""
+        params = RunParams.from_dict(state["params"])
+        _policy, gate = self.runtime.orders.policy()
+        bar_ms = min(approx_interval_ms(ref.interval) for ref in params.refs)
+        when = as_of(state["calendar"]["last_ts"], bar_ms, clock.now())
+        found = gather(self.runtime.news, self.runtime.knowledge, [d["symbol"] for d in state["universe"]], when,
+                       gate)
+        facts = {s: {k: c[k] for k in ("count", "mean", "shock")} for s, c in found["symbols"].items()}
+        return {"context": found, **self._explain("context", context_summary(found), facts)}
+
     def optimizer(self, state: RunState, _config: RunnableConfig) -> dict:
         """Target weights from the venue's positions and the forecasts, and the orders that reach them."""
         params = RunParams.from_dict(state["params"])
@@ -109,7 +124,7 @@ class RunSteps:
         _policy, gate = self.runtime.orders.policy()
         allocation = allocate(universe.returns(), state["forecasts"], state["excluded"],
                               self.runtime.venue.account(), universe.last_prices(), self.runtime.venue.lot_size,
-                              gate, params.horizon, universe.bars_per_year)
+                              gate, params.horizon, universe.bars_per_year, tilts(state.get("context"), gate))
         facts = {k: allocation[k] for k in ("weights", "cash_weight", "expected_return", "expected_volatility",
                                             "turnover", "orders")}
         return {"allocation": allocation, **self._explain("optimizer", optimizer_summary(allocation), facts)}
@@ -118,7 +133,8 @@ class RunSteps:
         """Every check on every proposed order, with values and limits (nothing here can be overridden)."""
         policy, gate = self.runtime.orders.policy()
         refs = {d["symbol"]: d["ref"] for d in state["universe"]}
-        book = replace(make_book(self.runtime.venue, self.runtime.orders), market_open=open_by_symbol(refs))
+        book = replace(make_book(self.runtime.venue, self.runtime.orders), market_open=open_by_symbol(refs),
+                       sentiment_mean=means(state.get("context")))
         proposed = [{**o, "proposal_id": f"{o['symbol']}-{o['side']}", "dataset_ref": refs[o["symbol"]]}
                     for o in state["allocation"]["orders"]]
         orders = check_orders(proposed, book, policy, gate, set(state["excluded"]))
@@ -164,9 +180,20 @@ class RunSteps:
                            if (entry := rationale.get(step)))
         return {"forecast": {k: f[k] for k in ("expected_return", "lower", "upper", "horizon", "beats_naive")},
                 "anomalies": context_events(state["anomalies"].get(symbol, [])),
-                "weights": {k: state["allocation"]["weights"][symbol][k] for k in ("current", "target")},
+                "weights": {k: v for k, v in state["allocation"]["weights"][symbol].items()
+                            if k in ("current", "target", "before_tilt", "sentiment_tilt")},
+                "news": self._news(state, symbol),
                 "rationale": text, "trace_url": self.trace_url, "data_until_ms": state["calendar"]["last_ts"],
                 "run_id": self.run_id}
+
+    @staticmethod
+    def _news(state: RunState, symbol: str) -> dict | None:
+        """The symbol's news sentiment and knowledge matches as the context step found them (None: no step)."""
+        context = state.get("context")
+        if not context:
+            return None
+        return {**context["symbols"][symbol], "lookback_hours": context["lookback_hours"],
+                "as_of": context["as_of"]}
 
     def execute(self, state: RunState, _config: RunnableConfig) -> dict:
         """Send the run's approved orders (exactly once each) and report where every order ended."""
@@ -194,7 +221,7 @@ def build_graph(steps: RunSteps, checkpointer: BaseCheckpointSaver) -> CompiledS
     for name in NODES:
         graph.add_node(name, steps.node(name))
     graph.add_edge(START, "load_data")
-    for before, after in itertools.pairwise(NODES[:5]):
+    for before, after in itertools.pairwise(NODES[:NODES.index("risk_gate") + 1]):
         graph.add_edge(before, after)
     graph.add_conditional_edges("risk_gate", steps.after_gate, {"approval": "approval", "record": "record"})
     graph.add_edge("approval", "execute")

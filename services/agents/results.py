@@ -167,6 +167,69 @@ class AnomalyResult(ReadModel):
     excluded: dict[str, str] = Field(default_factory=dict)
 
 
+# --- context --------------------------------------------------------------------------------------------------
+class Headline(ReadModel):
+    """One news item the context step quotes."""
+
+    title: str
+    score: float
+    url: str = ""
+    published_at: str | None = None
+
+
+class KnowledgeMatch(ReadModel):
+    """A lesson or pattern of the knowledge base that matched the symbol."""
+
+    kind: str
+    id: str
+    title: str
+    score: Number = None
+
+
+class SymbolContext(ReadModel):
+    """A symbol's news over the lookback window (count, mean score, extremes), shock flag and knowledge matches."""
+
+    count: int = 0
+    mean: Number = None
+    most_negative: Headline | None = None
+    most_positive: Headline | None = None
+    shock: bool = False
+    matches: tuple[KnowledgeMatch, ...] = ()
+
+    @property
+    def headline(self) -> Headline | None:
+        """The headline that speaks for the mean: the most negative when it is below zero, else the most positive."""
+        if self.mean is None:
+            return None
+        return self.most_negative if self.mean < 0 else self.most_positive
+
+    def line(self, hours: float) -> str:
+        """``3 news items in 48 h, sentiment -0.42: <headline>`` (or ``no news in 48 h``)."""
+        window = f"{hours:g} h"
+        if not self.count or self.mean is None:
+            return f"no news in {window}"
+        plural = "s" if self.count != 1 else ""
+        headline = self.headline
+        return (f"{self.count} news item{plural} in {window}, sentiment {self.mean:+.2f}"
+                + (f": {headline.title}" if headline else ""))
+
+
+class NewsContext(ReadModel):
+    """What the context step read: the window [start, as_of) (ISO 8601) and each symbol's findings."""
+
+    as_of: str
+    start: str
+    lookback_hours: float
+    symbols: dict[str, SymbolContext] = Field(default_factory=dict)
+    note: str | None = None
+
+
+class ContextResult(ReadModel):
+    """What ``context`` found."""
+
+    context: NewsContext
+
+
 # --- optimizer and risk gate ----------------------------------------------------------------------------------
 class ProposedOrder(ReadModel):
     """An order the optimizer proposes."""
@@ -264,6 +327,7 @@ class RunResults(ReadModel):
     load_data: LoadedData | None = None
     predictor: PredictorResult | None = None
     anomaly: AnomalyResult | None = None
+    context: ContextResult | None = None
     optimizer: OptimizerResult | None = None
     risk_gate: GateResult | None = None
     approval: ApprovalResult | None = None

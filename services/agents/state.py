@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # torch loads with the predictor (seconds): only runs that tr
     from models.predictor import PredictorConfig
 
 #: the nodes, in the order a run passes them
-NODES = ("load_data", "predictor", "anomaly", "optimizer", "risk_gate", "approval", "execute", "record")
+NODES = ("load_data", "predictor", "anomaly", "context", "optimizer", "risk_gate", "approval", "execute", "record")
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,8 @@ class RunState(TypedDict, total=False):
     anomalies: dict[str, list[dict]]
     #: symbol -> why it is left out of this run's orders
     excluded: dict[str, str]
+    #: as_of, start, lookback_hours, note, and per symbol: news count, mean, headlines, shock, knowledge matches
+    context: dict
     allocation: dict
     #: proposed orders with their risk checks
     orders: list[dict]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from services.agents.results import SymbolContext
+
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.2%}"
@@ -37,6 +39,23 @@ def anomaly_summary(anomalies: dict[str, list[dict]], excluded: dict[str, str]) 
     return "\n".join(lines)
 
 
+def context_summary(context: dict) -> str:
+    """News and matching knowledge per symbol, and which symbols are in a sentiment shock."""
+    lines = []
+    for symbol, found in context["symbols"].items():
+        line = f"{symbol}: {SymbolContext.model_validate(found).line(context['lookback_hours'])}"
+        if found["shock"]:
+            line += " (SENTIMENT SHOCK: buying is held by the risk gate)"
+        if found["matches"]:
+            line += "; knowledge: " + "; ".join(m["title"] for m in found["matches"])
+        lines.append(line + ".")
+    if context.get("note"):
+        lines.append(context["note"] + ".")
+    if not any(f["count"] or f["matches"] for f in context["symbols"].values()):
+        lines.append("No news and no matching lessons: the weights are the optimizer's alone.")
+    return "\n".join(lines)
+
+
 def optimizer_summary(allocation: dict) -> str:
     """Weight changes, expected return and volatility over the horizon, and the orders proposed."""
     moves = ", ".join(f"{s} {w['current']:.1%}→{w['target']:.1%}" for s, w in allocation["weights"].items())
@@ -47,7 +66,11 @@ def optimizer_summary(allocation: dict) -> str:
     if orders:
         lines.append("Orders: " + "; ".join(f"{o['side']} {o['quantity']:g} {o['symbol']} (~{o['notional']:,.0f} USD)"
                                             for o in orders) + ".")
-    else:
+    tilted = {s: w for s, w in allocation["weights"].items() if w.get("sentiment_tilt")}
+    if tilted:
+        lines.append("Sentiment tilt: " + ", ".join(f"{s} {w['before_tilt']:.1%}→{w['target']:.1%} "
+                                                    f"({w['sentiment_tilt']:+.1%})" for s, w in tilted.items()) + ".")
+    if not orders:
         lines.append(f"No order: {no_order_reason(allocation)}.")
     return "\n".join(lines)
 

@@ -35,6 +35,8 @@ KINDS = tuple(TABLES)
 PATTERN_TYPES = ("momentum", "mean_reversion", "breakout", "trend_following", "volatility", "seasonal", "other")
 REGIMES = ("bull", "bear", "sideways", "high_vol", "low_vol")
 MAX_LIMIT = 100
+#: query vectors kept per process (the agent graph asks the same per-symbol questions on every run)
+QUERY_CACHE = 512
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -78,6 +80,7 @@ class KnowledgeBase:
         self.engine = engine
         self.embed = embed
         self.index = index
+        self._queries: dict[str, np.ndarray] = {}
 
     # --- writing -------------------------------------------------------------------------------------------
     def put(self, documents: Iterable[Document], _retry: bool = True) -> PutResult:
@@ -182,9 +185,19 @@ class KnowledgeBase:
         wrong = [k for k in kinds_ if k not in TABLES]
         if wrong:
             raise BadInput(f"kind '{wrong[0]}' must be one of {', '.join(KINDS)}")
-        vector = self._embed([query])[0]
+        vector = self._query_vector(query)
         hits = self.index.search(vector, limit, kinds_ or None, list(_assets(assets or [])) or None)
         return [_item(hit) for hit in hits]
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """The embedding of ``query``, computed once per process (the model is deterministic)."""
+        vector = self._queries.get(query)
+        if vector is None:
+            vector = self._embed([query])[0]
+            if len(self._queries) >= QUERY_CACHE:
+                self._queries.pop(next(iter(self._queries)))
+            self._queries[query] = vector
+        return vector
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         try:

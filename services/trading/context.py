@@ -11,10 +11,12 @@ from services.core.read_models import Number, ReadModel
 
 
 class Weight(ReadModel):
-    """A symbol's share of equity now and after the proposed orders."""
+    """A symbol's share of equity now and after the proposed orders (and before the sentiment tilt, if any)."""
 
     current: float
     target: float
+    before_tilt: Number = None
+    sentiment_tilt: Number = None
 
 
 class ContextForecast(ReadModel):
@@ -43,6 +45,8 @@ class OrderContext(ReadModel):
     forecast: ContextForecast | None = None
     anomalies: tuple[ContextAnomaly, ...] = ()
     weights: Weight | None = None
+    #: the context step's news and knowledge for the symbol (services.agents.results.SymbolContext's fields)
+    news: dict | None = None
     rationale: str = ""
     trace_url: str | None = None
     data_until_ms: int | None = None

@@ -315,7 +315,7 @@ class Orders:
             anomaly.add(order.symbol)  # the run that proposed it saw a critical anomaly; that stands
         book = Book(book.equity, book.position_value, book.submitted_today_usd + self._approved_notional(order.id),
                     book.pending_other_usd, book.daily_pnl_usd, frozenset(anomaly),
-                    open_by_symbol({order.symbol: order.dataset_ref}))
+                    open_by_symbol({order.symbol: order.dataset_ref}), _seen_sentiment(order))
         return evaluate(intent, book, policy, gate)
 
     def drift_pct(self, order: Order) -> float | None:
@@ -612,3 +612,9 @@ class Orders:
         return _order(row)
 
     _audit = staticmethod(write_audit)
+
+
+def _seen_sentiment(order: Order) -> dict[str, float]:
+    """The news sentiment the proposing run saw for the order's symbol (it stands, like its anomaly gate)."""
+    seen = next((c.get("value") for c in order.checks if c.get("name") == "sentiment shock"), None)
+    return {order.symbol: float(seen)} if isinstance(seen, int | float) and not isinstance(seen, bool) else {}

@@ -17,7 +17,8 @@ ACTIONS = ("reject_order", "cancel_open_orders", "halt_deployments", "notify_ops
 #: checks an admin may turn off, by name: an explicit switch in the gate limits (``checksOff``), audited with
 #: every policy change, instead of a limit of Infinity. The kill switch and the anomaly gate cannot be turned off.
 SWITCHABLE_CHECKS = ("max order notional", "max position notional", "max position weight", "max gross exposure",
-                     "daily notional cap", "daily loss", "market open", "four eyes", "price drift")
+                     "daily notional cap", "daily loss", "market open", "four eyes", "price drift",
+                     "sentiment shock")
 OFF_DETAIL = "turned off by an admin (checksOff in the gate limits)"
 
 
@@ -83,6 +84,11 @@ class GateLimits(_Strict):
     maxDriftPct: float = Field(2.0, ge=0)
     fourEyesNotionalUsd: float = Field(50_000.0, ge=0)
     proposalTtlMinutes: float = Field(60.0, gt=0)
+    #: news sentiment the agent graph reads before the optimizer: how far back, how far it may move a target
+    #: weight (relative: 0.1 = at most ±10% of the weight), and the window mean at or below which buying is held
+    sentimentLookbackHours: float = Field(48.0, gt=0, le=24 * 90)
+    sentimentTiltMax: float = Field(0.1, ge=0, le=0.5)
+    sentimentShock: float = Field(-0.5, ge=-1, lt=0)
     checksOff: list[Literal[SWITCHABLE_CHECKS]] = Field(default_factory=list)
 
     @field_validator("checksOff")
@@ -225,6 +231,8 @@ class Book:
     daily_pnl_usd: float = 0.0
     critical_anomaly: frozenset[str] = frozenset()
     market_open: dict[str, bool | None] | None = None
+    #: symbol -> mean news sentiment in the lookback window the agent run saw (absent: no news)
+    sentiment_mean: dict[str, float] | None = None
 
 
 def evaluate(intent: OrderIntent, book: Book, policy: RiskPolicy, gate: GateLimits) -> list[Check]:
@@ -238,6 +246,8 @@ def evaluate(intent: OrderIntent, book: Book, policy: RiskPolicy, gate: GateLimi
     limits = policy.limits
     triggered = policy.killSwitch.enabled and policy.killSwitch.triggered
     open_now = (book.market_open or {}).get(intent.symbol)
+    mood = (book.sentiment_mean or {}).get(intent.symbol)
+    shocked = mood is not None and mood <= gate.sentimentShock
     checks = [
         Check("kill switch", not triggered, "on" if triggered else "off", "off",
               policy.killSwitch.reason or "" if triggered else ""),
@@ -257,6 +267,10 @@ def evaluate(intent: OrderIntent, book: Book, policy: RiskPolicy, gate: GateLimi
               limits.maxDailyLossUsd),
         Check("market open", open_now is not False, {True: "open", False: "closed", None: "unknown"}[open_now],
               "open", "no calendar for this market" if open_now is None else ""),
+        Check("sentiment shock", not (shocked and intent.side == "buy"),
+              "no news" if mood is None else round(mood, 4), gate.sentimentShock,
+              ("news sentiment in the lookback window is at or below the shock level: no buying"
+               if intent.side == "buy" else "a sell is never held back by news") if shocked else ""),
     ]
     checks = [c if gate.is_on(c.name) else Check(c.name, True, c.value, c.limit, OFF_DETAIL) for c in checks]
     if policy.mode == "advisory":

@@ -80,7 +80,7 @@ def test_one_line_per_order_with_numbers_as_stored_and_run_text_once(runtime, pa
     labels = sorted(b.label for b in at.button if b.key and b.key.startswith("open_"))
     assert len(labels) == 2
     assert labels[0].startswith("BUY 23.1315 IBM · 18,648.38 USD · drift +0.00%")
-    assert labels[1].startswith("BUY 30 IBM · 24,185.7 USD") and "checks 9/9 ✓" in labels[1]
+    assert labels[1].startswith("BUY 30 IBM · 24,185.7 USD") and "checks 10/10 ✓" in labels[1]
     assert not any("e+" in label for label in labels)
     assert len(at.expander) == 1 and at.expander[0].label.startswith("Run rationale")
     assert "reference 806.19" in " ".join(c.value for c in at.caption)
@@ -270,3 +270,31 @@ def test_the_detail_view_reads_the_orders_context_typed(runtime, page_app):
     assert "does not beat the naive forecast" in shown and "Weight: 5.0% → **10.0%**" in shown
     assert any(list(frame.value["kind"]) == ["jump"] for frame in at.dataframe if "kind" in frame.value)
     assert "IBM looks cheap." in [t.value for t in at.text]  # this order's paragraph of the run's rationale
+
+
+NEWS = {"count": 3, "mean": -0.42, "shock": False, "lookback_hours": 48.0, "as_of": "2024-03-01T00:00:00+00:00",
+        "most_negative": {"title": "IBM cuts its outlook <b>sharply</b>", "score": -0.8},
+        "most_positive": {"title": "IBM keeps its dividend", "score": 0.1},
+        "matches": [{"kind": "lesson", "id": "l1", "title": "Rejected IBM buy after an outlook cut", "score": 0.7}]}
+
+
+def test_the_detail_view_shows_the_news_line_the_lessons_and_the_tilt(runtime, page_app):
+    write_prices(runtime, "IBM", close=806.19)
+    order = ibm()
+    context = {**order.context, "news": NEWS,
+               "weights": {"current": 0.0, "target": 0.1916, "before_tilt": 0.2, "sentiment_tilt": -0.042}}
+    (stored,) = runtime.orders.propose("run-a", [Proposal(**{**order.__dict__, "context": context})])
+    at = page_app("approvals")
+    at.run()
+    at.button(key=f"open_{stored.id}").click().run()
+    assert not at.exception
+    shown = [t.value for t in at.text]
+    assert "News: 3 news items in 48 h, sentiment -0.42: IBM cuts its outlook <b>sharply</b>" in shown  # as text
+    assert "Matched lesson: Rejected IBM buy after an outlook cut" in shown
+    assert "Sentiment tilt -4.2%: target weight 20.0% → 19.2%" in shown
+
+
+def test_an_order_from_before_the_context_step_shows_no_news_section(inbox):
+    _runtime, order, at = inbox
+    at.button(key=f"open_{order.id}").click().run()
+    assert not any(t.value.startswith(("News:", "Sentiment")) for t in at.text)

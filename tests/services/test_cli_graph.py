@@ -39,7 +39,7 @@ def test_run_prints_the_proposals_and_the_run_id_then_show_reads_it_back(graph):
     assert "checks pass" in done.output
     shown = nexus("show", run_id)
     assert shown.exit_code == 0, shown.output
-    for node in ("load_data", "predictor", "anomaly", "optimizer", "risk_gate"):
+    for node in ("load_data", "predictor", "anomaly", "context", "optimizer", "risk_gate"):
         assert f"  {node}" in shown.output
     assert "forecast AAA" in shown.output and "rationale optimizer" in shown.output
     assert run_id in nexus("list").output

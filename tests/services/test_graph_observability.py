@@ -19,7 +19,7 @@ from tests.fakes.xai import FakeXAI
 from tests.support.orders import decide
 from tests.support.universe import FAST, params, universe
 
-STEPS = ("predictor", "anomaly", "optimizer", "risk_gate")
+STEPS = ("predictor", "anomaly", "context", "optimizer", "risk_gate")
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_the_llm_writes_a_rationale_per_step_and_never_changes_an_order(make_run
         same = plain.rationale[step].summary.splitlines()[step == "predictor":]  # the model line says "reused"
         assert with_llm.rationale[step].summary.splitlines()[step == "predictor":] == same
     usage = with_llm.llm_usage
-    assert usage["llm_calls"] == 4 and usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
+    assert usage["llm_calls"] == 5 and usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
     assert plain.llm_usage == {}
     assert orders_of(runtime, with_llm.id) == orders_of(runtime, plain.id)
     assert xai.reply in runtime.orders.list(run_id=with_llm.id)[0].context["rationale"]

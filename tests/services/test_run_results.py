@@ -34,3 +34,25 @@ def test_a_step_keeps_its_stored_form():
     stored = {"status": "done", "started_at": "2026-01-01T00:00:00+00:00", "seconds": 1.5, "message": "ok"}
     assert Step.model_validate(stored).stored() == stored
     assert Step().status == "pending"
+
+
+def test_the_context_step_reads_as_typed_news_and_matches_and_weights_keep_their_tilt():
+    context = {"as_of": "2024-03-02T00:00:00+00:00", "start": "2024-02-29T00:00:00+00:00", "lookback_hours": 48.0,
+               "note": None, "symbols": {
+                   "AAA": {"count": 2, "mean": -0.5, "shock": True, "matches": [
+                       {"kind": "lesson", "id": "l1", "title": "Cut after a recall", "score": 0.8, "summary": "x"}],
+                       "most_negative": {"title": "Recall", "score": -0.9, "url": "", "published_at": None},
+                       "most_positive": {"title": "Award", "score": -0.1, "url": "", "published_at": None}},
+                   "BBB": {"count": 0, "mean": None, "shock": False, "matches": [], "most_negative": None,
+                           "most_positive": None}}}
+    weights = {"AAA": {"current": 0.0, "target": 0.19, "before_tilt": 0.2, "sentiment_tilt": -0.05},
+               "BBB": {"current": 0.0, "target": 0.2}}
+    results = RunResults.model_validate({"context": {"context": context}, "optimizer": {"allocation": {
+        "weights": weights, "cash_weight": 0.61, "expected_return": 0.01, "expected_volatility": 0.02}}})
+    aaa, bbb = results.context.context.symbols["AAA"], results.context.context.symbols["BBB"]
+    assert aaa.headline.title == "Recall" and aaa.matches[0].kind == "lesson"
+    assert aaa.line(48) == "2 news items in 48 h, sentiment -0.50: Recall"
+    assert bbb.line(48) == "no news in 48 h" and bbb.headline is None
+    assert results.optimizer.allocation.weights["AAA"].before_tilt == 0.2
+    assert results.optimizer.allocation.weights["BBB"].sentiment_tilt is None
+    assert RunResults.model_validate({}).context is None  # a run from before the context step

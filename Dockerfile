@@ -43,6 +43,7 @@ COPY .streamlit/config.toml .streamlit/config.toml
 COPY models/ models/
 COPY services/ services/
 COPY cli/ cli/
+COPY api/ api/
 COPY components/ components/
 COPY pages/ pages/
 COPY app/ app/

@@ -3,6 +3,8 @@ security headers."""
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
@@ -10,6 +12,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.app import create_app
 from api.health import health
+from services.core.errors import NexusError
+from services.ops.health import WARMUP
+from services.runtime import get_runtime
 
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",  # browsers ignore it over plain HTTP
@@ -19,6 +24,12 @@ SECURITY_HEADERS = {
 }
 #: Streamlit draws custom components in iframes from its own origin under this path
 COMPONENT_PATH = "/component/"
+
+
+def warm_up() -> None:
+    """Start migrating the records database as the server starts, before the first page or probe needs it."""
+    with contextlib.suppress(NexusError, OSError):  # settings that do not validate: /health says why
+        WARMUP.begin(get_runtime())
 
 
 class SecurityHeaders:

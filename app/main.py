@@ -3,13 +3,17 @@
 import streamlit as st
 
 if __name__ == "__main__":  # every browser session runs this file as __main__: navigation, banners, nothing else
+    from pathlib import Path
+
     from components.banners import banners
     from components.context import console
     from components.inbox_state import approvals_title
     from components.sign_in import sign_in_gate
     from pages import agent_runs, approvals, knowledge, market_data, news, orders, overview, settings, strategies
 
-    st.set_page_config(page_title="Trade Nexus Console", page_icon=":material/monitoring:", layout="wide")
+    # a local image: a :material/…: or emoji favicon is fetched from Google's or jsDelivr's CDN (none offline)
+    st.set_page_config(page_title="Trade Nexus Console", page_icon=str(Path(__file__).with_name("icon.png")),
+                       layout="wide")
     services = console()
     sign_in_gate()
     navigation = st.navigation({
@@ -32,6 +36,7 @@ if __name__ == "__main__":  # every browser session runs this file as __main__: 
     banners(services)
     navigation.run()
 else:  # `streamlit run` imports it to find this ASGI app: the same pages plus /health and security headers
-    from app.asgi import MIDDLEWARE, ROUTES
+    from app.asgi import MIDDLEWARE, ROUTES, warm_up
 
+    warm_up()
     app = st.App(__file__, routes=ROUTES, middleware=MIDDLEWARE)

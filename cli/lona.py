@@ -202,10 +202,10 @@ def backtest(
         typer.echo(f"Follow it with: nexus lona report {started.report_id}")
         return
     try:
-        runtime.jobs.wait(str(started.job_id), timeout_s=runtime.settings.lona_poll_timeout_seconds + 60)
+        runtime.jobs.run_here(str(started.job_id), timeout_s=runtime.settings.lona_poll_timeout_seconds + 60)
     except Conflict as error:
-        raise Conflict(f"{error}: is a worker running (python -m cli.worker)? "
-                       f"The backtest goes on; look later with `nexus lona report {started.report_id}`") from None
+        raise Conflict(f"{error}: the backtest goes on; look later with `nexus lona report {started.report_id}`"
+                       ) from None
     report = strategies.backtest_report(runtime, started.report_id)
     _echo_report(report)
     if report.status != "COMPLETED":

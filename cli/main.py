@@ -105,7 +105,9 @@ def data_show(
 @reports_errors
 def data_export(
     ref: Ref,
-    format: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+    format: Annotated[str, typer.Option(
+        "--format", help="csv or json (Lona's data format, Unix ms), upload-csv (its symbol upload, UTC text)",
+    )] = "csv",
     start: Start = None,
     end: End = None,
     name: Annotated[str | None, typer.Option(help="export name (default SYMBOL_interval_first_last)")] = None,
@@ -123,11 +125,13 @@ def data_export(
 @reports_errors
 def data_quality(ref: Ref) -> None:
     """Missing candles, zero-volume runs and import findings of a dataset."""
+    from services.market_data.market_hours import trading_calendar
     from services.market_data.quality import assess
 
     rt = runtime()
     dataset = DatasetRef.parse(ref)
-    report = assess(rt.datasets.read(dataset), rt.datasets.manifest(dataset), dataset.interval)
+    report = assess(rt.datasets.read(dataset), rt.datasets.manifest(dataset), dataset.interval,
+                    calendar=trading_calendar(dataset))
     typer.echo(f"{dataset}: {report.candles} candles, {report.missing} missing of {report.expected} expected "
                f"({report.completeness:.2%} complete)")
     if report.closed_slots_note:

@@ -6,7 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from components.charts import equity_figure
-from components.views.strategies import bar_fraction, metric_rows, trace_table
+from components.context import ERROR_ICON
+from components.tables import show_table
+from components.views.strategies import bar_fraction, metric_rows, trace_table, trades_heading
 from services.strategies.backtests import BacktestReport
 
 
@@ -20,11 +22,11 @@ def _trace(report: BacktestReport) -> None:
                f"{backtest.end_date} · initial cash {backtest.initial_cash:,.2f} · commission "
                f"{backtest.commission:g} · started by {backtest.actor} {backtest.created_at:%Y-%m-%d %H:%M} UTC")
     if backtest.datasets:
-        st.dataframe(trace_table(backtest), hide_index=True, width="stretch")
+        show_table(trace_table(backtest))
 
 
 def _failure(report: BacktestReport) -> None:
-    st.error(f"The backtest failed: {report.category or 'no category given'}", icon="⛔")
+    st.error(f"The backtest failed: {report.category or 'no category given'}", icon=ERROR_ICON)
     st.text(report.error or "Lona gave no message.")  # Lona's words: shown as plain text, never as markdown
     if report.stderr:
         st.caption("stderr (the runner's last output)")
@@ -43,9 +45,9 @@ def _results(report: BacktestReport) -> None:
         st.caption("Lona sent no equity timeline for this report.")
     else:
         st.plotly_chart(equity_figure(report.timeline), width="stretch", key=f"equity_{report.report_id}")
-    st.write(f"**Trades** ({len(report.trades)})")
+    st.write(trades_heading(report.metrics.total_trades, len(report.trades)))
     if not report.trades.empty:
-        st.dataframe(report.trades, hide_index=True, width="stretch")
+        show_table(report.trades)
 
 
 def report_panel(report: BacktestReport) -> None:

@@ -71,8 +71,11 @@ def candles_figure(chart: ChartData, markers: Sequence[Marker] = (), height: int
                            name=str(chart.ref.symbol), increasing_line_color=UP, decreasing_line_color=DOWN),
             row=1, col=1,
         )
-        colours = np.where(frame["close"].to_numpy() >= frame["open"].to_numpy(), UP, DOWN)
-        figure.add_trace(go.Bar(x=x, y=frame["volume"], name="volume", marker_color=colours, showlegend=False),
+        # up/down as 1/0 on a two-colour scale: Plotly checks a numeric array at once, but a colour-name array
+        # one string at a time (the slowest part of building a 5,000-candle figure)
+        rising = (frame["close"].to_numpy() >= frame["open"].to_numpy()).astype(np.float64)
+        figure.add_trace(go.Bar(x=x, y=frame["volume"], name="volume", showlegend=False,
+                                marker={"color": rising, "colorscale": [[0, DOWN], [1, UP]], "cmin": 0, "cmax": 1}),
                          row=2, col=1)
         figure.update_yaxes(title_text="volume", row=2, col=1)
     for index, overlay in enumerate(chart.overlays):

@@ -15,6 +15,9 @@ from services.core.auth import ROLE_HELP, Actor, local_operator, signed_in_actor
 from services.core.errors import NexusError
 from services.runtime import Runtime, get_runtime
 
+#: icons come from the Material Symbols font Streamlit ships; an emoji needs a colour-emoji font Chromium may lack
+ERROR_ICON = ":material/error:"
+
 
 @dataclass
 class Console:
@@ -69,4 +72,4 @@ def shows_errors() -> Iterator[None]:
     try:
         yield
     except NexusError as error:
-        st.error(str(error), icon="⛔")
+        st.error(str(error), icon=ERROR_ICON)

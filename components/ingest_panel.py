@@ -9,12 +9,14 @@ import streamlit as st
 from components.context import console, current_actor, shows_errors
 from services.core import clock
 from services.core.errors import NexusError
+from services.jobs.queue import Job
 from services.market_data.connectors import ccxt_exchange_ids, list_sources, open_source
 from services.market_data.datasets import DatasetRef
-from services.market_data.ingest import start_ingest, start_update
+from services.market_data.ingest import is_source, start_ingest, start_update
 from services.ops.overview import age_text
 
 JOB_KINDS = ("ingest", "update")
+DISMISSED = "ingest_dismissed_jobs"
 
 
 @st.cache_data(ttl=3600, show_spinner="Loading the source's markets…")
@@ -36,9 +38,10 @@ def _form() -> None:
     try:
         markets = _markets(source)
     except NexusError as error:
-        st.error(f"Could not list {source}'s markets: {error}")
-        return
-    symbol = right.selectbox("Symbol", markets, key="ingest_symbol", index=None, placeholder="type to search")
+        st.warning(f"Could not list {source}'s markets ({error}). Type the symbol; the job checks it when it runs.")
+        symbol = right.text_input("Symbol", key="ingest_symbol_typed", placeholder="BTC/USDT").strip() or None
+    else:
+        symbol = right.selectbox("Symbol", markets, key="ingest_symbol", index=None, placeholder="type to search")
     a, b, c = st.columns(3)
     interval = a.selectbox("Interval", open_source(source, settings).intervals(), key="ingest_interval")
     today = clock.now().date()
@@ -59,8 +62,10 @@ def _ms(day: date, end_of_day: bool = False) -> int:
 def _update(selected: DatasetRef | None) -> None:
     left, right = st.columns(2)
     trader = current_actor().can("trader")
-    if selected is not None and left.button(f"Update {selected} to the last closed candle", key="update_one",
-                                            disabled=not trader):
+    if selected is not None and not is_source(selected.exchange):
+        left.caption(f"{selected} has no source to fetch from (sample or imported data): nothing to update.")
+    elif selected is not None and left.button(f"Update {selected} to the last closed candle", key="update_one",
+                                              disabled=not trader):
         with shows_errors():
             start_update(console().runtime.jobs, selected, current_actor())
     if right.button("Update every dataset", key="update_all", disabled=not trader):
@@ -68,13 +73,16 @@ def _update(selected: DatasetRef | None) -> None:
             start_update(console().runtime.jobs, None, current_actor())
 
 
-@st.fragment(run_every=2)
-def _jobs() -> None:
-    jobs = [j for j in console().runtime.jobs.list(limit=30) if j.kind in JOB_KINDS]
-    if not jobs:
-        st.caption("No ingest or update has run yet.")
-        return
-    for job in jobs[:8]:
+def _dismiss(job_id: str) -> None:
+    st.session_state.setdefault(DISMISSED, set()).add(job_id)
+
+
+def _job_list(jobs: list[Job]) -> None:
+    dismissed = st.session_state.get(DISMISSED, set())
+    shown = [j for j in jobs if j.id not in dismissed][:8]
+    if not shown:
+        st.caption("No ingest or update has run yet." if not jobs else "No ingest or update to show.")
+    for job in shown:
         with st.container(border=True):
             head, action = st.columns([5, 1])
             head.write(f"**{job.title}** · {job.status} · by {job.actor} · "
@@ -87,6 +95,29 @@ def _jobs() -> None:
                 st.caption((job.result or {}).get("summary", "done"))
             else:
                 st.error(job.error or job.status)
+                action.button("Dismiss", key=f"dismiss_{job.id}", on_click=_dismiss, args=(job.id,),
+                              help="Hide this failed job in this browser session")
+
+
+def _recent_jobs() -> list[Job]:
+    return [j for j in console().runtime.jobs.list(limit=30) if j.kind in JOB_KINDS]
+
+
+@st.fragment(run_every=2)
+def _live_jobs() -> None:
+    """Follows running jobs every 2 s; once none runs, one full rerun draws the end state and stops the polling."""
+    jobs = _recent_jobs()
+    _job_list(jobs)
+    if not any(j.active for j in jobs):
+        st.rerun(scope="app")
+
+
+def _jobs() -> None:
+    jobs = _recent_jobs()
+    if any(j.active for j in jobs):
+        _live_jobs()
+    else:
+        _job_list(jobs)
 
 
 def ingest_panel(selected: DatasetRef | None) -> None:

@@ -6,7 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from components.context import console
+from components.tables import show_table
 from services.market_data.datasets import DatasetRef
+from services.market_data.market_hours import trading_calendar
 from services.market_data.quality import Run, assess
 
 
@@ -24,10 +26,11 @@ def quality_panel(ref: DatasetRef, start_ms: int | None, end_ms: int | None) -> 
     """Draw the quality of ``ref`` within the chosen range."""
     datasets = console().runtime.datasets
     manifest = datasets.manifest(ref)
-    report = assess(datasets.read_version(manifest, start_ms, end_ms, shared=True), manifest, ref.interval)
+    report = assess(datasets.read_version(manifest, start_ms, end_ms, shared=True), manifest, ref.interval,
+                    calendar=trading_calendar(ref))
     a, b, c, d = st.columns(4)
     a.metric("Candles", f"{report.candles:,}")
-    b.metric("Missing on the grid", f"{report.missing:,}", help="Expected candles with no data")
+    b.metric("Missing", f"{report.missing:,}", help="Expected candles (on the market's calendar) with no data")
     c.metric("Complete", f"{report.completeness:.2%}")
     d.metric("Zero-volume runs", "n/a" if not report.volume_available else f"{len(report.zero_volume_runs)}",
              help=f"Runs of {3}+ consecutive candles with zero volume")
@@ -35,15 +38,15 @@ def quality_panel(ref: DatasetRef, start_ms: int | None, end_ms: int | None) -> 
         st.caption(report.closed_slots_note)
     if report.gaps:
         st.write("**Largest gaps**")
-        st.dataframe(_runs_table(report.gaps), hide_index=True, width="stretch", height=240)
+        show_table(_runs_table(report.gaps), height=240)
     else:
         st.success("No missing candles in this range.")
     if not report.volume_available:
         st.caption("Close-only dataset: open = high = low = close and no volume, so volume checks do not apply.")
     elif report.zero_volume_runs:
         st.write("**Zero-volume runs**")
-        st.dataframe(_runs_table(report.zero_volume_runs), hide_index=True, width="stretch", height=200)
+        show_table(_runs_table(report.zero_volume_runs), height=200)
     st.write(f"**Imports**: {report.imports} recorded; {report.duplicates_dropped} exact duplicate rows dropped and "
              f"{report.rows_reordered} out-of-order rows sorted on import.")
     if manifest.imports:
-        st.dataframe(pd.DataFrame(manifest.imports[::-1]), hide_index=True, width="stretch", height=200)
+        show_table(pd.DataFrame(manifest.imports[::-1]), height=200)

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 import streamlit as st
 
 from components.charts import candles_figure, regime_spans
-from components.context import console, current_actor, needs_role, shows_errors
+from components.context import ERROR_ICON, console, current_actor, needs_role, shows_errors
 from components.ingest_panel import ingest_panel
 from components.news_timeline import news_markers
 from components.quality_panel import quality_panel
+from components.tables import show_table
 from components.views.market import catalog_table, intervals_from
 from services.core import clock
 from services.market_data import ohlcv
 from services.market_data.datasets import DatasetRef
-from services.market_data.exports import export
+from services.market_data.exports import FORMATS, export
 from services.market_data.imports import import_file, preview
+
+TABS = ("Chart", "Data quality", "Import", "Export", "Ingest")
+TAB_KEY = "market_tab"
 
 
 def _day_bounds(first: date, last: date) -> tuple[int, int]:
@@ -28,10 +33,7 @@ def _catalog() -> DatasetRef | None:
     entries = console().runtime.datasets.catalog()
     query = st.text_input("Filter datasets", placeholder="e.g. AAPL, binance, 1h", key="catalog_filter")
     table = catalog_table(entries, query)
-    st.dataframe(table, hide_index=True, width="stretch", height=min(38 * (len(table) + 1), 320),
-                 column_config={"first candle": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-                                "last candle": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-                                "last update": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+    show_table(table, height=min(38 * (len(table) + 1), 320))
     if table.empty:
         st.info("No dataset yet. Run `nexus demo seed` or import a file below.")
         return None
@@ -43,7 +45,24 @@ def _catalog() -> DatasetRef | None:
     return DatasetRef.parse(chosen)
 
 
-def _chart(ref: DatasetRef) -> tuple[int, int]:
+@dataclass(frozen=True)
+class _View:
+    """What the controls above the tabs chose: the range (for every tab), the interval and overlays (chart)."""
+
+    start_ms: int
+    end_ms: int
+    interval: str
+    sma: tuple[int, ...]
+    ema: tuple[int, ...]
+    vwap: bool
+    regimes: bool
+
+
+def _windows(chosen: list) -> tuple[int, ...]:
+    return tuple(sorted({int(w) for w in chosen if str(w).isdigit() and int(w) > 1}))
+
+
+def _controls(ref: DatasetRef) -> _View:
     manifest = console().runtime.datasets.manifest(ref)
     first_ms = manifest.first_ts if manifest.first_ts is not None else clock.now_ms()
     last_ms = manifest.last_ts if manifest.last_ts is not None else clock.now_ms()
@@ -62,18 +81,19 @@ def _chart(ref: DatasetRef) -> tuple[int, int]:
         regimes = st.checkbox("Volatility regimes", value=True, key=f"regimes_{ref}",
                               help="spans from the knowledge base (low, medium, high volatility)")
     start_ms, end_ms = _day_bounds(start_day, end_day)
-    windows = tuple(sorted({int(w) for w in sma_windows if str(w).isdigit() and int(w) > 1}))
-    ema_set = tuple(sorted({int(w) for w in ema_windows if str(w).isdigit() and int(w) > 1}))
-    chart = console().charts.build(ref, start_ms, end_ms, interval, windows, ema_set, vwap)
+    return _View(start_ms, end_ms, interval, _windows(sma_windows), _windows(ema_windows), bool(vwap), regimes)
+
+
+def _chart(ref: DatasetRef, view: _View) -> None:
+    chart = console().charts.build(ref, view.start_ms, view.end_ms, view.interval, view.sma, view.ema, view.vwap)
     if chart.frame.empty:
         st.warning("No candles in this range.")
     else:
-        spans = regime_spans(console().runtime.knowledge.regimes(dataset_ref=str(ref))) if regimes else []
-        news = console().runtime.news.window(ref.symbol, clock.from_ms(start_ms), clock.from_ms(end_ms + 1))
+        spans = regime_spans(console().runtime.knowledge.regimes(dataset_ref=str(ref))) if view.regimes else []
+        news = console().runtime.news.window(ref.symbol, clock.from_ms(view.start_ms), clock.from_ms(view.end_ms + 1))
         st.plotly_chart(candles_figure(chart, news_markers(news, chart), spans=spans), width="stretch",
                         key=f"chart_{ref}")
         st.caption(chart.caption())
-    return start_ms, end_ms
 
 
 def _import(selected: DatasetRef | None) -> None:
@@ -106,9 +126,9 @@ def _import(selected: DatasetRef | None) -> None:
             st.caption(f"{report.duplicates_dropped} exact duplicate rows dropped, "
                        f"{report.rows_reordered} out-of-order rows sorted")
         head = shown.frame.head(10).assign(time=lambda f: pd.to_datetime(f["timestamp"], unit="ms", utc=True))
-        st.dataframe(head, hide_index=True, width="stretch")
+        show_table(head)
         if shown.problem:
-            st.error(f"This file cannot be imported: {shown.problem}", icon="⛔")
+            st.error(f"This file cannot be imported: {shown.problem}", icon=ERROR_ICON)
             return
         if st.button("Import", type="primary", key="do_import", **needs_role("trader")):
             ref = DatasetRef.of(*target_parts)
@@ -122,9 +142,10 @@ def _import(selected: DatasetRef | None) -> None:
 
 def _export(ref: DatasetRef, start_ms: int, end_ms: int) -> None:
     st.write(f"Export **{ref}** from {clock.from_ms(start_ms):%Y-%m-%d} to {clock.from_ms(end_ms):%Y-%m-%d} with "
-             "exactly Lona's columns (timestamp in Unix ms, open, high, low, close, volume).")
+             "exactly Lona's columns (timestamp, open, high, low, close, volume).")
     left, right = st.columns(2)
-    fmt = left.radio("Format", ["csv", "json"], horizontal=True, key="export_format")
+    fmt = left.radio("Format", list(FORMATS), format_func=FORMATS.get, key="export_format",
+                     help="The data format is what Lona's data files hold; its symbol upload wants the other CSV.")
     name = right.text_input("Name (optional)", key="export_name", placeholder="SYMBOL_interval_first_last")
     if st.button("Export to the exports container", key="do_export", **needs_role("trader")):
         with shows_errors():
@@ -137,20 +158,25 @@ def _export(ref: DatasetRef, start_ms: int, end_ms: int) -> None:
 
 
 def render() -> None:
-    """Draw the page."""
+    """Draw the page. Only the open tab runs (lazy tabs): the Ingest tab's source calls wait until it is opened."""
     st.title("Market Data")
     with shows_errors():
         ref = _catalog()
-        tabs = st.tabs(["Chart", "Data quality", "Import", "Export", "Ingest"])
-        start_ms = end_ms = None
-        if ref is not None:
-            with tabs[0]:
-                start_ms, end_ms = _chart(ref)
-            with tabs[1]:
-                quality_panel(ref, start_ms, end_ms)
-            with tabs[3]:
-                _export(ref, start_ms, end_ms)
-        with tabs[2]:
-            _import(ref)
-        with tabs[4]:
-            ingest_panel(ref)
+        view = _controls(ref) if ref is not None else None
+        chart, quality, imports, exports, ingest = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+        if ref is not None and view is not None:
+            if chart.open:
+                with chart:
+                    _chart(ref, view)
+            if quality.open:
+                with quality:
+                    quality_panel(ref, view.start_ms, view.end_ms)
+            if exports.open:
+                with exports:
+                    _export(ref, view.start_ms, view.end_ms)
+        if imports.open:
+            with imports:
+                _import(ref)
+        if ingest.open:
+            with ingest:
+                ingest_panel(ref)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import console, current_actor, shows_errors
+from components.tables import show_table
 from components.views.orders import audit_export, audit_frame, orders_frame, positions_frame, proposal_diff
 from services.trading.orders import TRANSITIONS
 
@@ -19,7 +20,7 @@ def _orders_tab() -> None:
     if not listed:
         st.info("No orders match.")
         return
-    st.dataframe(orders_frame(listed), hide_index=True, width="stretch", height=320)
+    show_table(orders_frame(listed), height=320)
     ids = [o.id for o in listed]
     wanted = st.query_params.get("order")
     chosen = st.selectbox("Order detail", ids, index=ids.index(wanted) if wanted in ids else 0, key="order_detail",
@@ -36,9 +37,9 @@ def _orders_tab() -> None:
     if order.last_error:
         st.warning(order.last_error)
     st.write("Proposal vs sent")
-    st.dataframe(proposal_diff(order), hide_index=True, width="stretch")
+    show_table(proposal_diff(order))
     st.write("Audit trail")
-    st.dataframe(audit_frame(orders.audit(subject=order.id)), hide_index=True, width="stretch")
+    show_table(audit_frame(orders.audit(subject=order.id)))
 
 
 def _portfolio_tab() -> None:
@@ -53,7 +54,7 @@ def _portfolio_tab() -> None:
     if positions.empty:
         st.info("No open positions.")
     else:
-        st.dataframe(positions, hide_index=True, width="stretch")
+        show_table(positions)
 
 
 def _audit_tab() -> None:
@@ -63,7 +64,7 @@ def _audit_tab() -> None:
     action = middle.text_input("Action", key="audit_action", placeholder="approve, reject, …").strip() or None
     subject = right.text_input("Subject (order id, risk-policy)", key="audit_subject").strip() or None
     entries = orders.audit(subject=subject, actor=actor, action=action)
-    st.dataframe(audit_frame(entries), hide_index=True, width="stretch", height=360)
+    show_table(audit_frame(entries), height=360)
     csv, js = st.columns(2)
     csv.download_button("Download CSV", audit_export(entries, "csv"), "audit-log.csv", "text/csv", key="audit_csv")
     js.download_button("Download JSON", audit_export(entries, "json"), "audit-log.json", "application/json",

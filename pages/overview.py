@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import console, shows_errors
+from components.links import page_link
+from components.tables import show_table
 from components.views.orders import positions_frame
 from services.ops.overview import age_text, freshness, jobs_table, overview
 
@@ -19,7 +21,7 @@ def _now() -> None:
     c.metric("Mode", f"{view.mode} · {view.venue}")
     d.metric("Kill switch", "ON" if view.kill_switch else "off")
     if view.pending:
-        st.markdown(f"[Decide {view.pending} order(s) now →](./approvals)")
+        page_link("approvals", f"Decide {view.pending} order(s) now →", icon=":material/approval:")
     st.subheader("Portfolio")
     if view.account is None:
         st.error(f"The {view.venue} venue did not answer: {view.account_error}")
@@ -30,14 +32,13 @@ def _now() -> None:
         g.metric("P&L", f"{view.account.pnl_total:,.2f}")
         positions = positions_frame(view.account)
         if not positions.empty:
-            st.dataframe(positions, hide_index=True, width="stretch")
+            show_table(positions)
     st.subheader("Jobs: runs, ingests, backtests")
     jobs = jobs_table(view.jobs)
     if jobs.empty:
         st.caption("No job has run yet.")
     else:
-        st.dataframe(jobs, hide_index=True, width="stretch", column_config={
-            "progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0)})
+        show_table(jobs, column_config={"progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0)})
 
 
 def render() -> None:
@@ -46,4 +47,4 @@ def render() -> None:
     with shows_errors():
         _now()
         st.subheader("Data freshness")
-        st.dataframe(freshness(console().runtime.datasets.catalog()), hide_index=True, width="stretch", height=260)
+        show_table(freshness(console().runtime.datasets.catalog()), height=260)

@@ -9,6 +9,7 @@ import streamlit as st
 from components.backtest_report import report_panel
 from components.context import console, current_actor, needs_role, shows_errors
 from components.strategy_forms import create_form, strategy_code, upload_form
+from components.tables import show_table
 from components.views.strategies import (
     backtest_days,
     backtests_table,
@@ -30,6 +31,8 @@ PAGE_SIZE = 20
 TABS = ("Strategies", "Publish data", "Backtest", "Report", "History")
 REFRESH_S = 2
 RECENT_BACKTESTS = 5
+#: a backtest on more symbols than this asks for a confirmation listing them first
+CONFIRM_ABOVE = 3
 
 
 def _days(label: str, first: date, last: date, key: str, **bounds: date) -> tuple[date, date]:
@@ -43,7 +46,7 @@ def _listing() -> None:
     number = st.session_state.get("strategies_page", 1)
     listing = strategies.list_strategies(runtime, (number - 1) * PAGE_SIZE, PAGE_SIZE)
     if listing.items:
-        st.dataframe(strategies_table(listing.items), hide_index=True, width="stretch")
+        show_table(strategies_table(listing.items))
     else:
         st.info("No strategy on this page." if number > 1 else
                 "Lona holds no strategy for this agent yet: create or upload one below.")
@@ -89,7 +92,7 @@ def _publish_tab() -> None:
     else:
         st.info("No dataset with candles yet: seed or import one on the Market Data page.")
     st.subheader("Published")
-    st.dataframe(published_table(strategies.published_symbols(runtime)), hide_index=True, width="stretch")
+    show_table(published_table(strategies.published_symbols(runtime)))
 
 
 # --- Backtest ---------------------------------------------------------------------------------------------
@@ -121,12 +124,12 @@ def _start() -> None:
     runtime = console().runtime
     choices = strategy_choices(strategies.list_strategies(runtime, 0, 100).items, strategies.strategy_history(runtime))
     strategy_id = st.selectbox("Strategy", list(choices), index=None, format_func=lambda s: choices.get(s, s),
-                               key="backtest_strategy", persist_state="page", accept_new_options=True,
-                               placeholder="Choose a strategy or type a Lona strategy id")
+                               key="backtest_strategy", persist_state="page", placeholder="Choose a strategy")
     published, entries = strategies.published_symbols(runtime), runtime.datasets.catalog()
     symbols = symbol_choices(published, entries)
     chosen = st.multiselect("Symbols", list(symbols), format_func=lambda s: symbols.get(s, s),
                             key="backtest_symbols", persist_state="page", accept_new_options=True,
+                            select_all=False,  # Enter after typing must pick one symbol, never "Select 56 matches"
                             help="Published symbols, our datasets (published when the run starts) or any Lona "
                             "symbol id you type.")
     first, last = backtest_days(chosen, published, entries, clock.now().date())
@@ -137,13 +140,25 @@ def _start() -> None:
     commission = commission_column.number_input("Commission (fraction of each trade)", min_value=0.0, max_value=0.1,
                                                 value=0.001, step=0.0005, format="%.4f", key="backtest_commission",
                                                 persist_state="page")
-    if st.button("Start backtest", type="primary", key="do_backtest", **needs_role("trader", ready=bool(strategy_id))):
+    confirmed = _confirmation(chosen)
+    if st.button("Start backtest", type="primary", key="do_backtest",
+                 **needs_role("trader", ready=bool(strategy_id) and confirmed)):
         with st.spinner("Publishing the data and starting the run…"):
             started = strategies.start_backtest(runtime, strategy_id, chosen, start, end, actor=current_actor(),
                                                 initial_cash=cash, commission=commission)
         st.session_state["report"] = started.report_id
         st.success(f"Started backtest {started.report_id} on {', '.join(started.symbol_ids)}; a background job "
                    "follows it below.")
+
+
+def _confirmation(chosen: list[str]) -> bool:
+    """More than a few symbols: list what will be uploaded and run, and start only once that is confirmed."""
+    if len(chosen) <= CONFIRM_ABOVE:
+        return True
+    uploads = [s for s in chosen if "/" in s]
+    st.warning(f"This backtest runs on {len(chosen)} symbols and first uploads {len(uploads)} dataset(s) to Lona: "
+               + ", ".join(chosen))
+    return st.checkbox(f"Upload {len(uploads)} and run {len(chosen)} symbols", key="backtest_confirm")
 
 
 def _backtest_tab() -> None:
@@ -172,10 +187,9 @@ def _report_tab() -> None:
 def _history_tab() -> None:
     runtime = console().runtime
     st.subheader("Backtests")
-    st.dataframe(backtests_table(strategies.backtest_history(runtime, limit=200)), hide_index=True, width="stretch")
+    show_table(backtests_table(strategies.backtest_history(runtime, limit=200)))
     st.subheader("Strategies submitted")
-    st.dataframe(submissions_table(strategies.strategy_history(runtime, limit=200)), hide_index=True,
-                 width="stretch")
+    show_table(submissions_table(strategies.strategy_history(runtime, limit=200)))
 
 
 def render() -> None:
@@ -184,7 +198,7 @@ def render() -> None:
     settings = console().runtime.settings
     with shows_errors():
         if not is_configured(settings):
-            st.warning(not_configured_message(settings), icon="🔌")
+            st.warning(not_configured_message(settings), icon=":material/power_off:")
             return
         st.caption(f"Lona Gateway {settings.lona_gateway_url} · agent {settings.lona_agent_id}")
         tabs = st.tabs(TABS, key="tab", on_change="rerun", bind="query-params")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from services.market_data import ohlcv
-from services.market_data.datasets import CatalogEntry, DatasetRef, Datasets
+from services.market_data.datasets import CatalogEntry, DatasetRef, Datasets, Manifest
 
 MAX_CANDLES = 5000
 
@@ -110,9 +110,11 @@ class ChartBuilder:
                 return self._recent[key]
         frame = self.datasets.read_version(manifest, start_ms, end_ms, shared=True)
         shown, shown_interval = ohlcv.for_display(frame, ref.interval, interval, MAX_CANDLES)
-        close = shown["close"].to_numpy()
-        overlays = [Overlay(f"SMA {w}", sma(close, w)) for w in sma_windows]
-        overlays += [Overlay(f"EMA {w}", ema(close, w)) for w in ema_windows]
+        warm = max((*sma_windows, *ema_windows), default=0)
+        close = self._warm_up(manifest, shown, shown_interval, warm) if warm and not shown.empty \
+            else shown["close"].to_numpy()
+        overlays = [Overlay(f"SMA {w}", sma(close, w)[-len(shown):]) for w in sma_windows]
+        overlays += [Overlay(f"EMA {w}", ema(close, w)[-len(shown):]) for w in ema_windows]
         if vwap and "vwap" in shown.columns:
             overlays.append(Overlay("VWAP", shown["vwap"].to_numpy()))
         data = ChartData(ref, shown, shown_interval, interval or ref.interval, len(frame), manifest.close_only,
@@ -122,6 +124,24 @@ class ChartBuilder:
             while len(self._recent) > self._remember:
                 self._recent.popitem(last=False)
         return data
+
+    def _warm_up(self, manifest: Manifest, shown: pd.DataFrame, interval: str, candles: int) -> np.ndarray:
+        """Closes of ``candles`` shown candles before the first one, then the shown closes.
+
+        Moving averages then start at the range's first candle. Markets close at night and on weekends, so the
+        look-back widens until it holds enough candles or reaches the dataset's first candle.
+        """
+        first = int(shown["timestamp"].iloc[0])
+        lookback = candles * ohlcv.approx_interval_ms(interval)
+        while True:
+            earlier = self.datasets.read_version(manifest, first - lookback, first - 1, shared=True)
+            if not earlier.empty and interval != manifest.ref.interval:
+                earlier = ohlcv.resample(earlier, interval)
+            earlier = earlier[earlier["timestamp"] < first]
+            if len(earlier) >= candles or manifest.first_ts is None or first - lookback <= manifest.first_ts:
+                break
+            lookback *= 4
+        return np.concatenate([earlier["close"].to_numpy()[-candles:], shown["close"].to_numpy()])
 
 
 def intervals_from(source_interval: str) -> list[str]:

@@ -138,6 +138,19 @@ def trace_table(backtest: Backtest) -> pd.DataFrame:
                                       "first_ts": "first candle", "last_ts": "last candle"}, ms=("first_ts", "last_ts"))
 
 
+def trades_heading(total_trades: int | None, listed: int) -> str:
+    """The heading over the trade list, agreeing with the Trades metric above it.
+
+    Lona's count and its trade history can differ (no history sent, or a capped one); the heading says so
+    instead of showing "Trades 42" over "Trades (0)".
+    """
+    if total_trades is None or total_trades == listed:
+        return f"**Trade history** ({listed:,} trades)"
+    if listed == 0:
+        return f"**Trade history**: Lona counted {total_trades:,} trades but sent no trade list"
+    return f"**Trade history**: {listed:,} of the {total_trades:,} trades Lona counted"
+
+
 def bar_fraction(progress: float | None) -> float:
     """A progress (0–1, None when unknown) as a progress bar can draw it."""
     return min(max(progress or 0.0, 0.0), 1.0)

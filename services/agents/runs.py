@@ -10,14 +10,17 @@ worker died is marked failed when its job is (``sync_runs``) and can be continue
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from services.agents.deps import AgentServices
 from services.agents.run_store import ACTIVE, GraphRun, RunStore
-from services.agents.runner import Mode, invoke
 from services.agents.state import RunParams
 from services.core.auth import Actor
 from services.core.errors import Conflict, NexusError
 from services.jobs.queue import JobCancelled, JobContext, JobHandedBack
+
+if TYPE_CHECKING:  # LangGraph loads with the runner (seconds): only the worker that runs a graph needs it
+    from services.agents.runner import Mode
 
 JOB_KIND = "graph_run"
 
@@ -122,12 +125,13 @@ def _submit(runtime: AgentServices, store: RunStore, run_id: str, mode: Mode, ac
         raise
     store.set(run_id, job_id=job_id)
     if inline:
-        runtime.jobs.run(job_id)  # no-op when a worker (or Huey's immediate mode) already took it
-        runtime.jobs.wait(job_id)
+        runtime.jobs.run_here(job_id)  # the run is a no-op when a worker (or Huey's immediate mode) took it
 
 
 def graph_run_job(ctx: JobContext, services: AgentServices, run_id: str, mode: Mode = "start") -> dict:
     """Job body: run (or resume, or continue) the graph of ``run_id`` on this worker."""
+    from services.agents.runner import invoke
+
     store = store_of(services)
     if not store.claim(run_id, ("queued",), "running", job_id=ctx.job_id):
         return {"summary": f"run {run_id} was no longer queued; nothing done", "run_id": run_id}

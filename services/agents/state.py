@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 import numpy as np
 
-from models.predictor import PredictorConfig
 from services.core.errors import BadInput
 from services.market_data.datasets import DatasetRef
+
+if TYPE_CHECKING:  # torch loads with the predictor (seconds): only runs that train need it
+    from models.predictor import PredictorConfig
 
 #: the nodes, in the order a run passes them
 NODES = ("load_data", "predictor", "anomaly", "optimizer", "risk_gate", "approval", "execute", "record")
@@ -58,10 +60,14 @@ class RunParams:
     @property
     def min_lookback(self) -> int:
         """Fewest bars a symbol needs: the predictor's required returns plus the first close."""
+        from models.predictor import PredictorConfig
+
         return PredictorConfig(lookback=self.window, horizon=self.horizon).required_length + 1
 
     def predictor_config(self, max_epochs: int | None, samples_per_epoch: int | None) -> PredictorConfig:
         """The predictor's hyper-parameters for this run (a training budget from the settings, when set)."""
+        from models.predictor import PredictorConfig
+
         budget = {k: v for k, v in (("max_epochs", max_epochs), ("samples_per_epoch", samples_per_epoch)) if v}
         return PredictorConfig(lookback=self.window, horizon=self.horizon, **budget)
 

@@ -305,6 +305,12 @@ class Jobs:
                     update(jobs_table).where(jobs_table.c.id == job_id).values(heartbeat_at=clock.now())
                 )
 
+    def run_here(self, job_id: str, timeout_s: float = 600) -> Job:
+        """What every ``--wait`` does: run the job in this process unless a worker already took it, then wait
+        for its end. Waiting never depends on a worker being up."""
+        self.run(job_id)
+        return self.wait(job_id, timeout_s)
+
     def wait(self, job_id: str, timeout_s: float = 600, poll_s: float = 0.5) -> Job:
         """Block until the job finishes (CLI and tests); raise Conflict on timeout."""
         deadline = time.monotonic() + timeout_s

@@ -322,6 +322,8 @@ class Datasets:
         self.read_workers = read_workers
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="columnar-copies",
                                               initializer=_lower_thread_priority)
+        self._manifests: dict[str, Manifest] = {}  # the catalog's manifests, by reference, each with its ETag
+        self._manifest_lock = threading.Lock()
 
     def flush(self) -> None:
         """Wait for the work reads leave in the background: cache files, restored columnar copies."""
@@ -348,7 +350,7 @@ class Datasets:
                 continue
             size = sum(b.size for b in partitions)
             if MANIFEST in names:
-                manifest = self.manifest(ref)
+                manifest = self._catalog_manifest(ref, names[MANIFEST])
                 entries.append(
                     CatalogEntry(
                         ref, manifest.rows, manifest.first_ts, manifest.last_ts, size,
@@ -359,6 +361,18 @@ class Datasets:
                 updated = max(b.last_modified for b in partitions)
                 entries.append(CatalogEntry(ref, None, None, None, size, updated, False, True))
         return entries
+
+    def _catalog_manifest(self, ref: DatasetRef, listed: BlobInfo) -> Manifest:
+        """The manifest the listing shows, read again only when its ETag changed (a catalog page rerun
+        otherwise reads every manifest each time)."""
+        with self._manifest_lock:
+            known = self._manifests.get(str(ref))
+        if known is not None and listed.etag and known.etag == listed.etag:
+            return known
+        manifest = self.manifest(ref)
+        with self._manifest_lock:
+            self._manifests[str(ref)] = manifest
+        return manifest
 
     def manifest(self, ref: DatasetRef) -> Manifest:
         """The dataset's manifest; for a folder of dropped-in partitions, one derived from the listing."""

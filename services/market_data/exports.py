@@ -1,4 +1,4 @@
-"""Exports for Lona: a dataset range as CSV or JSON with exactly the base columns, in the ``exports`` container."""
+"""Exports for Lona: a dataset range in Lona's data format (CSV/JSON) or its symbol-upload CSV, to ``exports``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ from services.market_data import ohlcv
 from services.market_data.datasets import DatasetRef, Datasets
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-Format = Literal["csv", "json"]
+Format = Literal["csv", "json", "upload-csv"]
+#: what each format is for, as the page offers them
+FORMATS: dict[str, str] = {
+    "csv": "Lona data format, CSV (timestamp in Unix ms)",
+    "json": "Lona data format, JSON (timestamp in Unix ms)",
+    "upload-csv": "Lona symbol-upload CSV (timestamp as UTC YYYY-MM-DD HH:MM:SS, what Publish sends)",
+}
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,8 @@ def export(
 ) -> ExportResult:
     """Write the range to ``exports/<name>.<fmt>`` for ``actor`` (a trader) and return the bytes for a download."""
     actor.require("trader", "export market data")
-    if fmt not in ("csv", "json"):
-        raise BadInput(f"export format '{fmt}' must be csv or json")
+    if fmt not in FORMATS:
+        raise BadInput(f"export format '{fmt}' must be one of {', '.join(FORMATS)}")
     frame = datasets.read(ref, start_ms, end_ms)
     if frame.empty:
         raise BadInput(f"{ref} has no candles in the chosen range")
@@ -62,9 +68,11 @@ def export(
                                                      int(frame["timestamp"].iloc[-1]))
     base = ohlcv.base_only(frame)
     if fmt == "csv":
-        data, media = ohlcv.to_csv_bytes(base), "text/csv"
+        data, media, blob_name = ohlcv.to_csv_bytes(base), "text/csv", f"{stem}.csv"
+    elif fmt == "upload-csv":
+        data, media, blob_name = ohlcv.to_lona_upload_csv(base), "text/csv", f"{stem}_upload.csv"
     else:
-        data, media = ohlcv.to_lona_json_bytes(base, ref.symbol, ref.interval, ref.exchange), "application/json"
-    blob_name = f"{stem}.{fmt}"
+        data = ohlcv.to_lona_json_bytes(base, ref.symbol, ref.interval, ref.exchange)
+        media, blob_name = "application/json", f"{stem}.json"
     store.put(container, blob_name, data)
     return ExportResult(blob_name, len(base), data, media)

@@ -41,6 +41,19 @@ def check_size(size: int, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> No
         )
 
 
+def check_interval_matches(timestamps, interval: str, source: str) -> str | None:
+    """The interval the timestamps are spaced at; InvalidCandles when that differs from ``interval``.
+
+    Daily candles fit an hourly grid too, so without this check a daily file imported as hourly would be
+    stored as an hourly dataset with 23 of every 24 candles "missing".
+    """
+    guess = ohlcv.infer_interval(timestamps)
+    if guess is not None and guess != interval:
+        raise InvalidCandles(f"timestamps are {guess} apart but the dataset is {interval}; import it as {guess}",
+                             source=source)
+    return guess
+
+
 def preview(data: bytes, source: str, interval: str | None = None, repair_order: bool = False,
             max_bytes: int = DEFAULT_MAX_BYTES) -> ImportPreview:
     """Parse a file and check it against the contract for ``interval`` (or the guessed one).
@@ -53,6 +66,8 @@ def preview(data: bytes, source: str, interval: str | None = None, repair_order:
     guess = ohlcv.infer_interval(frame["timestamp"].to_numpy())
     problem = None
     try:
+        if interval:
+            check_interval_matches(frame["timestamp"].to_numpy(), interval, source)
         ohlcv.validate(frame, interval or guess or "1m", source=source)
     except InvalidCandles as error:
         problem = str(error)
@@ -76,5 +91,6 @@ def import_file(
         raise BadInput("a file name is needed")
     check_size(len(data), source, max_bytes)
     frame, report = ohlcv.parse_candles(data, source, interval=ref.interval, repair_order=repair_order)
+    check_interval_matches(frame["timestamp"].to_numpy(), ref.interval, source)
     note = {k: v for k, v in asdict(report).items() if k != "source"}
     return datasets.write(ref, frame, replace_overlap=replace_overlap, source=source, actor=actor.name, note=note)

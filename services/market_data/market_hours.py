@@ -9,16 +9,37 @@ import pandas as pd
 
 from services.core import clock
 from services.market_data.connectors import ccxt_exchange_ids
+from services.market_data.datasets import DatasetRef
 
 #: exchanges of datasets whose candles are history, not a market (sample data, uploads): no answer
 _NO_MARKET = frozenset({"sample", "sample-close", "upload"})
 
 
-@lru_cache(maxsize=1)
-def _nyse():
+#: the oldest session the calendars are built from (the sample stock data starts in 2000)
+_CALENDAR_START = "1990-01-01"
+#: sample datasets that are not US stocks (FX trades 24/5, crypto 24/7: their weekly slots say when)
+_SAMPLE_NOT_STOCKS = frozenset({"EURUSD", "BTCUSD"})
+
+
+@lru_cache(maxsize=4)
+def _calendar(name: str):
     import exchange_calendars  # offline sessions and holidays; imported on first use (about a second)
 
-    return exchange_calendars.get_calendar("XNYS")
+    return exchange_calendars.get_calendar(name, start=_CALENDAR_START)
+
+
+def _nyse():
+    return _calendar("XNYS")
+
+
+def trading_calendar(ref: DatasetRef):
+    """The exchange calendar (``exchange_calendars``) of the market ``ref`` trades on, or None when it trades
+    around the clock or is not known: Alpaca's stocks and the sample US stocks trade on the NYSE's."""
+    if ref.exchange == "alpaca":
+        return _nyse()
+    if ref.exchange in ("sample", "sample-close") and ref.symbol not in _SAMPLE_NOT_STOCKS:
+        return _nyse()
+    return None
 
 
 def market_open(exchange: str, at: datetime | None = None) -> bool | None:

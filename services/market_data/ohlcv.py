@@ -362,28 +362,24 @@ def resample(frame: pd.DataFrame, interval: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def display_interval(source_interval: str, first_ms: int, last_ms: int, max_candles: int = 5000) -> str:
-    """The finest interval at or above ``source_interval`` that shows the span in <= max_candles."""
-    span = max(last_ms - first_ms, 0)
-    start = INTERVALS.index(check_interval(source_interval))
-    for name in INTERVALS[start:]:
-        if span // approx_interval_ms(name) + 1 <= max_candles:
-            return name
-    return INTERVALS[-1]
-
-
 def for_display(
     frame: pd.DataFrame, source_interval: str, wanted: str | None = None, max_candles: int = 5000
 ) -> tuple[pd.DataFrame, str]:
     """Candles to draw: resampled to ``wanted`` (or coarser when that would exceed ``max_candles``).
 
-    Returns the frame and the interval it is actually in; never more than ``max_candles`` rows.
+    The cap counts candles that exist, not slots of a 24/7 grid, so a market that closes at night or on
+    weekends keeps its own interval as long as its stored candles fit. Returns the frame and the interval it
+    is actually in; never more than ``max_candles`` rows.
     """
     if frame.empty:
         return frame, wanted or source_interval
-    floor = wanted if wanted and INTERVALS.index(wanted) > INTERVALS.index(source_interval) else source_interval
-    shown = display_interval(floor, int(frame["timestamp"].iloc[0]), int(frame["timestamp"].iloc[-1]), max_candles)
-    out = frame if shown == source_interval else resample(frame, shown)
+    floor = wanted if wanted and INTERVALS.index(wanted) > INTERVALS.index(check_interval(source_interval)) \
+        else source_interval
+    out, shown = frame, source_interval
+    for shown in INTERVALS[INTERVALS.index(floor):]:
+        out = frame if shown == source_interval else resample(frame, shown)
+        if len(out) <= max_candles:
+            break
     return out.tail(max_candles).reset_index(drop=True), shown
 
 

@@ -70,6 +70,24 @@ def _expected_grid(ts: np.ndarray, interval: str) -> tuple[np.ndarray, str]:
     return grid[traded[_slot(grid, interval)]], note
 
 
+def _calendar_grid(ts: np.ndarray, interval: str, calendar) -> np.ndarray | None:
+    """Slots of ``interval`` in which the calendar's market is open, between the first and last candle.
+
+    None when the calendar does not apply (weekly and monthly candles) or does not cover the range.
+    """
+    first, last = pd.Timestamp(int(ts[0]), unit="ms", tz="UTC"), pd.Timestamp(int(ts[-1]), unit="ms", tz="UTC")
+    if interval in ("1w", "1M") or first < calendar.first_session.tz_localize("UTC") \
+            or last > calendar.last_session.tz_localize("UTC"):
+        return None
+    if interval == "1d":
+        sessions = calendar.sessions_in_range(first.normalize().tz_localize(None), last.normalize().tz_localize(None))
+        return sessions.as_unit("ms").asi8.astype(np.int64)
+    step = ohlcv.INTERVAL_MS[interval]
+    minutes = calendar.minutes_in_range(first, last + pd.Timedelta(milliseconds=step - 1))
+    slots = np.unique(minutes.as_unit("ms").asi8 // step * step)
+    return slots[(slots >= ts[0]) & (slots <= ts[-1])].astype(np.int64)
+
+
 def _runs(values: np.ndarray, step_index: np.ndarray) -> list[tuple[int, int]]:
     """Start/end positions of consecutive runs in a sorted index array."""
     if not step_index.size:
@@ -80,8 +98,13 @@ def _runs(values: np.ndarray, step_index: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
-def assess(frame: pd.DataFrame, manifest: Manifest | None, interval: str, max_listed: int = 50) -> QualityReport:
-    """Quality report of sorted contract candles (and the import history in ``manifest``)."""
+def assess(frame: pd.DataFrame, manifest: Manifest | None, interval: str, max_listed: int = 50,
+           calendar=None) -> QualityReport:
+    """Quality report of sorted contract candles (and the import history in ``manifest``).
+
+    With an exchange ``calendar`` (``market_hours.trading_calendar``) only slots in its sessions are expected,
+    so holidays and closures are not missing; without one, weekly slots that never trade are left out.
+    """
     report = QualityReport(candles=len(frame), expected=len(frame), missing=0)
     if manifest is not None:
         report.imports = len(manifest.imports)
@@ -91,7 +114,13 @@ def assess(frame: pd.DataFrame, manifest: Manifest | None, interval: str, max_li
     if frame.empty:
         return report
     ts = frame["timestamp"].to_numpy(dtype=np.int64)
-    grid, report.closed_slots_note = _expected_grid(ts, interval)
+    on_calendar = None if calendar is None else _calendar_grid(ts, interval, calendar)
+    if on_calendar is None:
+        grid, report.closed_slots_note = _expected_grid(ts, interval)
+    else:
+        grid = np.union1d(on_calendar, ts)  # a candle outside the sessions is data, never "missing"
+        report.closed_slots_note = (f"counted on the {calendar.name} trading calendar: holidays, closures and "
+                                    "hours outside the sessions are not missing")
     report.expected = int(grid.size)
     missing = np.setdiff1d(grid, ts, assume_unique=True)
     report.missing = int(missing.size)

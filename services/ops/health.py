@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import typing
@@ -388,6 +389,42 @@ class HealthMonitor:
 
 
 _monitor = HealthMonitor()
+
+
+class Warmup:
+    """The first use of the records database migrates it, which may take longer than a health check waits.
+
+    ``begin`` starts that on a thread (the app calls it before it serves); until it ends, ``starting`` is
+    True and /health says "starting" instead of reporting the database as having no answer.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[int, threading.Event] = {}
+
+    def begin(self, runtime: Runtime) -> None:
+        """Open (and migrate) ``runtime``'s records database in the background, once per runtime."""
+        with self._lock:
+            if id(runtime) in self._runs:
+                return
+            done = self._runs[id(runtime)] = threading.Event()
+
+        def warm() -> None:
+            try:
+                with contextlib.suppress(Exception):  # the database check reports why (unreachable, bad URL)
+                    runtime.engine  # noqa: B018 - the property migrates on first use
+            finally:
+                done.set()
+
+        threading.Thread(target=warm, name="records-warmup", daemon=True).start()
+
+    def starting(self, runtime: Runtime, wait_s: float = CHECK_TIMEOUT_S) -> bool:
+        """True while ``runtime``'s first migration still runs after ``wait_s`` (starting it if nobody has)."""
+        self.begin(runtime)
+        return not self._runs[id(runtime)].wait(wait_s)
+
+
+WARMUP = Warmup()
 
 
 def health_report(runtime: Runtime, max_age_s: float = 5.0) -> HealthReport:

@@ -9,7 +9,9 @@ import pandas as pd
 from services.core import clock
 from services.core.errors import NexusError
 from services.jobs.queue import Job
+from services.market_data import ohlcv
 from services.market_data.datasets import CatalogEntry
+from services.market_data.market_hours import market_open
 from services.trading.execution.base import Account
 
 
@@ -37,19 +39,41 @@ def age_text(seconds: float | None) -> str:
     return f"{max(seconds, 0):.0f} s ago"
 
 
+#: a dataset is stale when its last candle is older than this many intervals (plus a weekend when the market
+#: closes), i.e. several updates were missed
+STALE_AFTER_INTERVALS = 3
+_CLOSURE_ALLOWANCE_MS = 3 * 86_400_000
+
+
+def _stale(entry: CatalogEntry, age_ms: int) -> bool:
+    allowed = STALE_AFTER_INTERVALS * ohlcv.approx_interval_ms(entry.ref.interval)
+    if market_open(entry.ref.exchange) is not True:  # not a 24/7 venue: nights, weekends and holidays have no candle
+        allowed += _CLOSURE_ALLOWANCE_MS
+    return age_ms > allowed
+
+
 def freshness(entries: list[CatalogEntry]) -> pd.DataFrame:
-    """Per dataset: the last candle and how long ago it was, stalest first."""
+    """Per dataset: the last candle, how long ago it was and whether that is stale, stalest first."""
     now = clock.now_ms()
-    rows = [{"dataset": str(e.ref), "last candle": pd.Timestamp(e.last_ts, unit="ms", tz="UTC"),
+    rows = [{"dataset": str(e.ref), "status": "stale" if _stale(e, now - e.last_ts) else "fresh",
+             "last candle": pd.Timestamp(e.last_ts, unit="ms", tz="UTC"),
              "age": age_text((now - e.last_ts) / 1000), "age_s": (now - e.last_ts) / 1000}
             for e in entries if e.last_ts is not None]
     table = pd.DataFrame(rows)
     return table.sort_values("age_s", ascending=False).drop(columns="age_s") if not table.empty else table
 
 
+def job_status(job: Job) -> str:
+    """A job's status as an operator reads it: a graph run that stopped for approval is waiting, not done."""
+    run_status = (job.result or {}).get("status")
+    if job.status == "succeeded" and run_status and run_status != "completed":
+        return str(run_status).replace("_", " ")
+    return job.status
+
+
 def jobs_table(jobs: list[Job]) -> pd.DataFrame:
     """Recent jobs: kind, title, status, progress, message, who, when."""
-    return pd.DataFrame([{"kind": j.kind, "title": j.title, "status": j.status, "progress": j.progress,
+    return pd.DataFrame([{"kind": j.kind, "title": j.title, "status": job_status(j), "progress": j.progress,
                           "message": j.message, "actor": j.actor, "created": j.created_at} for j in jobs])
 
 

@@ -333,6 +333,7 @@ def start_backtest(
     """
     actor.require("trader", "start backtests on Lona")
     check_backtest_request(symbols, start, end, initial_cash, commission)
+    _check_before_upload(runtime, strategy_id, symbols, start, end)
     symbol_ids: list[str] = []
     for item in symbols:
         published = publish_dataset(runtime, item, start, end, actor=actor) if "/" in item else None
@@ -352,6 +353,24 @@ def start_backtest(
         ))
     follow_backtest(runtime, report_id, actor=actor)
     return get_backtest(runtime, report_id)
+
+
+def _check_before_upload(runtime: LonaServices, strategy_id: str, symbols: list[str], start: date, end: date) -> None:
+    """Everything a backtest needs, checked before any dataset is uploaded: the strategy exists on Lona and each
+    dataset reference exists with candles in the range. A refused request uploads and records nothing."""
+    for item in symbols:
+        if "/" in item:
+            manifest = runtime.datasets.manifest(DatasetRef.parse(item))
+            first, last = clock.day_start_ms(start), clock.day_end_ms(end)
+            if manifest.first_ts is None or manifest.last_ts is None or manifest.last_ts < first \
+                    or manifest.first_ts > last:
+                raise BadInput(f"{item} has no candles between {start} and {end}")
+    with connect(runtime.settings) as client:
+        try:
+            client.get_strategy(strategy_id)
+        except LonaNotFound:
+            raise BadInput(f"strategy {strategy_id} was not found on Lona; choose one of the listed strategies"
+                           ) from None
 
 
 def follow_backtest(runtime: LonaServices, report_id: str, *, actor: Actor) -> str:

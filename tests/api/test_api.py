@@ -16,16 +16,9 @@ import pytest
 from api.app import standalone
 from api.data import json_records
 from services.core.auth import local_operator
-from tests.api.conftest import ADMIN, DAILY_REF, MINUTE_REF, START_MS, Client
+from tests.support.api import ADMIN, DAILY_REF, MINUTE_REF, START_MS, Client, problem
 
 RANGE = {"dataset": str(MINUTE_REF), "start": "2024-01-01", "end": "2024-01-02"}
-
-
-def problem(response) -> dict:
-    """The one error shape: exactly code and message."""
-    body = response.json()
-    assert set(body) == {"code", "message"} and body["message"]
-    return body
 
 
 # --- item 1: the app, docs, errors, auth, rate limit -------------------------------------------------------------
@@ -154,7 +147,7 @@ def test_etag_of_the_dataset_version_and_304(client, api_runtime, tokens):
     assert again.status_code == 304 and not again.content
     other_format = client.get("/api/v1/candles", params={**RANGE, "format": "csv"}, token=tokens["reader"])
     assert other_format.headers["ETag"] != etag
-    from tests.api.conftest import write_minutes
+    from tests.support.api import write_minutes
 
     write_minutes(api_runtime, days=4)  # a new version of the dataset
     changed = client.get("/api/v1/candles", params=RANGE, headers={

@@ -8,8 +8,7 @@ import pytest
 
 from models.embedding import EmbeddingUnavailable
 from services.knowledge import harvest
-from tests.api.conftest import ADMIN, DAILY_REF, MINUTE_REF
-from tests.api.test_api import problem
+from tests.support.api import ADMIN, DAILY_REF, MINUTE_REF, problem
 
 SEARCH = "/api/v2/knowledge/search"
 

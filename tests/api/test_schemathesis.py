@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
 from api.app import standalone
 from services.core.tokens import SCOPES
 from services.knowledge import harvest
-from tests.api.conftest import ADMIN, DAILY_REF, MINUTE_REF, write_daily, write_minutes
+from tests.support.api import ADMIN, DAILY_REF, MINUTE_REF, write_daily, write_minutes
 
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", standalone(rate_limit_per_minute=0))
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,

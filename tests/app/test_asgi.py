@@ -82,3 +82,30 @@ def test_framing_is_same_origin_only_for_components_and_a_route_own_header_wins(
     assert client.get("/component/chart/index.html").headers["x-frame-options"] == "SAMEORIGIN"
     framed = client.get("/framed").headers
     assert framed.get_list("x-frame-options") == ["SAMEORIGIN"]
+
+
+def test_a_cold_start_says_starting_while_the_first_migrations_run_then_serves(make_runtime, client, monkeypatch):
+    import threading
+
+    import services.runtime
+
+    release = threading.Event()
+    migrate = services.runtime.ensure_schema
+
+    def slow_migrations(engine):
+        release.wait(30)
+        migrate(engine)
+
+    monkeypatch.setattr(services.runtime, "ensure_schema", slow_migrations)
+    make_runtime()
+    response = client.get("/health")
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert response.json() == {"status": "starting", "service": "trade-nexus-console",
+                               "detail": "migrating the records database; not an outage"}
+    release.set()
+    for _ in range(100):
+        response = client.get("/health")
+        if response.status_code == 200:
+            break
+        threading.Event().wait(0.1)
+    assert response.status_code == 200 and response.json()["status"] in ("ok", "degraded")

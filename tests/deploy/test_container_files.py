@@ -29,7 +29,7 @@ TOOLS = Path(sys.executable).parent  # hadolint, actionlint and shellcheck come 
 
 #: what runs, and so all the runtime image copies (the .dockerignore allow-list says the same)
 RUNS = {"pyproject.toml", "requirements.lock", ".streamlit/config.toml", "app/", "pages/", "components/",
-        "services/", "cli/", "models/"}
+        "services/", "cli/", "api/", "models/"}
 #: secrets deliberately not passed to the app: registration is a CLI step
 NOT_DEPLOYED = {"LONA_AGENT_REGISTRATION_SECRET"}
 
@@ -113,6 +113,11 @@ def test_only_what_runs_is_copied_and_the_dockerignore_allows_exactly_that():
     lines = [line for line in DOCKERIGNORE.read_text().splitlines() if line and not line.startswith("#")]
     assert lines[0] == "*"
     assert {line[1:] for line in lines if line.startswith("!")} == RUNS
+
+
+def test_every_package_the_project_installs_is_in_the_image():
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert {f"{name.rstrip('*')}/" for name in packages["include"]} <= RUNS
 
 
 # --- workflow ---------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from services.core.config import load_settings
 from services.runtime import Runtime
-from tests.api.conftest import ADMIN, DAILY_REF, write_daily
+from tests.support.api import ADMIN, DAILY_REF, write_daily
 from tests.support.console import running_console
 
 pytestmark = pytest.mark.e2e

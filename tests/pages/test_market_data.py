@@ -40,6 +40,7 @@ def test_filter_and_coarser_interval(seeded, page_app):
 
 def test_bad_upload_shows_the_rule_and_row(seeded, page_app):
     at = page_app("market_data")
+    at.session_state["market_tab"] = "Import"
     at.run()
     bad = hourly_csv(10).replace(b",13.0,14.0,12.0,13.0,", b",13.0,11.0,12.0,13.0,", 1)
     at.file_uploader(key="upload_file").upload("bad.csv", bad, "text/csv")
@@ -53,6 +54,7 @@ def test_bad_upload_shows_the_rule_and_row(seeded, page_app):
 
 def test_good_upload_imports_and_png_is_refused(seeded, page_app):
     at = page_app("market_data")
+    at.session_state["market_tab"] = "Import"
     at.run()
     at.file_uploader(key="upload_file").upload("good.csv", hourly_csv(24), "text/csv")
     at.text_input(key="up_symbol").input("TEST")
@@ -69,9 +71,20 @@ def test_good_upload_imports_and_png_is_refused(seeded, page_app):
 def test_export_offers_a_download(seeded, page_app):
     at = page_app("market_data")
     at.query_params["dataset"] = "sample/GOOG/1d"
+    at.session_state["market_tab"] = "Export"
     at.run()
     at.button(key="do_export").click().run()
     assert any("written to exports/GOOG_1d_" in s.value for s in at.success)
+
+
+def test_only_the_open_tab_runs_so_the_chart_never_waits_for_a_source(seeded, page_app):
+    at = page_app("market_data")
+    at.run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    assert not [w for w in at.selectbox if w.key == "ingest_source"] and not at.file_uploader
+    at.session_state["market_tab"] = "Ingest"
+    at.run()
+    assert at.selectbox(key="ingest_source") and not at.get("plotly_chart")
 
 
 def test_main_app_boots(seeded):

@@ -27,3 +27,18 @@ def test_overview_says_when_the_venue_is_down(make_runtime, page_app):
     at = page_app("overview")
     at.run(timeout=60)
     assert any("did not answer" in e.value for e in at.error)
+
+
+def test_overview_says_stale_and_links_to_approvals_in_the_same_session(runtime, page_app):
+    seed(runtime.datasets)
+    write_prices(runtime)
+    runtime.orders.propose("run-1", [proposal("a")])
+    at = page_app("overview")
+    at.run()
+    assert not at.exception
+    assert not [m for m in at.markdown if "](./approvals)" in m.value]
+    links = [e.proto for e in at.get("page_link")]
+    assert [(link.page, link.external) for link in links] == [("approvals", False)]
+    fresh = at.dataframe[-1].value
+    assert set(fresh["status"]) == {"stale"}  # the sample datasets end years ago
+    assert fresh["last candle"].str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d").all()

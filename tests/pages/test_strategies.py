@@ -180,3 +180,21 @@ def test_a_backtest_nothing_follows_any_more_can_be_followed_again(make_runtime,
     assert strategies.get_backtest(runtime, report_id).status == "COMPLETED"
     at.run()
     assert at.progress[0].proto.text == f"{report_id} · completed"
+
+
+def test_no_free_text_strategy_no_select_all_and_many_symbols_need_a_confirmation(with_data, page_app):
+    for symbol in ("ETHUSDT", "SOLUSDT", "XRPUSDT"):
+        with_data.datasets.write(DatasetRef.parse(f"binance/{symbol}/1h"), candles(JAN_1, 48))
+    strategy_id = strategies.upload_strategy(with_data, "Cross", CODE, actor=ANA)
+    at = opened(page_app, "Backtest")
+    assert not at.selectbox(key="backtest_strategy").proto.accept_new_options
+    assert at.multiselect(key="backtest_symbols").proto.select_all == 0
+    at.selectbox(key="backtest_strategy").select(strategy_id)
+    many = [REF, "binance/ETHUSDT/1h", "binance/SOLUSDT/1h", "binance/XRPUSDT/1h"]
+    for symbol in many:
+        at.multiselect(key="backtest_symbols").select(symbol)
+    at.run()
+    assert at.button(key="do_backtest").disabled
+    assert any("first uploads 4 dataset(s) to Lona" in w.value and "binance/XRPUSDT/1h" in w.value for w in at.warning)
+    at.checkbox(key="backtest_confirm").check().run()
+    assert not at.button(key="do_backtest").disabled

@@ -69,7 +69,7 @@ def _datasets(store: str, lease_s: str):
 def die_while_writing(store: str, ref: str, lease_s: str) -> None:
     """A writer killed right after its first partition: journal and one torn partition left behind."""
     from services.market_data.datasets import DatasetRef
-    from tests.scale.conftest import flat_candles
+    from tests.support.replicas import flat_candles
 
     datasets = _datasets(store, lease_s)
     datasets.write(DatasetRef.parse(ref), flat_candles(HOUR, IMPORT_CANDLES, 7.0), replace_overlap=True,
@@ -80,7 +80,7 @@ def import_replacing(store: str, ref: str, price: str, lease_s: str) -> None:
     """An import with replace into ``ref``, waiting (bounded) while another replica holds the dataset."""
     from services.core.errors import DatasetBusy
     from services.market_data.datasets import DatasetRef
-    from tests.scale.conftest import flat_candles
+    from tests.support.replicas import flat_candles
 
     datasets = _datasets(store, lease_s)
     frame = flat_candles(HOUR, IMPORT_CANDLES, float(price))

@@ -8,8 +8,8 @@ import pytest
 
 from services.core.storage import AzureBlobStore, sha256_hex
 from services.market_data.datasets import JOURNAL, DatasetRef, Datasets
-from tests.scale.conftest import flat_candles, replica_env, start_together
 from tests.scale.replica import HOUR, IMPORT_CANDLES
+from tests.support.replicas import flat_candles, replica_env, start_together
 
 REF = DatasetRef.parse("binance/EURUSD/1h")
 PRICES = ["1.1", "2.2", "3.3", "4.4"]

@@ -9,8 +9,8 @@ from sqlalchemy import update
 
 from services.core import clock
 from services.core.records import jobs as jobs_table
-from tests.scale.conftest import replica_env, wait_for
 from tests.scale.replica import with_sleepy
+from tests.support.replicas import replica_env, wait_for
 
 
 def _console(make_runtime, tmp_path, **settings):

@@ -8,7 +8,7 @@ from services.core.auth import local_operator
 from services.market_data.datasets import DatasetRef
 from services.trading.book import EXECUTE_KIND
 from services.trading.orders import Proposal
-from tests.scale.conftest import flat_candles, replica_env, start_together
+from tests.support.replicas import flat_candles, replica_env, start_together
 
 HOUR, MINUTE = 3_600_000, 60_000
 

@@ -12,7 +12,7 @@ from services.core.records import runtime_secrets
 from services.strategies import backtests as strategies
 from services.strategies.lona.credentials import SHARED_PLACE
 from tests.fakes.lona_gateway import SECRET
-from tests.scale.conftest import start_together
+from tests.support.replicas import start_together
 
 
 def test_a_registered_token_reaches_every_replica_with_the_key_and_never_in_clear(make_runtime, lona_gateway,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import create_engine, text
 
-from tests.scale.conftest import start_together
+from tests.support.replicas import start_together
 
 
 def test_replicas_starting_together_on_an_empty_database_all_come_up(pg_url):

@@ -134,3 +134,13 @@ def test_a_gateway_that_answers_garbage_exits_1(lona_runtime, lona_gateway):
     lona_gateway.fail("GET", f"{API}/strategies", 200, body="<html>maintenance</html>", content_type="text/html")
     result = nexus_lona("strategies", "list")
     assert result.exit_code == 1 and "not JSON" in result.stderr and "maintenance" in result.stderr
+
+
+def test_backtest_wait_with_no_worker_runs_the_job_here_like_graph_run_wait(lona_runtime, lona_gateway):
+    lona_runtime.queue.immediate = False  # jobs are only queued: no worker takes them
+    strategy_id = lona_gateway._new_strategy("Cross", CODE, "")["id"]
+    result = nexus_lona("backtest", strategy_id, "-s", "global-AAPL", "--start", "2024-01-01", "--end", "2024-01-09",
+                        "--wait")
+    assert result.exit_code == 0, result.output
+    assert "COMPLETED (strategy" in result.stdout
+    assert lona_runtime.jobs.list(kind="lona_backtest")[0].status == "succeeded"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from pydantic import SecretStr
 
-from services.core.errors import BadInput
+from services.core.errors import BadInput, ServiceUnavailable
 from services.market_data import ohlcv
 from services.market_data.connectors import MissingCredentials, list_sources, open_source, source_exchange_id
 from services.market_data.connectors.alpaca_source import Throttle
@@ -103,6 +103,20 @@ def test_a_malformed_market_list_is_retried_not_cached_as_empty(settings, sleeps
     binance = warm(source(settings, "binance", sleeps))
     assert len(sleeps) == 1 and binance.markets() == ["BTC/USDT", "ETH/BTC", "ETH/USDT"]
 
+
+
+def test_a_failed_market_list_is_remembered_for_a_while_not_retried_on_every_rerun(make_runtime, sleeps,
+                                                                                   fake_binance):
+    down = make_runtime(binance_api_url="http://127.0.0.1:9", ingest_timeout_seconds=0.2).settings
+    with pytest.raises(ServiceUnavailable) as first:
+        source(down, "binance", sleeps).markets()
+    tried = len(sleeps)
+    assert tried >= FAST.attempts - 1
+    for _ in range(3):  # a page rerun opens a new source object each time
+        with pytest.raises(ServiceUnavailable) as again:
+            source(down, "binance", sleeps).markets()
+        assert str(again.value) == str(first.value)
+    assert len(sleeps) == tried
 
 
 # --- Alpaca through alpaca-py --------------------------------------------------------------------------

@@ -239,3 +239,17 @@ def test_the_local_cache_folder_stays_within_its_bound_dropping_the_least_recent
     assert sum(f.stat().st_size for f in files) <= 40_000 and files
     fresh = ColumnarCache(tmp_path / "bounded", max_bytes=40_000)  # nothing in memory: from the folder
     assert fresh.get("part-29.csv", "etag") is not None and fresh.get("part-0.csv", "etag") is None
+
+
+def test_the_catalog_rereads_a_manifest_only_when_its_etag_changed(datasets, store):
+    other = DatasetRef.parse("binance/ETHUSDT/1m")
+    datasets.write(REF, minute_candles(10), source="test")
+    datasets.write(other, minute_candles(10), source="test")
+    datasets.catalog()
+    store.gets.clear()
+    assert [e.rows for e in datasets.catalog()] == [10, 10]
+    assert not [name for name in store.gets if name.endswith(MANIFEST)]
+    datasets.write(REF, minute_candles(5, start=T0 + 10 * 60_000), source="test")
+    store.gets.clear()
+    assert {str(e.ref): e.rows for e in datasets.catalog()} == {str(REF): 15, str(other): 10}
+    assert [name for name in store.gets if name.endswith(MANIFEST)] == [REF.prefix + MANIFEST]

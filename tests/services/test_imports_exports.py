@@ -71,6 +71,30 @@ def test_export_csv_and_json_to_the_exports_container(runtime):
                                                                       "volume"}
 
 
+def test_a_daily_file_imported_as_hourly_is_refused_naming_both_intervals(runtime):
+    daily = hourly_csv(30).decode().splitlines()
+    data = "\n".join([daily[0], *[line.replace(line.split(",")[0], str(pd.Timestamp(T0 + i * 24 * HOUR, unit="ms",
+                                                                                      tz="UTC")))
+                                   for i, line in enumerate(daily[1:])]]).encode()
+    shown = preview(data, "daily.csv", "1h")
+    assert shown.interval_guess == "1d" and not shown.ok and "1d" in shown.problem and "1h" in shown.problem
+    with pytest.raises(InvalidCandles, match="timestamps are 1d apart"):
+        import_file(runtime.datasets, REF, data, "daily.csv", actor=TRADER)
+    assert REF not in [entry.ref for entry in runtime.datasets.catalog()]
+    import_file(runtime.datasets, DatasetRef.parse("upload/TEST/1d"), data, "daily.csv", actor=TRADER)
+
+
+def test_export_for_lona_offers_the_data_format_and_the_symbol_upload_csv(runtime):
+    import_file(runtime.datasets, REF, hourly_csv(3), "x.csv", actor=TRADER)
+    data = export(runtime.datasets, runtime.store, REF, "csv", actor=TRADER)
+    assert data.data.decode().splitlines()[1].startswith(f"{T0},")
+    upload = export(runtime.datasets, runtime.store, REF, "upload-csv", actor=TRADER)
+    assert upload.blob_name == "TEST_1h_20240101_20240101_upload.csv" and upload.media_type == "text/csv"
+    lines = upload.data.decode().splitlines()
+    assert lines[0] == "timestamp,open,high,low,close,volume" and lines[1].startswith("2024-01-01 00:00:00,")
+    assert runtime.store.get("exports", upload.blob_name)[0] == upload.data
+
+
 @pytest.mark.parametrize("name", ["../../etc/passwd", "a/b", "x y", ""])
 def test_export_names_never_become_paths(runtime, name):
     import_file(runtime.datasets, REF, hourly_csv(2), "x.csv", actor=TRADER)

@@ -13,7 +13,7 @@ from services.core.auth import Actor, local_operator
 from services.core.errors import PermissionDenied
 from services.notifications.outbox import Notifier, backoff_s
 from tests.fakes.webhook import FakeWebhook
-from tests.services.test_orders import proposal, write_prices
+from tests.support.orders import proposal, write_prices
 
 ADMIN = local_operator("admin")
 SECRET = "xai-dummy-SECRET-4242"

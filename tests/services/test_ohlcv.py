@@ -187,3 +187,12 @@ def test_lona_exports_carry_exactly_the_base_columns():
 
 def test_infer_interval():
     assert ohlcv.infer_interval(candles()["timestamp"].to_numpy()) == "1h"
+
+
+def test_the_candle_cap_counts_stored_candles_not_grid_slots():
+    # 5,000 hourly FX candles on weekdays only span ~7,000 grid hours: still shown at 1h.
+    hours = pd.date_range("2020-01-06", periods=9000, freq="h", tz="UTC")
+    weekdays = hours[hours.day_of_week < 5][:5000]
+    frame = candles(5000).assign(timestamp=weekdays.as_unit("ms").asi8.astype("int64"))
+    shown, interval = ohlcv.for_display(frame, "1h", None, max_candles=5000)
+    assert interval == "1h" and len(shown) == 5000

@@ -260,3 +260,15 @@ def test_the_lona_records_work_on_postgresql(make_runtime, lona_gateway, postgre
     assert report.status == "COMPLETED" and len(report.timeline) == 5
     assert report.backtest.datasets[0]["ref"] == str(REF) and report.backtest.start_date == date(2024, 1, 1)
     runtime.engine.dispose()
+
+
+def test_an_unknown_strategy_or_dataset_is_refused_before_anything_is_uploaded(runtime_with_data, lona_gateway):
+    with pytest.raises(BadInput, match="strategy strat-missing was not found on Lona"):
+        strategies.start_backtest(runtime_with_data, "strat-missing", [str(REF), "global-AAPL"], date(2024, 1, 1),
+                                  date(2024, 1, 2), actor=ANA)
+    assert not lona_gateway.uploads and strategies.backtest_history(runtime_with_data) == []
+    strategy_id = lona_gateway._new_strategy("Cross", CODE, "")["id"]
+    with pytest.raises(DatasetNotFound):
+        strategies.start_backtest(runtime_with_data, strategy_id, [str(REF), "binance/NOPEUSDT/1h"],
+                                  date(2024, 1, 1), date(2024, 1, 2), actor=ANA)
+    assert not lona_gateway.uploads and strategies.backtest_history(runtime_with_data) == []

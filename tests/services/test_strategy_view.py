@@ -16,6 +16,7 @@ from components.views.strategies import (
     published_table,
     report_choices,
     strategy_choices,
+    trades_heading,
     upload_source,
 )
 from services.core.errors import BadInput
@@ -118,3 +119,10 @@ def test_tables_have_one_row_per_item_and_readable_times():
     backtests = backtests_table([BACKTEST, replace(BACKTEST, report_id="rep-2", status="COMPLETED", progress=None)])
     assert backtests["progress"].tolist() == [0.4, 1.0] and backtests["symbols"].tolist() == ["sym-1", "sym-1"]
     assert backtests_table([]).empty and published_table([]).empty
+
+
+def test_the_trade_list_heading_agrees_with_the_trades_metric():
+    assert trades_heading(3, 3) == "**Trade history** (3 trades)"
+    assert trades_heading(None, 2) == "**Trade history** (2 trades)"
+    assert trades_heading(42, 0) == "**Trade history**: Lona counted 42 trades but sent no trade list"
+    assert trades_heading(42, 10) == "**Trade history**: 10 of the 42 trades Lona counted"

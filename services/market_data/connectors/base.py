@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from services.core import clock
-from services.core.errors import BadInput, ConfigError
+from services.core.errors import BadInput, ConfigError, ServiceUnavailable
 from services.core.http_retry import DEFAULT_POLICY, RetryPolicy
 from services.market_data import ohlcv
 
 MARKETS_TTL_S = 3600.0
+MARKETS_FAILURE_TTL_S = 60.0
 _NOT_IN_MARKET_ID = re.compile(r"[^A-Z0-9.]")
 
 
@@ -133,28 +134,47 @@ def contract_frame(columns: dict[str, Any], interval: str, snap_to_grid: bool = 
 
 
 class MarketCache:
-    """Market lists kept for an hour per (source, base URL), shared by every source object in the process."""
+    """Market lists kept for an hour per (source, base URL), shared by every source object in the process.
 
-    def __init__(self, ttl_s: float = MARKETS_TTL_S):
+    A list that could not be loaded (the source is down, or there is no network) is remembered for a minute:
+    every page rerun would otherwise retry it with backoff and block for seconds before failing the same way.
+    """
+
+    def __init__(self, ttl_s: float = MARKETS_TTL_S, failure_ttl_s: float = MARKETS_FAILURE_TTL_S):
         self.ttl_s = ttl_s
+        self.failure_ttl_s = failure_ttl_s
         self._items: dict[tuple, tuple[float, Any]] = {}
+        self._failures: dict[tuple, tuple[float, ServiceUnavailable]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: tuple, load: Callable[[], Any]) -> Any:
-        """The cached value for ``key``, loading it (outside the lock) when absent or expired."""
+        """The cached value for ``key``, loading it (outside the lock) when absent or expired.
+
+        Raises the remembered ServiceUnavailable while a recent load of ``key`` failed.
+        """
         with self._lock:
             hit = self._items.get(key)
             if hit and time.monotonic() - hit[0] < self.ttl_s:
                 return hit[1]
-        value = load()
+            failed = self._failures.get(key)
+            if failed and time.monotonic() - failed[0] < self.failure_ttl_s:
+                raise failed[1]
+        try:
+            value = load()
+        except ServiceUnavailable as error:
+            with self._lock:
+                self._failures[key] = (time.monotonic(), error)
+            raise
         with self._lock:
             self._items[key] = (time.monotonic(), value)
+            self._failures.pop(key, None)
         return value
 
     def clear(self) -> None:
         """Forget everything (tests, or an operator asking for a fresh list)."""
         with self._lock:
             self._items.clear()
+            self._failures.clear()
 
 
 MARKETS = MarketCache()

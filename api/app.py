@@ -10,16 +10,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from api import data, errors, proposals
+from api import data, errors, knowledge, proposals
 from api.health import health
 from api.security import RateLimiter
 
 DESCRIPTION = """The Trade Nexus Console as a service (the *trader-data* API).
 
-Every endpoint needs `Authorization: Bearer <token>` with the scope it names (`data:read`, `orders:propose`);
-an admin issues tokens in Settings or with `nexus tokens create`. Errors are always `{"code", "message"}`; the
-message says what to do. Each token may make `API_RATE_LIMIT_PER_MINUTE` requests a minute (429 and
-`Retry-After` beyond). Knowledge endpoints (`/api/v2/knowledge/…`) are not served yet.
+Every endpoint needs `Authorization: Bearer <token>` with the scope it names (`data:read`, `knowledge:read`,
+`orders:propose`); an admin issues tokens in Settings or with `nexus tokens create`. Errors are always
+`{"code", "message"}`; the message says what to do. Each token may make `API_RATE_LIMIT_PER_MINUTE` requests a
+minute (429 and `Retry-After` beyond).
 """
 
 
@@ -31,6 +31,7 @@ def create_app(rate_limit_per_minute: float | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(rate_limit_per_minute)  # None: the setting, read at each request
     errors.install(app)
     app.include_router(data.router)
+    app.include_router(knowledge.router)
     app.include_router(proposals.router)
     return app
 

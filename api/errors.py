@@ -102,7 +102,10 @@ def install(app: FastAPI) -> None:
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
         problems = []
         for item in error.errors()[:5]:
-            where = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path", "header"))
+            loc = list(item.get("loc", ()))
+            if loc and loc[0] in ("body", "query", "path", "header", "cookie"):  # where it was, not a field name
+                loc = loc[1:]
+            where = ".".join(str(p) for p in loc)
             problems.append(f"{where or 'request'}: {item.get('msg', 'invalid')}")
         return error_response(422, "invalid_request", "; ".join(problems) + " (see /api/docs for the accepted values)")
 

@@ -4,7 +4,9 @@ and 20 concurrent clients asking for one month each while the console serves its
 Usage: python bench/api.py [--rows 1000000] [--clients 20] [--rounds 5]
 The console runs as a user starts it (``nexus serve``, the API mounted at /api) on a temp NEXUS_HOME; the
 in-process baseline reads the same blob folder in this process. Every figure is the best of three (warm caches
-on both sides) except the "cold" ones; ratios are against the in-process read measured in this run.
+on both sides) except the "cold" ones; ratios are against the in-process read measured in this run. The JSON
+encoding of the whole dataset is also timed in process, Lona's records written from column arrays
+(``api.data.json_records``) next to a dict per candle through orjson, as is the client's parse of that body.
 Prints a table, then one JSON line.
 """
 
@@ -30,10 +32,12 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from api.data import json_records  # noqa: E402
 from bench.browse import START, candles  # noqa: E402
 from services.core.auth import local_operator  # noqa: E402
 from services.core.config import load_settings  # noqa: E402
 from services.market_data.datasets import DatasetRef, Datasets  # noqa: E402
+from services.market_data.ohlcv import BASE_COLUMNS  # noqa: E402
 from services.runtime import Runtime  # noqa: E402
 from tests.support.console import running_console  # noqa: E402
 
@@ -69,6 +73,13 @@ def main() -> None:
     assert len(cold_reader.read(REF)) == args.rows
     in_process_cold = time.perf_counter() - began
     in_process = best(lambda: runtime.datasets.read(REF))
+    frame = runtime.datasets.read(REF)
+    columns = {c: np.asarray(frame[c], dtype="int64" if c == "timestamp" else "float64") for c in BASE_COLUMNS}
+    encode_columns = best(lambda: json_records(columns))
+    encode_dicts = best(lambda: orjson.dumps([dict(zip(BASE_COLUMNS, row, strict=True)) for row in zip(
+        *(c.tolist() for c in columns.values()), strict=True)]))  # the baseline: a dict per candle
+    body = b'{"data":[' + json_records(columns) + b"]}"
+    client_parse = best(lambda: orjson.loads(body))
 
     with running_console(home, start_timeout_s=600, API_RATE_LIMIT_PER_MINUTE="0") as url, \
             httpx.Client(base_url=url, headers=auth, timeout=120) as client:
@@ -125,6 +136,8 @@ def main() -> None:
         "arrow_s": round(arrow_s, 3), "arrow_cold_s": round(arrow_cold, 3), "json_s": round(json_s, 3),
         "arrow_ratio": round(arrow_s / in_process, 2), "json_ratio": round(json_s / in_process, 2),
         "arrow_cold_ratio": round(arrow_cold / in_process_cold, 2),
+        "json_encode_columns_s": round(encode_columns, 3), "json_encode_dict_per_candle_s": round(encode_dicts, 3),
+        "json_encode_speedup": round(encode_dicts / encode_columns, 2), "json_client_parse_s": round(client_parse, 3),
         "clients": args.clients, "requests": len(starts),
         **{f"month_{fmt}_p50_ms": round(pct(v, 50), 1) for fmt, v in latencies.items()},
         **{f"month_{fmt}_p99_ms": round(pct(v, 99), 1) for fmt, v in latencies.items()},

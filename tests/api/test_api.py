@@ -8,21 +8,17 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+import orjson
 import pyarrow as pa
 import pytest
 
 from api.app import standalone
+from api.data import json_records
 from services.core.auth import local_operator
-from tests.support.api import ADMIN, DAILY_REF, MINUTE_REF, START_MS, Client
+from tests.support.api import ADMIN, DAILY_REF, MINUTE_REF, START_MS, Client, problem
 
 RANGE = {"dataset": str(MINUTE_REF), "start": "2024-01-01", "end": "2024-01-02"}
-
-
-def problem(response) -> dict:
-    """The one error shape: exactly code and message."""
-    body = response.json()
-    assert set(body) == {"code", "message"} and body["message"]
-    return body
 
 
 # --- item 1: the app, docs, errors, auth, rate limit -------------------------------------------------------------
@@ -103,6 +99,19 @@ def test_candles_equal_nexus_data_show_in_every_format(client, api_runtime, toke
     table = pa.ipc.open_stream(io.BytesIO(arrow.content)).read_all()
     assert table.column_names == ["timestamp", "open", "high", "low", "close", "volume"]
     assert table.column("close").to_pylist() == [row["close"] for row in answer.json()["data"]]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7, 5000])
+def test_json_records_are_byte_for_byte_what_orjson_writes_per_candle(rows):
+    rng = np.random.default_rng(rows)
+    columns = {"timestamp": START_MS + 60_000 * np.arange(rows, dtype="int64"),
+               **{c: rng.lognormal(3, 4, rows) * rng.choice([-1, 1], rows) for c in ("open", "high", "low", "close")},
+               "volume": rng.integers(0, 10, rows).astype("float64")}
+    specials = [np.nan, np.inf, -np.inf, 0.0, -0.0, 100.0, 1e-7, 5e-324, 1.7976931348623157e308, 0.1 + 0.2]
+    columns["close"][:len(specials)] = specials[:rows]
+    per_candle = [dict(zip(columns, values, strict=True)) for values in zip(*(c.tolist() for c in columns.values()),
+                                                                                  strict=True)]
+    assert json_records(columns) == orjson.dumps(per_candle)[1:-1]
 
 
 def test_candles_stream_in_pieces(client, api_runtime, tokens, monkeypatch):

@@ -15,7 +15,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import standalone
-from tests.support.api import ADMIN, write_daily, write_minutes
+from services.core.tokens import SCOPES
+from services.knowledge import harvest
+from tests.support.api import ADMIN, DAILY_REF, MINUTE_REF, write_daily, write_minutes
 
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", standalone(rate_limit_per_minute=0))
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
@@ -24,11 +26,13 @@ CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.fixture
 def bearer(runtime) -> dict[str, str]:
-    """A token with every scope (and the trader role, for exports) on a runtime with data."""
+    """A token with every scope (and the trader role, for exports) on a runtime with data and knowledge."""
     write_minutes(runtime, days=1)
     write_daily(runtime)
-    secret = runtime.tokens.issue(ADMIN, "fuzz@bank.com", scopes=["data:read", "orders:propose"],
-                                  roles=["trader"])[1]
+    runtime.knowledge.add_pattern(ADMIN, "Breakout", "breakout", "Buy a break above the 20-day high",
+                                  assets=["TEST"])
+    harvest.refresh(runtime.knowledge, runtime.engine, runtime.datasets, [MINUTE_REF, DAILY_REF])
+    secret = runtime.tokens.issue(ADMIN, "fuzz@bank.com", scopes=list(SCOPES), roles=["trader"])[1]
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -60,3 +60,10 @@ class Client:
     def post(self, url: str, **kwargs) -> httpx.Response:
         """POST."""
         return self.request("POST", url, **kwargs)
+
+
+def problem(response) -> dict:
+    """The body of an error answer, checked to be the one error shape: exactly code and message."""
+    body = response.json()
+    assert set(body) == {"code", "message"} and body["message"]
+    return body

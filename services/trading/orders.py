@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from services.core import clock
-from services.core.audit import write_audit
+from services.core.audit import audit_for_each, audit_values, write_audit
 from services.core.auth import Actor, normalise_identity
 from services.core.errors import BadInput, Conflict, NexusError
 from services.core.numbers import exact
@@ -183,10 +183,19 @@ class Orders:
         self.book = book
         self.quote = quote or (lambda _symbol: None)
 
+    def _reading(self) -> Connection:
+        """A connection for single-statement work: autocommit on PostgreSQL, where a transaction around one
+        statement would cost a BEGIN and a COMMIT/ROLLBACK round trip each (a statement is atomic and sees one
+        snapshot on its own); SQLite keeps its own transactions (BEGIN IMMEDIATE, in-process, no round trip)."""
+        connection = self.engine.connect()
+        if self.engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
+
     # --- policy and kill switch ----------------------------------------------------------------------------
     def policy(self) -> tuple[RiskPolicy, GateLimits]:
         """The risk policy and gate limits in force (defaults until an admin changes them)."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return self._rules_on(connection)
 
     @staticmethod
@@ -198,7 +207,7 @@ class Orders:
 
     def _order_and_rules(self, order_id: str) -> tuple[Order, tuple[RiskPolicy, GateLimits]]:
         """One order and the rules in force, read on one connection (one round trip less per decision)."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return self._order_on(connection, order_id), self._rules_on(connection)
 
     @staticmethod
@@ -526,7 +535,7 @@ class Orders:
     # --- reads ----------------------------------------------------------------------------------------------
     def get(self, order_id: str) -> Order:
         """One order; BadInput when unknown."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return self._order_on(connection, order_id)
 
     def list(self, status: str | Iterable[str] | None = None, run_id: str | None = None,
@@ -568,14 +577,14 @@ class Orders:
 
     def submitted_notional_since(self, since: datetime) -> float:
         """Notional of orders sent to the venue since ``since`` (daily cap)."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             value = connection.execute(select(func.coalesce(func.sum(orders.c.notional), 0.0)).where(
                 orders.c.status.in_(MAYBE_AT_VENUE),
                 orders.c.updated_at >= since)).scalar()
         return float(value or 0.0)
 
     def _approved_notional(self, exclude_id: str) -> float:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             value = connection.execute(select(func.coalesce(func.sum(orders.c.notional), 0.0)).where(
                 orders.c.status == "approved", orders.c.id != exclude_id)).scalar()
         return float(value or 0.0)
@@ -591,15 +600,28 @@ class Orders:
         values = {"status": target, "version": order.version + 1, "updated_at": now, **changes}
         if venue_order_id:
             values["venue_order_id"] = venue_order_id
-        with self.engine.begin() as connection:
-            row = connection.execute(update(orders).where(
-                orders.c.id == order.id, orders.c.status == order.status, orders.c.version == order.version,
-            ).values(**values).returning(*orders.c)).first()
-            if row is None:
+        changed = update(orders).where(
+            orders.c.id == order.id, orders.c.status == order.status, orders.c.version == order.version,
+        ).values(**values).returning(*orders.c)
+        audit = {"subject": order.id, "actor": actor, "action": action, "from_status": order.status,
+                 "to_status": target, "reason": reason, "run_id": order.run_id,
+                 "venue_order_id": venue_order_id or order.venue_order_id, "details": details or {}}
+        if self.engine.dialect.name == "postgresql":
+            # the compare-and-set and its audit row as one statement in autocommit: one round trip, one
+            # transaction (a data-modifying CTE: the audit INSERT sees only the row the UPDATE changed)
+            moved = changed.cte("moved")
+            logged = audit_for_each(select(moved.c.id), audit_values(**audit)).cte("logged")
+            with self._reading() as connection:
+                row = connection.execute(select(moved).add_cte(logged)).first()
+        else:
+            with self.engine.begin() as connection:
+                row = connection.execute(changed).first()
+                if row is not None:
+                    self._audit(connection, **audit)
+        if row is None:
+            with self._reading() as connection:
                 current = connection.execute(select(orders.c.status).where(orders.c.id == order.id)).scalar()
-                raise Conflict(f"order {order.id} was changed by someone else (now {current}); nothing was done")
-            self._audit(connection, order.id, actor, action, order.status, target, reason, run_id=order.run_id,
-                        venue_order_id=venue_order_id or order.venue_order_id, details=details or {})
+            raise Conflict(f"order {order.id} was changed by someone else (now {current}); nothing was done")
         return _order(row)
 
     _audit = staticmethod(write_audit)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import Engine, event
 
+from services.core.errors import Conflict
 from services.core.records import audit_log
 from services.trading.orders import Proposal
 from services.trading.risk import Check
@@ -20,7 +21,7 @@ from tests.fakes.live_engine import SERVICE_KEY, FakeLiveEngine
 from tests.support.orders import ALICE
 
 #: round trips per approval, approve() then submit() to "submitted", by backend
-PINNED = {"sqlite": 0, "postgresql": 0}
+PINNED = {"sqlite": 17, "postgresql": 7}  # before this pin: 19 and 26
 
 
 @contextmanager
@@ -77,12 +78,30 @@ def _settings(fake: FakeLiveEngine) -> dict:
 
 def test_one_approval_on_sqlite_makes_the_pinned_round_trips(make_runtime, live_engine):
     trips = approve_and_send(make_runtime(**_settings(live_engine)))
-    print(trips)
     assert len(trips) == PINNED["sqlite"], trips
 
 
 @pytest.mark.postgres
 def test_one_approval_on_postgresql_makes_the_pinned_round_trips(make_runtime, live_engine, postgres_url):
     trips = approve_and_send(make_runtime(database_url=postgres_url, **_settings(live_engine)))
-    print(trips)
     assert len(trips) == PINNED["postgresql"], trips
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_lost_compare_and_set_writes_nothing_and_the_rules_in_force_are_read(
+        make_runtime, live_engine, postgres_url):
+    runtime = make_runtime(database_url=postgres_url, **_settings(live_engine))
+    checks = [Check("max order notional", True, 30.0, 1e6)]
+    (order,) = runtime.orders.propose("cas", [Proposal("p1", "ETHUSDT", "buy", 0.01, 3000.0, checks=checks)])
+    runtime.orders.approve(order.id, ALICE)
+    with pytest.raises(Conflict, match="changed by someone else"):  # a second operator acting on what it read
+        runtime.orders._move(order, "rejected", "bob", "reject", "too late")
+    assert [a.action for a in runtime.orders.audit(subject=order.id)] == ["approve", "proposed"]
+    entry = runtime.orders.audit(subject=order.id, action="approve")[0]
+    assert entry.dataset_versions is None and entry.details["approvers"] == [ALICE.name]
+    assert runtime.orders.get(order.id).status == "approved"
+    runtime.orders.set_kill_switch(True, ALICE, "drill")
+    (other,) = runtime.orders.propose("cas", [Proposal("p2", "ETHUSDT", "buy", 0.01, 3000.0, checks=checks)])
+    with pytest.raises(Conflict, match="kill switch"):
+        runtime.orders.approve(other.id, ALICE)
+    assert runtime.orders.submit(order.id).status == "approved"  # halted: nothing sent

@@ -3,7 +3,7 @@ UPDATE and DELETE on it). Orders, the risk policy, the kill switch and access to
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Insert, Select, insert, literal, select
+from sqlalchemy import Connection, Insert, Select, bindparam, insert, select
 
 from services.core import clock
 from services.core.records import audit_log
@@ -29,11 +29,15 @@ def write_audit(connection: Connection, subject: str, actor: str, action: str, f
         venue_order_id, details)))
 
 
-def audit_for_each(rows: Select, values: dict) -> Insert:
-    """An INSERT of the audit row ``values`` once per row of ``rows`` (none when ``rows`` is empty): with a
-    data-modifying CTE on PostgreSQL, a change and its audit row become one statement, one round trip, one
-    transaction. Columns left NULL are not named, so they stay SQL NULL (not JSON null)."""
-    named = {k: v for k, v in values.items() if v is not None}
-    return insert(audit_log).from_select(
-        list(named), select(*(literal(v, type_=audit_log.c[k].type) for k, v in named.items())).select_from(
-            rows.subquery()))
+def audit_for_each(rows: Select, columns: tuple[str, ...]) -> Insert:
+    """An INSERT of one audit row per row of ``rows`` (none when ``rows`` is empty), its ``columns`` bound as
+    ``audit_<column>`` (see ``audit_params``): with a data-modifying CTE on PostgreSQL, a change and its audit
+    row become one statement, one round trip, one transaction."""
+    return insert(audit_log).from_select(list(columns), select(
+        *(bindparam(f"audit_{c}", type_=audit_log.c[c].type) for c in columns)).select_from(rows.subquery()))
+
+
+def audit_params(values: dict) -> dict:
+    """The bound values of ``audit_for_each`` for the audit row ``values``: columns left NULL are not named, so
+    they stay SQL NULL (not JSON null)."""
+    return {f"audit_{k}": v for k, v in values.items() if v is not None}

@@ -15,16 +15,17 @@ own "no such order" lets the console say it never received it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, insert, select, true, update
+from sqlalchemy import Connection, Engine, Select, Update, bindparam, func, insert, select, true, update
 
 from services.core import clock
-from services.core.audit import audit_for_each, audit_values, write_audit
+from services.core.audit import audit_for_each, audit_params, audit_values, write_audit
 from services.core.auth import Actor, normalise_identity
 from services.core.errors import BadInput, Conflict, NexusError
 from services.core.numbers import exact
@@ -610,24 +611,21 @@ class Orders:
         values = {"status": target, "version": order.version + 1, "updated_at": now, **changes}
         if venue_order_id:
             values["venue_order_id"] = venue_order_id
-        changed = update(orders).where(
-            orders.c.id == order.id, orders.c.status == order.status, orders.c.version == order.version,
-        ).values(**values).returning(*orders.c)
-        audit = {"subject": order.id, "actor": actor, "action": action, "from_status": order.status,
-                 "to_status": target, "reason": reason, "run_id": order.run_id,
-                 "venue_order_id": venue_order_id or order.venue_order_id, "details": details or {}}
+        audit = audit_values(order.id, actor, action, order.status, target, reason, run_id=order.run_id,
+                             venue_order_id=venue_order_id or order.venue_order_id, details=details or {})
+        cas = {"cas_id": order.id, "cas_status": order.status, "cas_version": order.version}
         if self.engine.dialect.name == "postgresql":
             # the compare-and-set and its audit row as one statement in autocommit: one round trip, one
             # transaction (a data-modifying CTE: the audit INSERT sees only the row the UPDATE changed)
-            moved = changed.cte("moved")
-            logged = audit_for_each(select(moved.c.id), audit_values(**audit)).cte("logged")
+            bound = audit_params(audit)
+            statement = _logged_move(tuple(values), tuple(k.removeprefix("audit_") for k in bound))
             with self._reading() as connection:
-                row = connection.execute(select(moved).add_cte(logged)).first()
+                row = connection.execute(statement, {**cas, **_move_params(values), **bound}).first()
         else:
             with self.engine.begin() as connection:
-                row = connection.execute(changed).first()
+                row = connection.execute(_move_statement(tuple(values)), {**cas, **_move_params(values)}).first()
                 if row is not None:
-                    self._audit(connection, **audit)
+                    connection.execute(insert(audit_log).values(**audit))
         if row is None:
             with self._reading() as connection:
                 current = connection.execute(select(orders.c.status).where(orders.c.id == order.id)).scalar()
@@ -635,3 +633,24 @@ class Orders:
         return _order(row)
 
     _audit = staticmethod(write_audit)
+
+
+@functools.cache
+def _move_statement(columns: tuple[str, ...]) -> Update:
+    """The compare-and-set of ``_move`` setting ``columns`` (bound as ``set_<column>``), returning the new row;
+    built once per set of columns (building it costs more than running it)."""
+    return update(orders).where(
+        orders.c.id == bindparam("cas_id"), orders.c.status == bindparam("cas_status"),
+        orders.c.version == bindparam("cas_version"),
+    ).values({c: bindparam(f"set_{c}", type_=orders.c[c].type) for c in columns}).returning(*orders.c)
+
+
+@functools.cache
+def _logged_move(columns: tuple[str, ...], audit_columns: tuple[str, ...]) -> Select:
+    """``_move_statement`` and its audit row in one statement (PostgreSQL)."""
+    moved = _move_statement(columns).cte("moved")
+    return select(moved).add_cte(audit_for_each(select(moved.c.id), audit_columns).cte("logged"))
+
+
+def _move_params(values: dict) -> dict:
+    return {f"set_{k}": v for k, v in values.items()}

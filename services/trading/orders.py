@@ -212,11 +212,8 @@ class Orders:
 
     def _order_and_rules(self, order_id: str) -> tuple[Order, tuple[RiskPolicy, GateLimits]]:
         """One order and the rules in force, read in one statement (one round trip per decision)."""
-        latest = select(risk_policies).order_by(risk_policies.c.id.desc()).limit(1).subquery()
-        query = select(orders, latest.c.policy, latest.c.gate).outerjoin(latest, true()).where(
-            orders.c.id == order_id)
         with self._reading() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(_ORDER_AND_RULES, {"order_id": order_id}).first()
         if row is None:
             raise BadInput(f"no order {order_id}")
         return _order(row), self._parse_rules(row)
@@ -633,6 +630,12 @@ class Orders:
         return _order(row)
 
     _audit = staticmethod(write_audit)
+
+
+_LATEST_RULES = select(risk_policies).order_by(risk_policies.c.id.desc()).limit(1).subquery()
+#: an order and the risk policy in force beside it (NULLs until an admin sets one)
+_ORDER_AND_RULES = select(orders, _LATEST_RULES.c.policy, _LATEST_RULES.c.gate).outerjoin(
+    _LATEST_RULES, true()).where(orders.c.id == bindparam("order_id"))
 
 
 @functools.cache

@@ -15,6 +15,7 @@ own "no such order" lets the console say it never received it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
@@ -22,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, Update, bindparam, func, insert, select, true, update
 
 from services.core import clock
-from services.core.audit import write_audit
+from services.core.audit import audit_for_each, audit_params, audit_values, write_audit
 from services.core.auth import Actor, normalise_identity
 from services.core.errors import BadInput, Conflict, NexusError
 from services.core.numbers import exact
@@ -191,23 +192,39 @@ class Orders:
         self.book = book
         self.quote = quote or (lambda _symbol: None)
 
+    def _reading(self) -> Connection:
+        """A connection for single-statement work: autocommit on PostgreSQL, where a transaction around one
+        statement would cost a BEGIN and a COMMIT/ROLLBACK round trip each (a statement is atomic and sees one
+        snapshot on its own); SQLite keeps its own transactions (BEGIN IMMEDIATE, in-process, no round trip)."""
+        connection = self.engine.connect()
+        if self.engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
+
     # --- policy and kill switch ----------------------------------------------------------------------------
     def policy(self) -> tuple[RiskPolicy, GateLimits]:
         """The risk policy and gate limits in force (defaults until an admin changes them)."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return self._rules_on(connection)
 
     @staticmethod
     def _rules_on(connection) -> tuple[RiskPolicy, GateLimits]:
         row = connection.execute(select(risk_policies).order_by(risk_policies.c.id.desc()).limit(1)).first()
-        if row is None:
+        return Orders._parse_rules(row)
+
+    @staticmethod
+    def _parse_rules(row) -> tuple[RiskPolicy, GateLimits]:
+        if row is None or row.policy is None:
             return parse_policy(DEFAULT_POLICY), GateLimits()
         return parse_policy(row.policy), parse_gate(row.gate)
 
     def _order_and_rules(self, order_id: str) -> tuple[Order, tuple[RiskPolicy, GateLimits]]:
-        """One order and the rules in force, read on one connection (one round trip less per decision)."""
-        with self.engine.connect() as connection:
-            return self._order_on(connection, order_id), self._rules_on(connection)
+        """One order and the rules in force, read in one statement (one round trip per decision)."""
+        with self._reading() as connection:
+            row = connection.execute(_ORDER_AND_RULES, {"order_id": order_id}).first()
+        if row is None:
+            raise BadInput(f"no order {order_id}")
+        return _order(row), self._parse_rules(row)
 
     @staticmethod
     def _order_on(connection, order_id: str) -> Order:
@@ -535,7 +552,7 @@ class Orders:
     # --- reads ----------------------------------------------------------------------------------------------
     def get(self, order_id: str) -> Order:
         """One order; BadInput when unknown."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return self._order_on(connection, order_id)
 
     def list(self, status: str | Iterable[str] | None = None, run_id: str | None = None,
@@ -577,14 +594,14 @@ class Orders:
 
     def submitted_notional_since(self, since: datetime) -> float:
         """Notional of orders sent to the venue since ``since`` (daily cap)."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             value = connection.execute(select(func.coalesce(func.sum(orders.c.notional), 0.0)).where(
                 orders.c.status.in_(MAYBE_AT_VENUE),
                 orders.c.updated_at >= since)).scalar()
         return float(value or 0.0)
 
     def _approved_notional(self, exclude_id: str) -> float:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             value = connection.execute(select(func.coalesce(func.sum(orders.c.notional), 0.0)).where(
                 orders.c.status == "approved", orders.c.id != exclude_id)).scalar()
         return float(value or 0.0)
@@ -600,15 +617,25 @@ class Orders:
         values = {"status": target, "version": order.version + 1, "updated_at": now, **changes}
         if venue_order_id:
             values["venue_order_id"] = venue_order_id
-        with self.engine.begin() as connection:
-            row = connection.execute(update(orders).where(
-                orders.c.id == order.id, orders.c.status == order.status, orders.c.version == order.version,
-            ).values(**values).returning(*orders.c)).first()
-            if row is None:
+        audit = audit_values(order.id, actor, action, order.status, target, reason, run_id=order.run_id,
+                             venue_order_id=venue_order_id or order.venue_order_id, details=details or {})
+        cas = {"cas_id": order.id, "cas_status": order.status, "cas_version": order.version}
+        if self.engine.dialect.name == "postgresql":
+            # the compare-and-set and its audit row as one statement in autocommit: one round trip, one
+            # transaction (a data-modifying CTE: the audit INSERT sees only the row the UPDATE changed)
+            bound = audit_params(audit)
+            statement = _logged_move(tuple(values), tuple(k.removeprefix("audit_") for k in bound))
+            with self._reading() as connection:
+                row = connection.execute(statement, {**cas, **_move_params(values), **bound}).first()
+        else:
+            with self.engine.begin() as connection:
+                row = connection.execute(_move_statement(tuple(values)), {**cas, **_move_params(values)}).first()
+                if row is not None:
+                    connection.execute(insert(audit_log).values(**audit))
+        if row is None:
+            with self._reading() as connection:
                 current = connection.execute(select(orders.c.status).where(orders.c.id == order.id)).scalar()
-                raise Conflict(f"order {order.id} was changed by someone else (now {current}); nothing was done")
-            self._audit(connection, order.id, actor, action, order.status, target, reason, run_id=order.run_id,
-                        venue_order_id=venue_order_id or order.venue_order_id, details=details or {})
+            raise Conflict(f"order {order.id} was changed by someone else (now {current}); nothing was done")
         return _order(row)
 
     _audit = staticmethod(write_audit)
@@ -618,3 +645,30 @@ def _seen_sentiment(order: Order) -> dict[str, float]:
     """The news sentiment the proposing run saw for the order's symbol (it stands, like its anomaly gate)."""
     seen = next((c.get("value") for c in order.checks if c.get("name") == "sentiment shock"), None)
     return {order.symbol: float(seen)} if isinstance(seen, int | float) and not isinstance(seen, bool) else {}
+
+
+_LATEST_RULES = select(risk_policies).order_by(risk_policies.c.id.desc()).limit(1).subquery()
+#: an order and the risk policy in force beside it (NULLs until an admin sets one)
+_ORDER_AND_RULES = select(orders, _LATEST_RULES.c.policy, _LATEST_RULES.c.gate).outerjoin(
+    _LATEST_RULES, true()).where(orders.c.id == bindparam("order_id"))
+
+
+@functools.cache
+def _move_statement(columns: tuple[str, ...]) -> Update:
+    """The compare-and-set of ``_move`` setting ``columns`` (bound as ``set_<column>``), returning the new row;
+    built once per set of columns (building it costs more than running it)."""
+    return update(orders).where(
+        orders.c.id == bindparam("cas_id"), orders.c.status == bindparam("cas_status"),
+        orders.c.version == bindparam("cas_version"),
+    ).values({c: bindparam(f"set_{c}", type_=orders.c[c].type) for c in columns}).returning(*orders.c)
+
+
+@functools.cache
+def _logged_move(columns: tuple[str, ...], audit_columns: tuple[str, ...]) -> Select:
+    """``_move_statement`` and its audit row in one statement (PostgreSQL)."""
+    moved = _move_statement(columns).cte("moved")
+    return select(moved).add_cte(audit_for_each(select(moved.c.id), audit_columns).cte("logged"))
+
+
+def _move_params(values: dict) -> dict:
+    return {f"set_{k}": v for k, v in values.items()}

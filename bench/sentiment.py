@@ -5,7 +5,9 @@ Rows: the main model (MiniLM embeddings + fitted head), the VADER fallback, upst
 words bullish up growth profit gain rally moon, negative bearish down loss crash dump sell fear; more positive
 than negative words is positive, more negative is negative, else neutral) and always-neutral. Speed: 500
 headlines scored after the model is loaded, best of three (wall time, and the CPU time of this process with the
-load average: on a shared 2-core machine the wall time mostly measures the other work), and texts per second.
+load average: on a shared 2-core machine the wall time mostly measures the other work), and texts per second;
+then the same 500 through the plain float32 encoder on torch's own thread count (the code before issue 14's fix)
+as the same-run baseline, with the ratios.
 
 Run: ``PYTHONPATH=$PWD python bench/sentiment.py [--threads 1]``. Prints a table, then one JSON line.
 """
@@ -65,6 +67,20 @@ def _wall_and_cpu(predict: Callable[[Sequence[str]], list[str]], texts: Sequence
     return seconds, time.process_time() - cpu
 
 
+def _plain_float32(model: object) -> Callable[[Sequence[str]], list[str]]:
+    """The encoder as it ran before issue 14's fix (float32, torch's own thread count), for the same-run baseline."""
+    import torch
+
+    encoder = model.embedder.model  # type: ignore[attr-defined]
+
+    def encode(texts: Sequence[str]) -> list[str]:
+        with torch.no_grad():
+            encoder.encode(list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+        return []
+
+    return encode
+
+
 def main(argv: list[str] | None = None) -> int:
     """Score every row on valid.csv, time 500 headlines, print the table and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -103,11 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     best, cpu = min(runs)
     verdict = "met" if best <= SPEED_TARGET_SECONDS else "not met"
     load = os.getloadavg()[0]
+    base, base_cpu = min(_wall_and_cpu(_plain_float32(model), sample) for _ in range(3))
     print(f"{SPEED_TEXTS} headlines after load: {best:.2f} s wall, {cpu:.2f} s CPU of this process "
           f"(target <= {SPEED_TARGET_SECONDS} s: {verdict}); load average {load:.1f} on {os.cpu_count()} cores")
+    print(f"baseline, plain float32 encoder on torch's threads: {base:.2f} s wall, {base_cpu:.2f} s CPU "
+          f"(ratio {base / best:.1f}x wall, {base_cpu / cpu:.1f}x CPU)")
     result["speed_500_s"] = round(best, 3)
     result["speed_500_cpu_s"] = round(cpu, 3)
     result["load_average"] = round(load, 1)
+    result["baseline_float32_500_s"] = round(base, 3)
+    result["baseline_float32_500_cpu_s"] = round(base_cpu, 3)
     result["speed_texts_per_s"] = round(SPEED_TEXTS / best)
     result["median_len_chars"] = int(np.median([len(t) for t in texts]))
     print(json.dumps(result))

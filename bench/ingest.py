@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from services.core.auth import local_operator  # noqa: E402
 from services.core.storage import AzureBlobStore  # noqa: E402
-from services.market_data.connectors import CcxtSource  # noqa: E402
+from services.market_data.connectors.ccxt_source import CcxtSource  # noqa: E402
 from services.market_data.datasets import DatasetRef, Datasets  # noqa: E402
 from services.market_data.ingest import ingest, update  # noqa: E402
 from tests.fakes.binance import FakeBinance  # noqa: E402

@@ -18,3 +18,12 @@ def test_importing_a_page_loads_neither_torch_nor_langgraph(page):
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_opening_market_data_does_not_load_ccxt_until_a_ccxt_source_is_used():
+    probe = ("import sys; import pages.market_data; before = 'ccxt' in sys.modules; "
+             "from services.market_data.connectors import ccxt_exchange_ids; ids = ccxt_exchange_ids(); "
+             "print(before, 'binance' in ids and 'ccxt' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip().splitlines()[-1] == "False True"

@@ -1,4 +1,8 @@
-"""Market-data connectors: one CandleSource interface; ccxt (Binance by default), Alpaca stocks and crypto."""
+"""Market-data connectors: one CandleSource interface; ccxt (Binance by default), Alpaca stocks and crypto.
+
+ccxt (about a second to import: every exchange class) loads only when a ccxt source is opened or its exchange
+ids are asked for, not with the pages that merely import this package.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import ccxt
-
 from services.core.config import Settings
 from services.core.http_retry import RetryPolicy
 from services.market_data.connectors.alpaca_source import AlpacaCrypto, AlpacaStocks
 from services.market_data.connectors.base import MARKETS, CandleSource, MissingCredentials, market_id
-from services.market_data.connectors.ccxt_source import CcxtSource
 
 __all__ = [
-    "MARKETS", "CandleSource", "CcxtSource", "MissingCredentials", "SourceInfo", "ccxt_exchange_ids", "list_sources",
+    "MARKETS", "CandleSource", "MissingCredentials", "SourceInfo", "ccxt_exchange_ids", "list_sources",
     "market_id", "open_source", "retry_policy", "source_exchange_id",
 ]
 
@@ -66,6 +67,8 @@ def open_source(
         if name == "alpaca":
             return AlpacaStocks(feed=settings.alpaca_feed, adjustment=settings.alpaca_adjustment, **common)
         return AlpacaCrypto(**common)
+    from services.market_data.connectors.ccxt_source import CcxtSource
+
     key, secret = settings.ccxt_api_key, settings.ccxt_api_secret
     return CcxtSource(
         name,
@@ -83,6 +86,8 @@ def source_exchange_id(name: str) -> str:
 
 def ccxt_exchange_ids() -> list[str]:
     """Every exchange id ccxt knows (for the panel's free-text source)."""
+    import ccxt
+
     return list(ccxt.exchanges)
 
 

@@ -11,16 +11,14 @@ from urllib.parse import urlsplit
 
 import feedparser
 import httpx
-from alpaca.common.exceptions import APIError
 from alpaca.data.historical.news import NewsClient
 from alpaca.data.models.news import News
 from alpaca.data.requests import NewsRequest
 from pydantic import ValidationError
 
 from services.core.errors import BadInput, ConfigError
-from services.core.http_retry import DEFAULT_POLICY, RetryPolicy, call_with_retry, send_with_retry
-from services.market_data.connectors.alpaca_source import Throttle, _message, _TimeoutSession, _transient
-from services.market_data.connectors.base import MalformedAnswer
+from services.core.http_retry import DEFAULT_POLICY, RetryPolicy, send_with_retry
+from services.market_data.connectors.alpaca_source import Throttle, call_alpaca, json_object, tuned
 from services.news.store import RawItem
 
 ALPACA = "alpaca"
@@ -39,9 +37,7 @@ class AlpacaNews:
                    if not value]
         if missing:
             raise ConfigError(f"Alpaca News needs {' and '.join(missing)} (free paper-trading keys work); set them")
-        self.client = NewsClient(api_key, api_secret, url_override=data_url)
-        self.client._retry = 0  # retries follow our policy (Retry-After, bounded)
-        self.client._session = _TimeoutSession(timeout_s)
+        self.client = tuned(NewsClient(api_key, api_secret, url_override=data_url), timeout_s)
         self.throttle = Throttle(requests_per_minute, sleep)
         self.policy, self.sleep = policy, sleep
 
@@ -53,7 +49,8 @@ class AlpacaNews:
             if token:
                 params["page_token"] = token
             what = f"news {symbol} from {start.isoformat()}" + (" (next page)" if token else "")
-            body = self._call(lambda p=dict(params): self.client.get("/news", p), what)
+            body = call_alpaca(lambda p=dict(params): json_object(self.client.get("/news", p)), what, self.throttle,
+                               self.policy, self.sleep)
             if not isinstance(body, dict) or not isinstance(body.get("news"), list):
                 raise BadInput(f"Alpaca answered {what} without a news list")
             yield [_alpaca_item(raw, i) for i, raw in enumerate(body["news"])]
@@ -63,24 +60,6 @@ class AlpacaNews:
             token = following
             if not token:
                 return
-
-    def _call(self, call: Callable[[], object], what: str) -> object:
-        def throttled() -> object:
-            self.throttle.wait()
-            body = call()
-            if not isinstance(body, dict):
-                raise MalformedAnswer()
-            return body
-
-        try:
-            return call_with_retry(throttled, _transient, service=f"Alpaca ({what})", policy=self.policy,
-                                   sleep=self.sleep)
-        except APIError as error:
-            status = error.status_code
-            if status in (401, 403):
-                raise BadInput(f"Alpaca refused ALPACA_API_KEY / ALPACA_API_SECRET (HTTP {status}); check them") \
-                    from None
-            raise BadInput(f"Alpaca refused the request for {what} (HTTP {status}: {_message(error)})") from None
 
 
 def _alpaca_item(raw: object, index: int) -> RawItem:

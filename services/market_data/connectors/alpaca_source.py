@@ -111,24 +111,10 @@ class AlpacaBars(CandleSource):
                 if not value]
 
     def _tuned(self, client: RESTClient) -> RESTClient:
-        client._retry = 0  # retries follow our policy (Retry-After, bounded), not alpaca-py's fixed 3 s sleeps
-        client._session = _TimeoutSession(self.timeout_s)
-        return client
+        return tuned(client, self.timeout_s)
 
     def _call(self, call: Callable, what: str):
-        def throttled():
-            self.throttle.wait()
-            return call()
-
-        try:
-            return call_with_retry(throttled, _transient, service=f"Alpaca ({what})",
-                                   policy=self.policy, sleep=self.sleep)
-        except APIError as error:
-            status = error.status_code
-            if status in (401, 403):
-                raise BadInput(f"Alpaca refused ALPACA_API_KEY / ALPACA_API_SECRET (HTTP {status}); check them") \
-                    from None
-            raise BadInput(f"Alpaca refused the request for {what} (HTTP {status}: {_message(error)})") from None
+        return call_alpaca(call, what, self.throttle, self.policy, self.sleep)
 
     def _asset_symbols(self) -> list[str]:
         trading = self._tuned(TradingClient(self.api_key, self.api_secret, paper=True, url_override=self.trading_url))
@@ -167,7 +153,7 @@ class AlpacaBars(CandleSource):
             if token:
                 params["page_token"] = token
             what = f"bars {symbol} {interval} from {iso(start_ms)}" + (" (next page)" if token else "")
-            body = self._call(lambda p=dict(params): _json_object(client.get(self.path, p)), what)
+            body = self._call(lambda p=dict(params): json_object(client.get(self.path, p)), what)
             bars = (body.get("bars") or {}).get(symbol) or []
             if bars:
                 yield _bars_frame(bars, interval)
@@ -246,7 +232,32 @@ def _inclusive_end(end_ms: int) -> datetime:
     return clock.from_ms(end_ms - 1)  # Alpaca's `end` is inclusive; ours is exclusive
 
 
-def _json_object(body) -> dict:
+def tuned(client: RESTClient, timeout_s: float) -> RESTClient:
+    """``client`` (any alpaca-py REST client) with our retries instead of its own and a per-request timeout."""
+    client._retry = 0  # retries follow our policy (Retry-After, bounded), not alpaca-py's fixed 3 s sleeps
+    client._session = _TimeoutSession(timeout_s)
+    return client
+
+
+def call_alpaca(call: Callable, what: str, throttle: Throttle, policy: RetryPolicy, sleep: Callable[[float], None]):
+    """``call()`` once ``throttle`` allows, retried on 429, 5xx and timeouts by ``policy``; Alpaca's refusals
+    become BadInput naming ``what`` (and the keys, for 401/403)."""
+    def throttled():
+        throttle.wait()
+        return call()
+
+    try:
+        return call_with_retry(throttled, _transient, service=f"Alpaca ({what})", policy=policy, sleep=sleep)
+    except APIError as error:
+        status = error.status_code
+        if status in (401, 403):
+            raise BadInput(f"Alpaca refused ALPACA_API_KEY / ALPACA_API_SECRET (HTTP {status}); check them") \
+                from None
+        raise BadInput(f"Alpaca refused the request for {what} (HTTP {status}: {_message(error)})") from None
+
+
+def json_object(body) -> dict:
+    """``body`` if it is a JSON object; MalformedAnswer (retried like a transient failure) otherwise."""
     if not isinstance(body, dict):
         raise MalformedAnswer()
     return body

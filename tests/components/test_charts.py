@@ -41,3 +41,27 @@ def test_regimes_shade_the_price_panel_where_they_overlap_the_candles():
     [shape] = figure.layout.shapes
     assert shape.fillcolor == "rgba(239,83,80,0.16)" and shape.yref.startswith("y")
     assert [a.text for a in figure.layout.annotations] == ["high vol (45%)"]
+
+
+def test_many_regimes_are_all_shaded_and_only_the_wide_ones_labelled():
+    from datetime import UTC, datetime
+
+    from components.charts import candles_figure, regime_spans
+    from components.views.market import ChartData
+    from services.market_data.datasets import DatasetRef
+    from tests.support.universe import candles
+
+    frame = candles(1, 200)
+    first = int(frame["timestamp"].iloc[0])
+    day = 86_400_000
+
+    def at(days: float) -> datetime:
+        return datetime.fromtimestamp((first + days * day) / 1000, UTC)
+
+    narrow = [{"regime": "low_vol", "volatility": 0.1, "start_at": at(2 * i), "end_at": at(2 * i + 1)}
+              for i in range(80)]  # 80 one-day spans: shaded, too narrow for a label each
+    wide = [{"regime": "high_vol", "volatility": 0.5, "start_at": at(160), "end_at": at(190)}]
+    chart = ChartData(DatasetRef.parse("test/AAA/1d"), frame, "1d", "1d", len(frame), False)
+    figure = candles_figure(chart, spans=regime_spans(narrow + wide))
+    assert len(figure.layout.shapes) == 81
+    assert [a.text for a in figure.layout.annotations] == ["high vol (50%)"]

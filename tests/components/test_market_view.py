@@ -36,12 +36,15 @@ def test_moving_averages_without_enough_history_stay_empty_until_the_window_fill
     assert np.isnan(values[:4]).all() and not np.isnan(values[4:]).any()
 
 
-def test_volume_bars_are_coloured_by_direction_without_a_per_candle_colour_list(runtime):
+def test_volume_is_two_filled_steps_coloured_by_direction_with_the_volume_in_the_hover(runtime):
     from components.charts import DOWN, UP, candles_figure
 
     frame = _daily(4)
     frame.loc[1, "close"] = frame.loc[1, "open"] - 0.5
     runtime.datasets.write(REF, frame)
-    volume = candles_figure(ChartBuilder(runtime.datasets).build(REF)).data[1]
-    assert list(volume.marker.color) == [1.0, 0.0, 1.0, 1.0]
-    assert [c[1] for c in volume.marker.colorscale] == [DOWN, UP]
+    rising, falling = candles_figure(ChartBuilder(runtime.datasets).build(REF)).data[1:3]
+    volume = frame["volume"].tolist()
+    assert list(rising.y) == [volume[0], 0.0, volume[2], volume[3]] and rising.fillcolor == UP
+    assert list(falling.y) == [0.0, volume[1], 0.0, 0.0] and falling.fillcolor == DOWN
+    assert rising.line.shape == falling.line.shape == "hv" and rising.fill == falling.fill == "tozeroy"
+    assert list(rising.customdata) == volume and falling.hoverinfo == "skip"

@@ -290,7 +290,7 @@ class Orders:
         """Record proposed orders as pending approval (idempotent: re-proposing a proposal returns it), marked with
         their ``source`` (the agent graph, or the API client that proposed them)."""
         _policy, gate = self.policy()
-        proposals = [self._in_lots(p) for p in proposals]  # asked before the transaction: it may call the venue
+        proposals = [self._in_lots(p, source) for p in proposals]  # asked before the transaction: it may call the venue
         now = clock.now()
         created = []
         with self.engine.begin() as connection:
@@ -329,8 +329,10 @@ class Orders:
                 created.append(_order(connection.execute(select(orders).where(orders.c.id == values["id"])).one()))
         return created
 
-    def _in_lots(self, proposal: Proposal) -> Proposal:
-        """``proposal`` in whole lots of the venue (rounded down), its context saying so; BadInput below one lot."""
+    def _in_lots(self, proposal: Proposal, source: str) -> Proposal:
+        """``proposal`` with the venue's lot rule in its context; an API proposal is rounded down to a lot (the
+        graph's optimizer and the manual ticket have sized it already: a whole position closes exactly), and
+        BadInput when that leaves less than one lot."""
         if proposal.quantity <= 0:
             return proposal  # refused in propose with the other bad terms
         try:
@@ -338,7 +340,9 @@ class Orders:
         except VenueError as error:
             return replace(proposal, context={**proposal.context, "lot": (
                 f"lot size unknown ({self.venue.name} did not say: {error}); the venue checks the quantity")})
-        quantity = round_down_to_lot(proposal.quantity, lot)
+        quantity = proposal.quantity
+        if source not in ("agent-graph", MANUAL):
+            quantity = round_down_to_lot(quantity, lot)
         if quantity <= 0:
             raise BadInput(f"proposal {proposal.proposal_id}: {exact(proposal.quantity)} {proposal.symbol} is less "
                            f"than one lot ({exact(lot)}) on {self.venue.name}; nothing was recorded")

@@ -5,9 +5,9 @@ later maps to ``failed`` (``statuses.order_status``) instead of failing the SDK'
 request has an explicit timeout and the SDK's own retries are off: a create is resent only by
 ``submit_exactly_once`` after ``GET /v2/orders:by_client_order_id`` says Alpaca does not have it; reads are
 single attempts (reconciliation and page refreshes ask again). Alpaca refuses a client order id it has
-seen (422), so a refused submit whose id Alpaca knows returns that order. Time in force: ``gtc`` for crypto
-(Alpaca takes no ``day`` crypto order), ``day`` otherwise, unless the order names one. Alpaca reports no lifetime P&L: ``pnl_total`` is
-the open positions' unrealized P&L.
+seen (422), so a refused submit whose id Alpaca knows returns that order. Time in force: the order's when it
+names one, else ``gtc`` for crypto (Alpaca takes no ``day`` crypto order) and ``day`` otherwise. Alpaca reports
+no lifetime P&L: ``pnl_total`` is the open positions' unrealized P&L.
 """
 
 from __future__ import annotations

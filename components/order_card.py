@@ -42,6 +42,8 @@ def detail_header(line: InboxLine) -> None:
     order = line.order
     st.markdown(f"### {order.side.upper()} {exact(order.quantity)} {html.escape(order.symbol)}")
     st.caption(terms_caption(line))
+    if order.entered_by:
+        st.caption(f"Manual order, entered by {order.entered_by}: an approver other than them decides it.")
 
 
 def _chart(line: InboxLine) -> None:

@@ -68,6 +68,7 @@ def test_bad_tickets_exit_2_and_record_nothing(runtime):
         done = nexus("orders", "new", *symbol, "--side", "buy", *args, "--as", "alice")
         assert done.exit_code == 2 and message in done.output, done.output
     assert runtime.orders.list() == []
-    ticket = ["orders", "new", "--symbol", "IBM", "--side", "buy", "--quantity", "1", "--ticket", "t-1", "--as", "alice"]
+    ticket = ["orders", "new", "--symbol", "IBM", "--side", "buy", "--quantity", "1", "--ticket", "t-1",
+              "--as", "alice"]
     assert nexus(*ticket).exit_code == 0 and nexus(*ticket).exit_code == 0  # the same ticket twice: one order
     assert len(runtime.orders.list()) == 1

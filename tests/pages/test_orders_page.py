@@ -1,0 +1,45 @@
+"""AppTest of the Orders & Portfolio page's order ticket, close position and cancel."""
+
+from __future__ import annotations
+
+from services.trading.manual import Ticket, enter_order
+from tests.support.orders import ALICE, BOB, write_prices
+
+
+def test_the_ticket_files_a_manual_order_for_someone_else_to_approve(runtime, page_app):
+    write_prices(runtime, "TEST", close=100.0)
+    at = page_app("orders")
+    at.run()
+    assert not at.exception
+    at.selectbox(key="ticket_symbol").select("TEST")
+    at.text_input(key="ticket_amount").input("abc")
+    at.button(key="ticket_enter").click().run()
+    assert any("must be a number" in e.value for e in at.error) and runtime.orders.list() == []
+    at.text_input(key="ticket_amount").input("5")
+    at.text_input(key="ticket_reason").input("hedge")
+    at.button(key="ticket_enter").click().run()
+    assert not at.exception
+    (order,) = runtime.orders.list()
+    assert (order.status, order.quantity, order.entered_by) == ("pending_approval", 5, "local-operator")
+    assert any("waits in Approvals for an approver other than local-operator" in s.value for s in at.success)
+
+
+def test_cancel_and_close_position_from_the_page(runtime, page_app):
+    write_prices(runtime, "TEST", close=100.0)
+    bought = enter_order(runtime.orders, runtime.prices, BOB, Ticket("t-buy", "TEST", "buy", quantity=10))
+    runtime.orders.approve(bought.id, ALICE)
+    runtime.orders.submit(bought.id)
+    pending = enter_order(runtime.orders, runtime.prices, BOB, Ticket("t-2", "TEST", "buy", quantity=1))
+    at = page_app("orders")
+    at.run()
+    at.selectbox(key="order_detail").select(pending.id).run()
+    at.button(key=f"cancel_{pending.id}").click().run()
+    assert any("a reason is required" in e.value for e in at.error)
+    at.text_input(key=f"cancel_reason_{pending.id}").input("not needed")
+    at.button(key=f"cancel_{pending.id}").click().run()
+    assert runtime.orders.get(pending.id).status == "cancelled"
+    at.text_input(key="close_quantity").input("4")
+    at.button(key="close_enter").click().run()
+    assert not at.exception
+    closing = next(o for o in runtime.orders.list(status="pending_approval"))
+    assert (closing.side, closing.quantity, closing.entered_by) == ("sell", 4, "local-operator")

@@ -272,3 +272,26 @@ def test_closing_all_sells_exactly_what_is_held(paper):
     assert (order.side, order.quantity) == ("sell", 7.25)
     assert paper.approve_and_send(order).status == "filled"
     assert not [p for p in paper.runtime.venue.account().positions if p.symbol == "TEST"]
+
+
+@pytest.fixture
+def alpaca(make_runtime) -> Iterator[Desk]:
+    yield from _alpaca(make_runtime)
+
+
+def test_alpaca_takes_the_tickets_time_in_force_and_whole_shares_when_told(alpaca):
+    with pytest.raises(BadInput, match="must be one of day, gtc on alpaca-paper"):
+        alpaca.enter(time_in_force="ioc")
+    order = alpaca.approve_and_send(alpaca.enter(order_type="limit", limit_price=150, time_in_force="gtc"))
+    assert order.time_in_force == "gtc" and alpaca.fake.held(order.client_order_id)[0]["time_in_force"] == "gtc"
+    assert alpaca.runtime.venue.lot_size("AAPL") == 1e-9  # fractionable at Alpaca
+    alpaca.runtime.venue.fractional = False  # ALPACA_FRACTIONAL=false: whole shares, for the graph's sizing too
+    assert alpaca.runtime.venue.lot_size("AAPL") == 1.0
+    with pytest.raises(BadInput, match="not a whole number of lots of 1"):
+        alpaca.enter(quantity=1.5)
+
+
+def test_the_setting_reaches_the_venue(make_runtime):
+    runtime = make_runtime(paper_fractional=False)
+    assert runtime.venue.fractional is False and runtime.venue.lot_size("TEST") == 1.0
+    assert make_runtime().venue.lot_size("TEST") == 1e-8

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 from cli.support import acting, reports_errors, runtime
+from services.core.auth import Actor
 from services.trading.manual import Ticket, close_position, enter_order
 from services.trading.orders import Order, Orders
 from services.trading.terms import Terms
@@ -23,6 +25,7 @@ TicketId = Annotated[str | None, typer.Option("--ticket", help="the ticket's id:
 Quantity = Annotated[str | None, typer.Option(help="units to trade, in whole lots of the venue")]
 OrderType = Annotated[str, typer.Option("--type", help="market or limit")]
 LimitPrice = Annotated[str | None, typer.Option(help="limit price (limit orders)")]
+Required = Annotated[str, typer.Option(help="why (required)")]
 Version = Annotated[int | None, typer.Option("--version", help="decide only if the order is still at this version "
                                              "(as printed by `nexus orders show`)")]
 
@@ -84,12 +87,17 @@ def approve(order_id: str, as_: As = "", reason: Annotated[str, typer.Option(hel
 
 @app.command("reject")
 @reports_errors
-def reject(order_id: str, reason: Annotated[str, typer.Option(help="why (required)")], as_: As = "",
-           version: Version = None) -> None:
+def reject(order_id: str, reason: Required, as_: As = "", version: Version = None) -> None:
     """Reject an order with a reason."""
+    _end(order_id, as_, version, "rejecting", lambda orders, actor, seen: orders.reject(order_id, actor, reason,
+                                                                                        seen=seen))
+
+
+def _end(order_id: str, as_: str, version: int | None, verb: str,
+         end: Callable[[Orders, Actor, Terms], Order]) -> None:
+    """Print the terms ``end`` decides on, end the order with them, let its run resume, print the result."""
     rt, actor = runtime(), acting(as_)
-    seen = _seen(rt.orders, order_id, version, "rejecting")
-    order = rt.orders.reject(order_id, actor, reason, seen=seen)
+    order = end(rt.orders, actor, _seen(rt.orders, order_id, version, verb))
     rt.after_decisions(order.run_id)
     typer.echo(_line(order))
 
@@ -124,14 +132,10 @@ def new(symbol: Annotated[str, typer.Option(help="market id, from the catalog or
 
 @app.command("cancel")
 @reports_errors
-def cancel(order_id: str, reason: Annotated[str, typer.Option(help="why (required)")], as_: As = "",
-           version: Version = None) -> None:
+def cancel(order_id: str, reason: Required, as_: As = "", version: Version = None) -> None:
     """Cancel an order that is not final (approvers): at once, or at the venue when it is open there."""
-    rt, actor = runtime(), acting(as_)
-    seen = _seen(rt.orders, order_id, version, "cancelling")
-    order = rt.orders.cancel(order_id, actor, reason, seen=seen)
-    rt.after_decisions(order.run_id)
-    typer.echo(_line(order))
+    _end(order_id, as_, version, "cancelling", lambda orders, actor, seen: orders.cancel(order_id, actor, reason,
+                                                                                         seen=seen))
 
 
 @positions_app.command("list")
@@ -159,8 +163,7 @@ def close(symbol: str, quantity: Annotated[str | None, typer.Option(help="how mu
     _filed(order)
 
 
-def killswitch(state: Annotated[str, typer.Argument(help="on or off")],
-               reason: Annotated[str, typer.Option(help="why (required)")], as_: As = "") -> None:
+def killswitch(state: Annotated[str, typer.Argument(help="on or off")], reason: Required, as_: As = "") -> None:
     """Halt every submission at once (on) or re-arm (off); admin only."""
     if state not in ("on", "off"):
         raise typer.BadParameter("say on or off")

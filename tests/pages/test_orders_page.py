@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.core.auth import local_operator
 from services.trading.manual import Ticket, enter_order
 from tests.support.orders import ALICE, BOB, write_prices
 
@@ -43,3 +44,14 @@ def test_cancel_and_close_position_from_the_page(runtime, page_app):
     assert not at.exception
     closing = next(o for o in runtime.orders.list(status="pending_approval"))
     assert (closing.side, closing.quantity, closing.entered_by) == ("sell", 4, "local-operator")
+
+
+def test_the_inbox_will_not_let_you_approve_what_you_entered(runtime, page_app):
+    write_prices(runtime, "TEST", close=100.0)
+    mine = enter_order(runtime.orders, runtime.prices, local_operator(), Ticket("t-own", "TEST", "buy", quantity=2))
+    at = page_app("approvals")
+    at.run()
+    assert not at.exception
+    assert at.button(key=f"approve_{mine.id}").disabled
+    assert any("local-operator entered this order: four eyes" in c.value for c in at.caption)
+    assert any("Manual order, entered by local-operator" in c.value for c in at.caption)

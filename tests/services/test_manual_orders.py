@@ -295,3 +295,11 @@ def test_the_setting_reaches_the_venue(make_runtime):
     runtime = make_runtime(paper_fractional=False)
     assert runtime.venue.fractional is False and runtime.venue.lot_size("TEST") == 1.0
     assert make_runtime().venue.lot_size("TEST") == 1e-8
+
+
+def test_the_graphs_proposals_say_which_lot_they_are_sized_in(make_runtime):
+    runtime = make_runtime(paper_fractional=False)
+    write_prices(runtime, "TEST", close=100.0)
+    (order,) = runtime.orders.propose("run-1", [proposal(quantity=3)])  # the optimizer sized it in venue.lot_size
+    assert order.quantity == 3 and order.about.lot == ("in lots of 1 TEST on paper, whole units only; quantities "
+                                                       "are rounded down")

@@ -5,6 +5,7 @@ rules and double clicks."""
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -107,9 +108,13 @@ def _alpaca(make_runtime) -> Iterator[Desk]:
             return order_status("alpaca-paper", held["status"], filled), filled
 
         def fill(order: Order) -> None:
-            with fake._state:
-                (held,) = [o for o in fake.orders.values() if o["client_order_id"] == order.client_order_id]
-                fake._fill(held, 150.0)
+            """Alpaca fills the order while the console's DELETE is on its way: it answers 422, not cancelable."""
+            def cancel_too_late(request, order_id: str) -> Response:
+                with fake._state:
+                    fake._fill(fake.orders[order_id], 150.0)
+                return fake._cancel(request, order_id)
+
+            fake.routes.insert(0, ("DELETE", re.compile("^/v2/orders/([^/]+)$"), cancel_too_late))
 
         desk = Desk(runtime, "AAPL", 2.0, 150.0, view, fill)
         desk.fake = fake
@@ -182,12 +187,7 @@ def test_a_cancel_racing_a_fill_ends_filled_as_the_venue_says(desk):
     desk.hold(True)
     order = desk.approve_and_send(desk.enter(order_type="limit", limit_price=desk.resting_limit))
     assert order.status == "submitted"
-    desk.fill_resting(order)  # the venue fills it; the console has not looked since
-    if hasattr(desk, "fake"):  # Alpaca: the fill lands between the console's look and its DELETE (422)
-        fake = desk.fake
-        fake.routes.insert(0, ("DELETE", __import__("re").compile("^/v2/orders/([^/]+)$"),
-                               lambda request, oid: Response(422, {"code": 42210000,
-                                                                   "message": "order is not cancelable"})))
+    desk.fill_resting(order)  # the venue fills it before (Alpaca: while) the cancel reaches it
     with pytest.raises(Conflict, match="filled before the cancel reached the venue"):
         desk.runtime.orders.cancel(order.id, BOB, "too slow")
     final = desk.runtime.orders.get(order.id)

@@ -42,6 +42,10 @@ def detail_header(line: InboxLine) -> None:
     order = line.order
     st.markdown(f"### {order.side.upper()} {exact(order.quantity)} {html.escape(order.symbol)}")
     st.caption(terms_caption(line))
+    if order.entered_by:
+        st.caption(f"Manual order, entered by {order.entered_by}: an approver other than them decides it.")
+    if order.about.lot:
+        st.caption(f"Lot: {order.about.lot}.")
 
 
 def _chart(line: InboxLine) -> None:

@@ -30,6 +30,7 @@ from components.order_card import detail_body, detail_header
 from components.views.inbox import line_label, sent_rows
 from services.core.errors import NexusError
 from services.trading.inbox import Inbox, InboxLine, RunGroup, read_inbox
+from services.trading.orders import own_order
 from services.trading.terms import Stale, Terms
 
 
@@ -81,9 +82,10 @@ def _decide(action: str, order_id: str, run_id: str, seen: Terms) -> None:
 def _actions(line: InboxLine) -> None:
     order, terms, can = line.order, line.terms, current_actor().can("approver")
     args = (order.id, order.run_id, terms)
+    blocked = line.blocked or own_order(order, current_actor())
     approve, edit, reason, reject = st.columns([1, 1, 3, 1], vertical_alignment="bottom")
-    approve.button("Approve", key=f"approve_{order.id}", type="primary", disabled=bool(line.blocked) or not can,
-                   help=line.blocked or f"send {terms.describe()}", on_click=_decide, args=("approve", *args))
+    approve.button("Approve", key=f"approve_{order.id}", type="primary", disabled=bool(blocked) or not can,
+                   help=blocked or f"send {terms.describe()}", on_click=_decide, args=("approve", *args))
     with edit.popover("Edit", disabled=not can):
         st.number_input("Quantity (down only)", min_value=0.0, value=float(order.quantity), key=f"qty_{order.id}",
                         format="%.15g")
@@ -92,8 +94,8 @@ def _actions(line: InboxLine) -> None:
         st.button("Save edit", key=f"save_{order.id}", on_click=_decide, args=("edit", *args))
     reason.text_input("Reason to reject", key=f"reason_{order.id}", placeholder="required")
     reject.button("Reject", key=f"reject_{order.id}", disabled=not can, on_click=_decide, args=("reject", *args))
-    if line.blocked:
-        st.caption(f"Approve is off: {line.blocked}.")
+    if blocked:
+        st.caption(f"Approve is off: {blocked}.")
 
 
 def _bulk_decide(action: str, items: tuple[tuple[str, Terms], ...], reason: str) -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from services.trading.execution.base import Account
 from services.trading.orders import AuditEntry, Order
+from services.trading.terms import Terms
 
 SENT_FIELDS = ("quantity", "limit_price", "order_type")
 
@@ -56,3 +57,25 @@ def positions_frame(account: Account) -> pd.DataFrame:
         "symbol": p.symbol, "quantity": p.quantity, "avg price": p.avg_price, "price": p.current_price,
         "market value": p.quantity * p.current_price, "unrealized P&L": p.unrealized_pnl,
     } for p in account.positions])
+
+
+def ticket_symbols(catalog: list[str], account: Account | None) -> list[str]:
+    """The symbols a ticket offers: every symbol of the catalog and every one the venue holds, once, sorted."""
+    held = [p.symbol for p in account.positions] if account is not None else []
+    return sorted({*catalog, *held})
+
+
+def filed_text(order: Order) -> str:
+    """What the ticket says once it filed a manual order."""
+    failing = [c["name"] for c in order.checks if not c["passed"]]
+    text = (f"Order {order.id} entered: {Terms.of(order).describe()}. It waits in Approvals for an approver other "
+            f"than {order.entered_by}.")
+    return text + (f" A risk check fails now ({', '.join(failing)}): it cannot be approved until it passes."
+                   if failing else "")
+
+
+def origin_text(order: Order) -> str:
+    """Who proposed the order: the agent graph, an API client, or the person who entered it by hand."""
+    if order.entered_by:
+        return f"manual, entered by {order.entered_by}"
+    return "the agent graph" if order.source == "agent-graph" else f"{order.source} (API)"

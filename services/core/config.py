@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     paper_slippage_bps: float = Field(5.0, ge=0)
     paper_fee_bps: float = Field(10.0, ge=0)
     paper_initial_cash: float = Field(100_000.0, gt=0)
+    # lot rules: whether each venue takes fractions of a unit (off: whole shares/units only, for every order)
+    paper_fractional: bool = True
+    live_engine_fractional: bool = True
+    alpaca_fractional: bool = True
 
     # market data providers
     alpaca_api_key: SecretStr | None = None
@@ -134,6 +138,12 @@ class Settings(BaseSettings):
         if self.execution_venue == "alpaca-paper" and not (self.alpaca_api_key and self.alpaca_api_secret):
             raise ValueError("EXECUTION_VENUE=alpaca-paper needs ALPACA_API_KEY and ALPACA_API_SECRET")
         return self
+
+    @property
+    def venue_fractional(self) -> bool:
+        """True when the chosen venue may be sent fractions of a unit (PAPER_/LIVE_ENGINE_/ALPACA_FRACTIONAL)."""
+        return {"paper": self.paper_fractional, "live-engine": self.live_engine_fractional,
+                "alpaca-paper": self.alpaca_fractional}[self.execution_venue]
 
     # --- derived locations -------------------------------------------------------------------------
     @property

@@ -78,6 +78,7 @@ orders = Table(
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("source", String(64), nullable=False, server_default="agent-graph"),  # who proposed it (graph or API client)
+    Column("time_in_force", String(8)),  # day / gtc on a venue that takes one (manual tickets); None: the venue's
     Index("ix_orders_status", "status"),
     Index("ix_orders_run", "run_id"),
 )

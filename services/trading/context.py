@@ -55,3 +55,7 @@ class OrderContext(ReadModel):
     source: str | None = None
     proposer: str | None = None
     token: str | None = None
+    #: manual orders: the person who entered the ticket (never its approver)
+    entered_by: str | None = None
+    #: the venue's lot rule the quantity follows (rounded down to a lot)
+    lot: str | None = None

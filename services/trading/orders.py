@@ -19,7 +19,7 @@ import functools
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 
@@ -35,10 +35,12 @@ from services.market_data.market_hours import open_by_symbol
 from services.trading.context import OrderContext
 from services.trading.execution.base import (
     ExecutionVenue,
+    VenueError,
     VenueOrder,
     VenueOrderRequest,
     VenueRejected,
     VenueUnavailable,
+    round_down_to_lot,
 )
 from services.trading.risk import (
     DEFAULT_POLICY,
@@ -69,6 +71,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 OPEN_AT_VENUE = ("submitted", "partially_filled")
 #: orders the venue may hold: they count against the daily cap
 MAYBE_AT_VENUE = ("submitting", "unknown", *OPEN_AT_VENUE, "filled")
+#: the source of an order a person entered on the ticket (four eyes always: another approver decides it)
+MANUAL = "manual"
 RECONCILE_AFTER_S = 60.0  # longer than a venue call with its retries can last
 MAX_SUBMIT_ATTEMPTS = 8
 
@@ -102,6 +106,7 @@ class Proposal:
     dataset_ref: str = ""
     checks: list[Check] = field(default_factory=list)
     context: dict = field(default_factory=dict)
+    time_in_force: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,12 +143,18 @@ class Order:
     created_at: datetime
     expires_at: datetime
     updated_at: datetime
-    source: str = "agent-graph"  # who proposed it: the agent graph or an API client (POST /api/v1/proposals)
+    source: str = "agent-graph"  # who proposed it: the agent graph, an API client or a person (``MANUAL``)
+    time_in_force: str | None = None  # day / gtc when the ticket chose one; None: the venue's default
 
     @cached_property
     def about(self) -> OrderContext:
         """The stored context (forecast, anomalies, weights, rationale, trace, proposer), typed, parsed once."""
         return OrderContext.model_validate(self.context)
+
+    @property
+    def entered_by(self) -> str | None:
+        """Who entered a manual order on the ticket (None for the graph's and API proposals)."""
+        return self.about.entered_by if self.source == MANUAL else None
 
     @property
     def checks_pass(self) -> bool:
@@ -279,6 +290,7 @@ class Orders:
         """Record proposed orders as pending approval (idempotent: re-proposing a proposal returns it), marked with
         their ``source`` (the agent graph, or the API client that proposed them)."""
         _policy, gate = self.policy()
+        proposals = [self._in_lots(p, source) for p in proposals]  # asked before the transaction: it may call the venue
         now = clock.now()
         created = []
         with self.engine.begin() as connection:
@@ -305,16 +317,40 @@ class Orders:
                                  "order_type": proposal.order_type, "reference_price": proposal.reference_price},
                     "venue": self.venue.name, "filled_quantity": 0.0, "fee": 0.0, "submit_attempts": 0,
                     "created_at": now, "expires_at": now + timedelta(minutes=gate.proposalTtlMinutes),
-                    "updated_at": now, "source": source,
+                    "updated_at": now, "source": source, "time_in_force": proposal.time_in_force,
                 }
                 connection.execute(insert(orders).values(**values))
                 self._audit(connection, values["id"], actor, "proposed", None, "pending_approval",
-                            "proposed by the agent graph" if source == "agent-graph" else f"proposed by {source}",
+                            "proposed by the agent graph" if source == "agent-graph"
+                            else f"entered by {actor}" if source == MANUAL else f"proposed by {source}",
                             run_id=run_id, checkpoint_id=checkpoint_id, dataset_versions=dataset_versions,
                             details={"notional": notional, "checks_pass": all(c.passed for c in proposal.checks),
                                      "source": source})
                 created.append(_order(connection.execute(select(orders).where(orders.c.id == values["id"])).one()))
         return created
+
+    def _in_lots(self, proposal: Proposal, source: str) -> Proposal:
+        """``proposal`` with the venue's lot rule in its context; an API proposal is rounded down to a lot (the
+        graph's optimizer and the manual ticket have sized it already: a whole position closes exactly), and
+        BadInput when that leaves less than one lot."""
+        if proposal.quantity <= 0:
+            return proposal  # refused in propose with the other bad terms
+        try:
+            lot = self.venue.lot_size(proposal.symbol)
+        except VenueError as error:
+            return replace(proposal, context={**proposal.context, "lot": (
+                f"lot size unknown ({self.venue.name} did not say: {error}); the venue checks the quantity")})
+        quantity = proposal.quantity
+        if source not in ("agent-graph", MANUAL):
+            quantity = round_down_to_lot(quantity, lot)
+        if quantity <= 0:
+            raise BadInput(f"proposal {proposal.proposal_id}: {exact(proposal.quantity)} {proposal.symbol} is less "
+                           f"than one lot ({exact(lot)}) on {self.venue.name}; nothing was recorded")
+        whole = "" if self.venue.fractional else ", whole units only"
+        note = f"in lots of {exact(lot)} {proposal.symbol} on {self.venue.name}{whole}; quantities are rounded down"
+        if quantity != proposal.quantity:
+            note += f" (from {exact(proposal.quantity)})"
+        return replace(proposal, quantity=quantity, context={**proposal.context, "lot": note})
 
     # --- decisions ------------------------------------------------------------------------------------------
     def recheck(self, order: Order, quantity: float | None = None, limit_price: float | None = None,
@@ -350,6 +386,9 @@ class Orders:
         actor.require("approver", "approve orders")
         order, rules = self._order_and_rules(order_id)
         self._ensure_decidable(order, seen)
+        own = own_order(order, actor)
+        if own:
+            raise Conflict(f"{own}; nothing was done")
         policy, gate = rules
         if policy.killSwitch.enabled and policy.killSwitch.triggered:
             raise Conflict("the kill switch is on: no order can be approved until an admin re-arms it")
@@ -378,6 +417,55 @@ class Orders:
         order = self.get(order_id)
         self._ensure_decidable(order, seen)
         return self._move(order, "rejected", actor.name, "reject", reason.strip())
+
+    def cancel(self, order_id: str, actor: Actor, reason: str, seen: Terms | None = None) -> Order:
+        """Cancel an order that is not final (approver role, reason required, audited with who and why).
+
+        Pending and approved orders end at once; one open at the venue is cancelled there (``venue.cancel``) and
+        the venue's answer is recorded, so an order that filled first ends filled: Conflict says so after the fill
+        is recorded. An order being sent (``submitting``, ``unknown``) waits for the venue's word; a final one is
+        refused. VenueUnavailable leaves everything as it was.
+        """
+        actor.require("approver", "cancel orders")
+        if not isinstance(reason, str) or not reason.strip():
+            raise BadInput("say why the order is cancelled (a reason is required); nothing was done")
+        reason = reason.strip()
+        order = self.get(order_id)
+        ensure_seen(seen, order, order.status)
+        if order.status in ("pending_approval", "approved"):
+            return self._move(order, "cancelled", actor.name, "cancel", reason)
+        if order.status in ("submitting", "unknown"):
+            raise Conflict(f"order {order.id} is {order.status}: {self.venue.name} has not yet said whether it "
+                           "holds it; cancel it once it has answered (nothing was done)")
+        if order.status not in OPEN_AT_VENUE:
+            raise Conflict(f"order {order.id} is already {order.status}: there is nothing to cancel")
+        try:
+            answer = self.venue.cancel(order.client_order_id)
+        except VenueRejected as error:  # e.g. it filled between our look and the cancel: the venue's view decides
+            answer = self.venue.lookup(order.client_order_id, order.venue_order_id)
+            if answer is None or answer.is_open:
+                raise Conflict(f"{self.venue.name} refused to cancel order {order.id}: {error}; nothing was "
+                               "changed") from None
+        settled = self._record_cancel(order, answer, actor.name, reason)
+        if settled.status in OPEN_AT_VENUE:
+            raise Conflict(f"{self.venue.name} has not cancelled order {order.id} yet (it says {settled.status}); "
+                           "ask again in a moment")
+        if settled.status != "cancelled":
+            raise Conflict(f"order {order.id} is {settled.status} at {self.venue.name}: it filled before the cancel "
+                           f"reached the venue ({exact(settled.filled_quantity)} at "
+                           f"{exact(settled.average_price or 0)}); the fill is recorded, nothing was cancelled")
+        return settled
+
+    def _record_cancel(self, order: Order, answer: VenueOrder, actor: str, reason: str) -> Order:
+        """The venue's answer to a cancel, recorded over whatever reconciliation wrote meanwhile."""
+        for _ in range(3):
+            try:
+                return self._apply_venue(order, answer, actor, "cancel", f"cancel asked by {actor}: {reason}")
+            except Conflict:
+                order = self.get(order.id)  # moved meanwhile (a fill reconciled): apply the answer to it
+                if order.status in TERMINAL:
+                    return order
+        return order
 
     def edit(self, order_id: str, actor: Actor, quantity: float | str | None = None,
              limit_price: float | str | None = None, reason: str = "", seen: Terms | None = None) -> Order:
@@ -457,7 +545,7 @@ class Orders:
         return VenueOrderRequest(
             client_order_id=order.client_order_id, symbol=order.symbol, side=order.side, type=order.order_type,
             quantity=order.quantity, limit_price=order.limit_price, reference_price=order.reference_price,
-            dataset_ref=order.dataset_ref)
+            dataset_ref=order.dataset_ref, time_in_force=order.time_in_force)
 
     def _send(self, order: Order, actor: str) -> Order:
         request = self._request(order)
@@ -483,7 +571,8 @@ class Orders:
                           f"{problem}; still approved, next attempt in {delay} s", last_error=problem,
                           next_attempt_at=clock.now() + timedelta(seconds=delay))
 
-    def _apply_venue(self, order: Order, result: VenueOrder, actor: str) -> Order:
+    def _apply_venue(self, order: Order, result: VenueOrder, actor: str, action: str = "venue_update",
+                     reason: str = "") -> Order:
         target = result.status if result.status in TRANSITIONS else "failed"
         if target == "rejected":
             target = "failed"
@@ -493,7 +582,8 @@ class Orders:
             return order
         if target == order.status and target != "partially_filled":
             return order
-        return self._move(order, target, actor, "venue_update", f"venue says {result.raw_status or result.status}",
+        says = f"venue says {result.raw_status or result.status}"
+        return self._move(order, target, actor, action, f"{reason}; {says}" if reason else says,
                           venue_order_id=result.venue_order_id, details={"raw_status": result.raw_status},
                           **{k: v for k, v in changes.items() if k != "venue_order_id"})
 
@@ -639,6 +729,14 @@ class Orders:
         return _order(row)
 
     _audit = staticmethod(write_audit)
+
+
+def own_order(order: Order, actor: Actor) -> str:
+    """Why ``actor`` may not approve ``order`` because they entered it by hand ('' when they may): four eyes
+    always hold for manual orders (``Orders.approve`` refuses, the inbox disables its button with this)."""
+    if order.source == MANUAL and actor.name == order.entered_by:
+        return f"{actor.name} entered this order: four eyes, another approver must approve it"
+    return ""
 
 
 def _seen_sentiment(order: Order) -> dict[str, float]:

@@ -85,6 +85,18 @@ def _checked(batch: ExternalBatch) -> list[ExternalOrder]:
     return out
 
 
+def gate_orders(orders: Orders, book: Callable[[], Book], refs: dict[str, str],
+                items: list[tuple[str, str, float, float, float | None]]) -> list[list[Check]]:
+    """The risk gate's checks of each (symbol, side, quantity, reference price, limit price), in turn, as if the
+    earlier ones were filled, with the market hours of the datasets in ``refs`` (symbol → dataset): the graph's
+    gate, for orders proposed from outside it (the API, the manual ticket)."""
+    policy, gate = orders.policy()
+    gated = check_orders([{"symbol": symbol, "side": side, "quantity": quantity, "reference_price": price,
+                           "limit_price": limit} for symbol, side, quantity, price, limit in items],
+                         replace(book(), market_open=open_by_symbol(refs)), policy, gate, set())
+    return [[Check(**c) for c in g["checks"]] for g in gated]
+
+
 def propose_external(engine: Engine, orders: Orders, book: Callable[[], Book], quote: Callable[[str], float | None],
                      dataset_for: Callable[[str], DatasetRef | None], token: AccessToken, batch: ExternalBatch,
                      batch_id: str | None = None) -> tuple[str, list[Order]]:
@@ -100,19 +112,17 @@ def propose_external(engine: Engine, orders: Orders, book: Callable[[], Book], q
             raise BadInput(f"no stored price for {order.symbol}: the console gates orders at its own prices; "
                            f"ingest or import a dataset of {order.symbol} first")
         refs[order.symbol], prices[order.symbol] = str(ref), price
-    policy, gate = orders.policy()
-    gated = check_orders([{"symbol": o.symbol, "side": o.side, "quantity": float(o.quantity),
-                           "reference_price": prices[o.symbol], "limit_price": o.limit_price} for o in checked],
-                         replace(book(), market_open=open_by_symbol(refs)), policy, gate, set())
+    checks = gate_orders(orders, book, refs, [(o.symbol, o.side, float(o.quantity), prices[o.symbol], o.limit_price)
+                                              for o in checked])
     run_id = f"api-{batch.source}-{batch_id or uuid.uuid4().hex[:12]}"[:64]
     proposals = [
         Proposal(proposal_id=o.proposal_id, symbol=o.symbol, side=o.side, quantity=float(o.quantity),
                  reference_price=prices[o.symbol], order_type=o.order_type, limit_price=o.limit_price,
-                 dataset_ref=refs[o.symbol], checks=[Check(**c) for c in g["checks"]],
+                 dataset_ref=refs[o.symbol], checks=g,
                  context={"source": batch.source, "rationale": "\n\n".join(
                      t for t in (batch.rationale.strip(), o.rationale.strip()) if t), "proposer": token.owner,
                      "token": token.id})
-        for o, g in zip(checked, gated, strict=True)
+        for o, g in zip(checked, checks, strict=True)
     ]
     created = orders.propose(run_id, proposals, actor=token.owner, source=batch.source)
     with engine.begin() as connection:

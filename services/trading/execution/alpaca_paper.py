@@ -5,9 +5,9 @@ later maps to ``failed`` (``statuses.order_status``) instead of failing the SDK'
 request has an explicit timeout and the SDK's own retries are off: a create is resent only by
 ``submit_exactly_once`` after ``GET /v2/orders:by_client_order_id`` says Alpaca does not have it; reads are
 single attempts (reconciliation and page refreshes ask again). Alpaca refuses a client order id it has
-seen (422), so a refused submit whose id Alpaca knows returns that order. Time in force: ``gtc`` for crypto
-(Alpaca takes no ``day`` crypto order), ``day`` otherwise. Alpaca reports no lifetime P&L: ``pnl_total`` is
-the open positions' unrealized P&L.
+seen (422), so a refused submit whose id Alpaca knows returns that order. Time in force: the order's when it
+names one, else ``gtc`` for crypto (Alpaca takes no ``day`` crypto order) and ``day`` otherwise. Alpaca reports
+no lifetime P&L: ``pnl_total`` is the open positions' unrealized P&L.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class AlpacaPaperVenue(ExecutionVenue):
 
     name = "alpaca-paper"
     mode = "PAPER"
+    times_in_force = ("day", "gtc")
 
     def __init__(self, settings: Settings, *, policy: RetryPolicy = DEFAULT_POLICY,
                  sleep: Callable[[float], None] = time.sleep):
@@ -87,7 +88,7 @@ class AlpacaPaperVenue(ExecutionVenue):
     def submit(self, request: VenueOrderRequest) -> VenueOrder:
         """``POST /v2/orders`` with ``client_order_id``, exactly once."""
         fields = dict(symbol=request.symbol, qty=request.quantity, side=OrderSide(request.side),
-                      time_in_force=self._time_in_force(request.symbol), client_order_id=request.client_order_id)
+                      time_in_force=self._time_in_force(request), client_order_id=request.client_order_id)
         order_request = (LimitOrderRequest(limit_price=request.limit_price, **fields) if request.type == "limit"
                          else MarketOrderRequest(**fields))
 
@@ -128,7 +129,7 @@ class AlpacaPaperVenue(ExecutionVenue):
                        pnl_total=sum(p.unrealized_pnl for p in positions), positions=positions,
                        mode=self.mode, venue=self.name)
 
-    def lot_size(self, symbol: str) -> float:
+    def _venue_lot(self, symbol: str) -> float:
         """The asset's ``min_trade_increment`` (crypto), 1e-9 for a fractionable equity, else 1 share."""
         asset = self._asset(symbol)
         if asset.get("min_trade_increment"):
@@ -149,8 +150,10 @@ class AlpacaPaperVenue(ExecutionVenue):
             self._assets[symbol] = asset
         return self._assets[symbol]
 
-    def _time_in_force(self, symbol: str) -> TimeInForce:
-        return TimeInForce.GTC if self._asset(symbol).get("class") == "crypto" else TimeInForce.DAY
+    def _time_in_force(self, request: VenueOrderRequest) -> TimeInForce:
+        if request.time_in_force:
+            return TimeInForce(request.time_in_force)
+        return TimeInForce.GTC if self._asset(request.symbol).get("class") == "crypto" else TimeInForce.DAY
 
     def _sdk(self, call: Callable[..., Any], *args: Any, tolerate_404: bool = False) -> Any:
         """Run one SDK call, turning its exceptions into venue errors (with the keys redacted)."""

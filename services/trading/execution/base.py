@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import ClassVar, Literal
 
 from services.core import clock
@@ -24,6 +25,8 @@ Mode = Literal["PAPER", "LIVE"]
 OPEN_STATUSES: tuple[OrderStatus, ...] = ("submitted", "partially_filled")
 #: lot size of venues that take any quantity (8 decimals: the finest crypto unit we trade)
 FRACTIONAL_LOT = 1e-8
+#: every time in force the console knows (a venue takes a subset, ``ExecutionVenue.times_in_force``)
+TIMES_IN_FORCE = ("day", "gtc")
 _CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 
 
@@ -46,6 +49,8 @@ class VenueOrderRequest:
     limit_price: float | None = None
     reference_price: float | None = None
     dataset_ref: str = ""
+    #: ``day`` or ``gtc`` on a venue that takes one (``ExecutionVenue.times_in_force``); None: the venue's default
+    time_in_force: str | None = None
 
     def __post_init__(self) -> None:
         if not _CLIENT_ORDER_ID.match(self.client_order_id):
@@ -62,6 +67,8 @@ class VenueOrderRequest:
             raise BadInput("a limit order needs a positive limit price")
         if self.type == "market" and self.limit_price is not None:
             raise BadInput("a market order must not carry a limit price; send a limit order instead")
+        if self.time_in_force not in (None, *TIMES_IN_FORCE):
+            raise BadInput(f"time in force '{self.time_in_force}' must be one of {', '.join(TIMES_IN_FORCE)}")
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,10 @@ class ExecutionVenue(ABC):
     name: ClassVar[str]
     #: PAPER or LIVE, for the banner on every page
     mode: ClassVar[Mode]
+    #: times in force the venue takes (empty: it has none, a limit order rests until filled or cancelled)
+    times_in_force: ClassVar[tuple[str, ...]] = ()
+    #: whether fractions of a unit may be sent (the venue's setting, e.g. ALPACA_FRACTIONAL; set by open_venue)
+    fractional: bool = True
 
     @abstractmethod
     def submit(self, request: VenueOrderRequest) -> VenueOrder:
@@ -195,8 +206,14 @@ class ExecutionVenue(ABC):
         """Cash, equity, P&L and positions."""
 
     @abstractmethod
+    def _venue_lot(self, symbol: str) -> float:
+        """Smallest quantity step the venue itself accepts for ``symbol``."""
+
     def lot_size(self, symbol: str) -> float:
-        """Smallest quantity step the venue accepts for ``symbol``."""
+        """The quantity step every order for ``symbol`` is sent in: the venue's own lot, at least one whole unit
+        while the venue's setting allows no fractions (``fractional``)."""
+        size = self._venue_lot(symbol)
+        return size if self.fractional else float(max(1, math.ceil(size)))
 
     @abstractmethod
     def ping(self) -> None:
@@ -239,6 +256,12 @@ def submit_exactly_once(
             if failures >= policy.attempts:
                 raise
             sleep(policy.delay(failures - 1))
+
+
+def round_down_to_lot(quantity: float, lot: float) -> float:
+    """``quantity`` rounded down to a whole number of ``lot`` steps (in decimal, so 33.1315 stays 33.1315)."""
+    step = Decimal(repr(float(lot)))
+    return float(Decimal(repr(float(quantity))) // step * step)
 
 
 def refuse_reuse(request: VenueOrderRequest, placed: VenueOrderRequest, venue: str) -> None:

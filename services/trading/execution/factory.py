@@ -13,11 +13,15 @@ from services.trading.execution.paper import PaperVenue, Quote
 def open_venue(settings: Settings, engine: Engine, quote: Quote) -> ExecutionVenue:
     """The venue of ``settings.execution_venue``: ``paper`` (records DB ``engine``, prices from ``quote``),
     ``live-engine`` or ``alpaca-paper``."""
+    venue: ExecutionVenue
     if settings.execution_venue == "live-engine":
-        return LiveEngineVenue(settings)
-    if settings.execution_venue == "alpaca-paper":
+        venue = LiveEngineVenue(settings)
+    elif settings.execution_venue == "alpaca-paper":
         from services.trading.execution.alpaca_paper import AlpacaPaperVenue  # alpaca-py takes half a second to import
 
-        return AlpacaPaperVenue(settings)
-    return PaperVenue(engine, quote, slippage_bps=settings.paper_slippage_bps, fee_bps=settings.paper_fee_bps,
-                      initial_cash=settings.paper_initial_cash)
+        venue = AlpacaPaperVenue(settings)
+    else:
+        venue = PaperVenue(engine, quote, slippage_bps=settings.paper_slippage_bps, fee_bps=settings.paper_fee_bps,
+                           initial_cash=settings.paper_initial_cash)
+    venue.fractional = settings.venue_fractional
+    return venue

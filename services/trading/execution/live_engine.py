@@ -146,7 +146,7 @@ class LiveEngineVenue(ExecutionVenue):
             positions=positions, mode=self.mode, venue=self.name,
         )
 
-    def lot_size(self, symbol: str) -> float:
+    def _venue_lot(self, symbol: str) -> float:
         """The engine publishes no instrument rules; it takes fractional quantities (0.1 BTC in its fixtures)."""
         return FRACTIONAL_LOT
 

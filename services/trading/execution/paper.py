@@ -139,7 +139,7 @@ class PaperVenue(ExecutionVenue):
                        positions=tuple(positions), mode=self.mode, venue=self.name,
                        realized_pnl=sum(row.realized_pnl for row in rows))
 
-    def lot_size(self, symbol: str) -> float:
+    def _venue_lot(self, symbol: str) -> float:
         """The paper venue takes any quantity to 8 decimals."""
         return FRACTIONAL_LOT
 

@@ -170,7 +170,8 @@ def _inbox() -> None:
     open_link(orders, inbox)
     _show_outcome()
     if inbox.kill_switch:
-        st.error("Kill switch is ON: nothing can be approved or sent until an admin re-arms it.", icon="🛑")
+        st.error("Kill switch is ON: nothing can be approved or sent until an admin re-arms it.",
+                 icon=":material/dangerous:")
     if inbox.book_problem:
         st.warning(inbox.book_problem)
     if not inbox.groups:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from services.trading.inbox import Inbox, link_problem, pending_count
+from components.views.inbox import since_text
+from services.trading.inbox import Inbox, link_problem, pending_count, since_then
 from services.trading.orders import Orders
 from services.trading.terms import Terms
 
@@ -19,11 +20,13 @@ BULK_KEY = "inbox_bulk"
 
 @dataclass(frozen=True)
 class Outcome:
-    """The visible result of the last decision: ``kind`` is success, warning or error."""
+    """The visible result of the last decision: ``kind`` is success, warning or error; ``version`` is the order's
+    version the outcome is about (what happened to it later is shown beside it)."""
 
     kind: str
     text: str
     order_id: str | None = None
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,9 @@ def navigation_is_stale(orders: Orders) -> bool:
     return drawn is not None and drawn != pending_count(orders)
 
 
-def set_outcome(kind: str, text: str, order_id: str | None = None) -> None:
+def set_outcome(kind: str, text: str, order_id: str | None = None, version: int | None = None) -> None:
     """Keep the result of an action until it is dismissed or the next action replaces it."""
-    st.session_state[OUTCOME_KEY] = Outcome(kind, text, order_id)
+    st.session_state[OUTCOME_KEY] = Outcome(kind, text, order_id, version)
 
 
 def dismiss_outcome() -> None:
@@ -61,6 +64,15 @@ def dismiss_outcome() -> None:
 def outcome() -> Outcome | None:
     """The outcome on show, if any."""
     return st.session_state.get(OUTCOME_KEY)
+
+
+def outcome_since(orders: Orders) -> str:
+    """What became of the order of the outcome on show since it ('' when nothing, or no order's outcome)."""
+    shown = outcome()
+    if shown is None or shown.order_id is None or shown.version is None:
+        return ""
+    since = since_then(orders, shown.order_id, shown.version)
+    return since_text(since) if since else ""
 
 
 def open_order(order_id: str) -> None:

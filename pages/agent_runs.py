@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.charts import candles_figure
-from components.context import console, current_actor, needs_role, shows_errors
+from components.context import ERROR_ICON, console, current_actor, needs_role, shows_errors
 from components.order_card import checks_table
 from components.run_charts import anomaly_markers, forecast_figure, weights_figure
 from components.views.runs import (
@@ -100,7 +100,7 @@ def _anomaly(run: GraphRun) -> None:
     if result is None:
         return
     for symbol, why in result.excluded.items():
-        st.error(f"{symbol} is excluded from this run's orders: {why}", icon="🚫")
+        st.error(f"{symbol} is excluded from this run's orders: {why}", icon=":material/block:")
     severities = st.multiselect("Severities", ["critical", "warning", "info"], default=["critical", "warning"],
                                 key="run_severities")
     st.dataframe(events_frame(result.anomalies, tuple(severities)), hide_index=True, width="stretch", height=240)
@@ -168,7 +168,7 @@ def _run(run_id: str) -> None:
                 cancel_run(console().runtime, run.id, current_actor())
                 st.rerun()
         if run.error:
-            st.error(run.error, icon="⛔")
+            st.error(run.error, icon=ERROR_ICON)
             if run.status in ("failed", "cancelled") and st.button("Continue from the last checkpoint",
                                                                            **needs_role("trader")):
                 continue_run(console().runtime, run.id, current_actor())

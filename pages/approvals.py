@@ -23,6 +23,7 @@ from components.inbox_state import (
     open_link,
     open_order,
     outcome,
+    outcome_since,
     set_outcome,
     take_link,
 )
@@ -30,7 +31,7 @@ from components.order_card import detail_body, detail_header
 from components.views.inbox import line_label, sent_rows
 from services.core.errors import NexusError
 from services.trading.inbox import Inbox, InboxLine, RunGroup, read_inbox
-from services.trading.orders import own_order
+from services.trading.orders import Orders, own_order
 from services.trading.terms import Stale, Terms
 
 
@@ -39,44 +40,45 @@ def _dispatch(run_id: str) -> None:
     console().runtime.jobs.submit("execute", {"run_id": run_id}, current_actor().name, title=f"execute {run_id}")
 
 
-def _decide_one(action: str, order_id: str, seen: Terms) -> str:
-    """Carry out one decision on the terms ``seen``; what happened, in words (raises NexusError)."""
+def _decide_one(action: str, order_id: str, seen: Terms) -> tuple[str, int]:
+    """Carry out one decision on the terms ``seen``; what happened, in words, and the order's version after it
+    (raises NexusError)."""
     orders, actor = console().runtime.orders, current_actor()
     if action == "approve":
         done = orders.approve(order_id, actor, seen=seen)
         if done.status == "approved":
-            return f"Approved, sending to {done.venue}: {seen.describe()}"
+            return f"Approved, sending to {done.venue}: {seen.describe()}", done.version
         return (f"First approval recorded for {seen.describe()}; {done.approvals_needed} different approvers "
-                "are needed")
+                "are needed"), done.version
     if action == "reject":
         reason = str(st.session_state.get(f"reason_{order_id}") or "")
-        orders.reject(order_id, actor, reason, seen=seen)
-        return f"Rejected {seen.describe()}: {reason.strip()}"
+        done = orders.reject(order_id, actor, reason, seen=seen)
+        return f"Rejected {seen.describe()}: {reason.strip()}", done.version
     limit = st.session_state.get(f"limit_{order_id}")
     done = orders.edit(order_id, actor, quantity=st.session_state.get(f"qty_{order_id}"),
                        limit_price=limit or None, seen=seen, reason="edited in the inbox")
-    return f"Edited: now {Terms.of(done).describe()}; it waits for approval again"
+    return f"Edited: now {Terms.of(done).describe()}; it waits for approval again", done.version
 
 
 def _decide(action: str, order_id: str, run_id: str, seen: Terms) -> None:
     """Button callback: decide on the terms bound when the button was drawn, keep the outcome on screen."""
     try:
-        text = _decide_one(action, order_id, seen)
+        text, version = _decide_one(action, order_id, seen)
     except Stale as error:
         previous = outcome()
         if previous and previous.kind == "success" and previous.order_id == order_id and error.status != \
                 "pending_approval":  # the second click of a double click: the first one decided it
             set_outcome("success", f"{previous.text} (a second click changed nothing: it is {error.status})",
-                        order_id)
+                        order_id, previous.version)
         else:
-            set_outcome("warning", f"{error}. You saw: {seen.describe()}.", order_id)
+            set_outcome("warning", f"{error}. You saw: {seen.describe()}.", order_id, error.current.version)
         return
     except NexusError as error:
-        set_outcome("error", f"{seen.describe()}: {error}", order_id)
+        set_outcome("error", f"{seen.describe()}: {error}", order_id, seen.version)
         return
     if action != "edit":
         _dispatch(run_id)
-    set_outcome("success", text, order_id)
+    set_outcome("success", text, order_id, version)
 
 
 def _actions(line: InboxLine) -> None:
@@ -157,12 +159,15 @@ def _group(group: RunGroup, open_id: str) -> None:
         _confirm_bulk(ask)
 
 
-def _show_outcome() -> None:
+def _show_outcome(orders: Orders) -> None:
     shown = outcome()
     if shown is None:
         return
     text, dismiss = st.columns([7, 1], vertical_alignment="center")
     getattr(text, shown.kind)(shown.text)
+    since = outcome_since(orders)
+    if since:  # the order moved on after the outcome: the newer fact beside it, so it does not read as current
+        text.info(since, icon=":material/update:")
     dismiss.button("Dismiss", key="dismiss_outcome", on_click=dismiss_outcome)
 
 
@@ -170,9 +175,10 @@ def _inbox() -> None:
     orders = console().runtime.orders
     inbox = read_inbox(orders)
     open_link(orders, inbox)
-    _show_outcome()
+    _show_outcome(orders)
     if inbox.kill_switch:
-        st.error("Kill switch is ON: nothing can be approved or sent until an admin re-arms it.", icon="🛑")
+        st.error("Kill switch is ON: nothing can be approved or sent until an admin re-arms it.",
+                 icon=":material/dangerous:")
     if inbox.book_problem:
         st.warning(inbox.book_problem)
     if not inbox.groups:

@@ -11,7 +11,7 @@ import pandas as pd
 from services.agents.results import SymbolContext
 from services.core.numbers import exact
 from services.trading.context import ContextAnomaly, ContextForecast, OrderContext
-from services.trading.inbox import InboxLine
+from services.trading.inbox import InboxLine, SinceThen
 from services.trading.risk import Check
 from services.trading.terms import Terms
 
@@ -44,6 +44,23 @@ def line_label(line: InboxLine) -> str:
     return " · ".join((f"{order.side.upper()} {exact(order.quantity)} {order.symbol}",
                        f"{exact(order.notional)} USD", drift_text(line.drift_pct), time_left(order.seconds_left),
                        checks))
+
+
+#: how a person's decision reads in "since then" (the other moves are the executor's and the venue's)
+_DECIDED = {"approve": "approved", "first_approval": "first approval", "reject": "rejected", "edit": "edited",
+            "expire": "expired"}
+
+
+def since_text(since: SinceThen) -> str:
+    """``Since then: approved by bob; now filled 10 of 10 at 806.19 (BUY 10 IBM market on paper).``: what became
+    of the order an outcome on screen is about, beside that outcome."""
+    order = since.order
+    decided = [f"{_DECIDED[m.action]} by {m.actor}" + (f" ({m.reason})" if m.action == "reject" else "")
+               for m in since.moves if m.action in _DECIDED]
+    now = f"now {order.status.replace('_', ' ')}"
+    if order.filled_quantity and order.average_price is not None:
+        now += f" {exact(order.filled_quantity)} of {exact(order.quantity)} at {exact(order.average_price)}"
+    return f"Since then: {'; '.join([*decided, now])} ({Terms.of(order).describe()})."
 
 
 def terms_caption(line: InboxLine) -> str:

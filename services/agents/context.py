@@ -1,6 +1,7 @@
 """The context step: per symbol, the news sentiment of a lookback window before the run's as-of time, and the
-lessons and patterns of the knowledge base that match it. Pure arithmetic on what the stores return; the
-optimizer's tilt and the gate's shock check read these numbers, never text.
+lessons, patterns and market events of the knowledge base that match it (events only from before the as-of
+time). Pure arithmetic on what the stores return; the optimizer's tilt and the gate's shock check read these
+numbers, never text.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from services.agents.deps import KnowledgeSearch, NewsWindow
 from services.core.errors import ConfigError
 from services.trading.risk import GateLimits
 
-#: knowledge items shown per symbol, and the kinds searched
+#: knowledge items shown per symbol, the kinds searched, and how many are asked for (items that happened at or
+#: after the as-of time are dropped from them)
 MATCHES = 3
-KINDS = ("lesson", "pattern")
+KINDS = ("lesson", "pattern", "event")
+CANDIDATES = 4 * MATCHES
 
 
 def as_of(last_ts_ms: int, bar_ms: int, now: datetime) -> datetime:
@@ -38,13 +41,21 @@ def gather(news: NewsWindow, knowledge: KnowledgeSearch, symbols: Iterable[str],
         matches: list[dict] = []
         if searchable and note is None:
             try:
-                matches = [{k: hit[k] for k in ("kind", "id", "title", "score")} for hit in knowledge.search(
-                    f"lessons and patterns for trading {symbol}", assets=[symbol], kinds=KINDS, limit=MATCHES)]
+                hits = knowledge.search(f"lessons, patterns and market events for trading {symbol}",
+                                        assets=[symbol], kinds=KINDS, limit=CANDIDATES)
+                matches = [{k: hit[k] for k in ("kind", "id", "title", "score")}
+                           for hit in hits if _known(hit, when)][:MATCHES]
             except ConfigError as error:
                 note = f"knowledge base not searched: {error}"
         symbols_[symbol] = {**sentiment(news.window(symbol, start, when), gate), "matches": matches}
     return {"as_of": when.isoformat(), "start": start.isoformat(), "lookback_hours": gate.sentimentLookbackHours,
             "symbols": symbols_, "note": note}
+
+
+def _known(hit: dict, when: datetime) -> bool:
+    """False for an item that happened at or after ``when`` (an event's ``occurred_at``): the run cannot know it."""
+    occurred = (hit.get("evidence") or {}).get("occurred_at")
+    return occurred is None or datetime.fromisoformat(occurred) < when
 
 
 def sentiment(items: list, gate: GateLimits) -> dict:

@@ -1,6 +1,7 @@
 """What fills the knowledge base from the console's own life: backtests, decided orders, critical anomalies of
-graph runs, volatility regimes and correlations of stored candles. Each source makes at most one item; re-running
-with nothing new writes nothing (the SHA-256 of each payload is compared first)."""
+graph runs, macro/market events among the stored news (``services.knowledge.events``), volatility regimes and
+correlations of stored candles. Each source makes at most one item; re-running with nothing new writes nothing
+(the SHA-256 of each payload is compared first)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from services.core import clock
 from services.core.auth import Actor
 from services.core.records import audit_log, graph_runs, lona_backtests, lona_strategies, orders
 from services.jobs.queue import JobContext, Jobs
+from services.knowledge.events import KEY_PREFIX, event_documents
 from services.knowledge.store import Document, KnowledgeBase, PutResult
 from services.market_data.datasets import DatasetRef, Datasets
 from services.market_data.ohlcv import approx_interval_ms
@@ -217,6 +219,7 @@ def refresh(kb: KnowledgeBase, engine: Engine, datasets: Datasets, refs: Sequenc
     steps = [("backtests", lambda: kb.put(backtest_documents(engine))),
              ("orders", lambda: kb.put(order_documents(engine))),
              ("anomalies", lambda: kb.put(anomaly_documents(engine))),
+             ("events", lambda: _replacing(kb, "event", KEY_PREFIX, event_documents(engine))),
              ("regimes", lambda: _regimes(kb, datasets, refs)),
              ("correlations", lambda: kb.put(correlation_documents(datasets, refs)))]
     for number, (name, step) in enumerate(steps):
@@ -227,12 +230,17 @@ def refresh(kb: KnowledgeBase, engine: Engine, datasets: Datasets, refs: Sequenc
     return report
 
 
+def _replacing(kb: KnowledgeBase, kind: str, key_prefix: str, documents: list[Document]) -> PutResult:
+    """Put ``documents`` and remove the items under ``key_prefix`` they no longer include."""
+    result = kb.put(documents)
+    kb.remove_except(kind, key_prefix, [d.source_key for d in documents])
+    return result
+
+
 def _regimes(kb: KnowledgeBase, datasets: Datasets, refs: Sequence[DatasetRef]) -> PutResult:
     total = PutResult()
     for ref in refs:
-        documents = regime_documents(datasets, ref)
-        total += kb.put(documents)
-        kb.remove_except("regime", f"regime:{ref}:", [d.source_key for d in documents])
+        total += _replacing(kb, "regime", f"regime:{ref}:", regime_documents(datasets, ref))
     return total
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from services.core import clock
 from services.core.errors import BadInput, NexusError
 from services.core.records import orders as orders_table
-from services.trading.orders import Order, Orders
+from services.trading.orders import AuditEntry, Order, Orders
 from services.trading.risk import Check, GateLimits
 from services.trading.terms import Terms
 
@@ -155,6 +155,30 @@ def link_problem(orders: Orders, inbox: Inbox, order_id: str) -> str:
         return f"The link points to {error}; nothing to open."
     return (f"The linked order is no longer pending: it is {order.status} ({Terms.of(order).describe()}, last "
             f"changed {order.updated_at:%Y-%m-%d %H:%M:%S} UTC).")
+
+
+@dataclass(frozen=True)
+class SinceThen:
+    """What became of an order after the version an outcome was about: its moves since (oldest first, each with
+    who made it) and the order now."""
+
+    moves: list[AuditEntry]
+    order: Order
+
+
+def since_then(orders: Orders, order_id: str, version: int) -> SinceThen | None:
+    """None while ``order_id`` is still at ``version`` (or unknown); else its moves since and its state now.
+
+    Each change of an order is one compare-and-set that adds one to its version and writes one audit row, so the
+    moves since ``version`` are its newest ``order.version - version`` audit rows."""
+    try:
+        order = orders.get(order_id)
+    except BadInput:
+        return None
+    if order.version <= version:
+        return None
+    moves = [e for e in orders.audit(subject=order_id, limit=order.version - version) if e.to_status]
+    return SinceThen(moves[::-1], order)
 
 
 def order_rationale(run_text: str, symbol: str) -> str:

@@ -72,6 +72,25 @@ def test_an_edit_error_stays_until_the_next_action(inbox):
     assert runtime.orders.get(order.id).quantity == 11.56575
 
 
+def test_an_outcome_about_an_order_that_moved_on_says_what_happened_since(inbox):
+    runtime, order, at = inbox  # operator A edits; operator B then approves and the venue fills it
+    at.number_input(key=f"qty_{order.id}").set_value(10.0)
+    at.button(key=f"save_{order.id}").click().run()
+    assert "waits for approval again" in texts(at, "success") and "Since then" not in texts(at, "info")
+    at.run()  # nothing happened meanwhile: no note
+    assert "Since then" not in texts(at, "info")
+    edited = runtime.orders.get(order.id)
+    runtime.orders.approve(order.id, BOB, seen=Terms.of(edited))
+    runtime.orders.submit_approved()
+    at.run()  # the 5-second refresh
+    assert "waits for approval again" in texts(at, "success")  # kept until dismissed (issue 13)
+    note = texts(at, "info")
+    assert note.startswith("Since then: approved by bob")
+    assert "now filled 10 of 10 at 806.59" in note  # the paper venue's fill slips from the close
+    at.button(key="dismiss_outcome").click().run()
+    assert "Since then" not in texts(at, "info")
+
+
 def test_one_line_per_order_with_numbers_as_stored_and_run_text_once(runtime, page_app):
     write_prices(runtime, "IBM", close=806.19)
     runtime.orders.propose("run-a", [ibm("a"), ibm("b", quantity=30)])

@@ -44,5 +44,5 @@ def test_bad_input_exits_2_with_one_line(nexus, args, message):
 def test_refresh_reports_each_source(nexus):
     done = nexus("knowledge", "refresh")
     assert done.exit_code == 0, done.output
-    assert [line.split()[0] for line in done.output.splitlines()] == ["backtests", "orders", "anomalies", "regimes",
-                                                                       "correlations"]
+    assert [line.split()[0] for line in done.output.splitlines()] == ["backtests", "orders", "anomalies", "events",
+                                                                       "regimes", "correlations"]

@@ -190,3 +190,33 @@ def test_the_shock_check_holds_buys_not_sells():
 def test_sentiment_limits_are_validated_like_the_others(change):
     with pytest.raises(BadInput, match="invalid gate limits"):
         parse_gate({**GATE.model_dump(), **change})
+
+
+def test_market_events_are_matched_only_when_they_happened_before_the_as_of_time(graph_runtime):
+    from services.knowledge import harvest
+
+    refs = universe(graph_runtime)
+    when = run_as_of(graph_runtime, refs)
+    news(graph_runtime, "AAA", "AAA files for bankruptcy protection", -0.9, when - timedelta(days=30))
+    news(graph_runtime, "AAA", "AAA earnings collapse, guidance withdrawn", -0.8, when + timedelta(hours=3))
+    harvest.refresh(graph_runtime.knowledge, graph_runtime.engine, graph_runtime.datasets, [])
+    assert graph_runtime.knowledge.counts()["event"] == 2
+    run = start_run(graph_runtime, params(refs), local_operator("tester"))
+    assert run.status == "awaiting_approval", run.error
+    matches = run.results.context.context.symbols["AAA"].matches
+    assert [(m.kind, m.title) for m in matches] == [("event", "AAA files for bankruptcy protection")]
+
+
+def test_knowledge_hits_from_after_the_as_of_time_are_dropped():
+    when = datetime(2024, 3, 1, 12, tzinfo=UTC)
+
+    class Events(_Knowledge):
+        def search(self, query, assets=None, kinds=None, limit=10):
+            assert "event" in kinds and limit > 3  # asks for more than it shows: some may be dropped
+            at = [when - timedelta(hours=1), when, when + timedelta(hours=1)]
+            return [{"kind": "event", "id": str(n), "title": f"e{n}", "score": 0.9 - n / 10,
+                     "evidence": {"occurred_at": t.isoformat()}} for n, t in enumerate(at)] + [
+                {"kind": "lesson", "id": "l", "title": "lesson", "score": 0.1, "evidence": {}}]
+
+    found = gather(_News([]), Events(), ["AAA"], when, GATE)
+    assert [m["title"] for m in found["symbols"]["AAA"]["matches"]] == ["e0", "lesson"]

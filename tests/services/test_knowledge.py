@@ -218,3 +218,33 @@ def test_supabase_rpc_failures_are_a_clear_error(embed, fault):
         with pytest.raises(ServiceUnavailable, match="Supabase knowledge search failed") as caught:
             index.search(embed(["x"])[0], 5, None, None)
         assert key not in str(caught.value) and SERVICE_KEY not in str(caught.value)
+
+
+def _news(kb: KnowledgeBase, title: str, score: float, symbols=("AAPL",), at=None, summary: str = "") -> None:
+    from datetime import UTC, datetime
+
+    from services.news.store import NewsStore, RawItem, Scored
+
+    when = at or datetime(2024, 5, 1, 13, 30, tzinfo=UTC)
+    label = "negative" if score < -0.1 else "positive" if score > 0.1 else "neutral"
+    NewsStore(kb.engine).add([Scored(RawItem("test", title, url=f"https://news.test/{len(title)}", summary=summary,
+                                             symbols=tuple(symbols), published_at=when), score, label, "m1")])
+
+
+def test_macro_news_becomes_searchable_events_once_on_each_backend(kb):
+    from services.knowledge.events import event_documents
+
+    _news(kb, "Fed raises interest rates by half a point", -0.5, symbols=())
+    _news(kb, "Apple earnings crush estimates, shares soar", 0.8)
+    _news(kb, "Apple opens a new store in Lyon", 0.1)  # routine: not an event
+    assert kb.put(event_documents(kb.engine)).added == 2
+    again = kb.put(event_documents(kb.engine))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
+    assert kb.counts()["event"] == 2
+    [hit] = kb.search("central bank monetary policy tightening", kinds=["event"], limit=1)
+    assert hit["title"] == "Fed raises interest rates by half a point"
+    assert hit["evidence"]["category"] == "macro" and hit["evidence"]["impact"] == "medium"
+    assert hit["evidence"]["occurred_at"] == "2024-05-01T13:30:00+00:00"
+    [apple] = kb.search("quarterly results", assets=["AAPL"], kinds=["event"])
+    assert apple["evidence"]["sentiment_score"] == 0.8 and apple["evidence"]["impact"] == "high"
+    assert apple["evidence"]["url"].startswith("https://news.test/")

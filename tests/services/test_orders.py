@@ -253,3 +253,18 @@ def test_an_orders_context_reads_as_typed_models(paper):
     assert about.rationale == "TEST looks cheap." and about.data_until_ms == 1_700_000_000_000
     bare = paper.orders.propose("run-2", [proposal("d")])[0].about  # what a proposer did not give is empty
     assert bare.anomalies == () and bare.weights is None and bare.rationale == "" and bare.proposer is None
+
+
+def test_since_then_lists_the_moves_after_a_version_and_the_order_now(runtime):
+    from services.trading.inbox import since_then
+
+    write_prices(runtime, "IBM", close=100.0)
+    [order] = runtime.orders.propose("run-s", [Proposal("s1", "IBM", "buy", 4, 100.0, dataset_ref="sample/IBM/1d")])
+    assert since_then(runtime.orders, order.id, order.version) is None
+    assert since_then(runtime.orders, "no-such-order", 1) is None
+    edited = runtime.orders.edit(order.id, ALICE, quantity=3, seen=Terms.of(order))
+    runtime.orders.reject(edited.id, BOB, "too late in the day", seen=Terms.of(edited))
+    since = since_then(runtime.orders, order.id, edited.version)
+    assert [(m.action, m.actor) for m in since.moves] == [("reject", "bob")]
+    assert since.order.status == "rejected"
+    assert [m.action for m in since_then(runtime.orders, order.id, order.version).moves] == ["edit", "reject"]

@@ -20,17 +20,14 @@ from services.agents.state import RunParams
 from services.core.auth import local_operator
 from services.core.errors import BadInput
 from services.market_data.datasets import DatasetRef
-from services.strategies import backtests as strategies
 from services.trading.risk import GateLimits, parse_gate
 from tests.fakes.lona_gateway import API, TOKEN
-from tests.support.strategies import CODE
+from tests.support.strategies import GOOD, backtested
 from tests.support.universe import FAST, params, universe
 
 ANA = local_operator("ana")
 GATE = GateLimits()
 DAY_MS = 86_400_000
-#: a report good enough for the default policy (Sharpe >= 0.5, drawdown <= 30 %, >= 10 trades)
-GOOD = {"total_return": 0.1523, "sharpe_ratio": 1.12, "max_drawdown": -0.0832, "win_rate": 0.62, "total_trades": 24}
 
 
 def lona_settings(lona_gateway, **overrides) -> dict:
@@ -51,17 +48,6 @@ def run_as_of(runtime, refs) -> datetime:
 
 def day(when: datetime, days_before: int) -> str:
     return f"{when - timedelta(days=days_before):%Y-%m-%d}"
-
-
-def backtested(runtime, lona_gateway, name: str, ref: str, trades: list[dict], stats: dict | None = None,
-               outcome: str = "COMPLETED", strategy_id: str | None = None) -> str:
-    """A backtest of strategy ``name`` (uploaded unless ``strategy_id``) on ``ref`` over its last half year, whose
-    full report carries ``trades``; returns the strategy id."""
-    lona_gateway.trades, lona_gateway.total_stats, lona_gateway.outcome = trades, stats or dict(GOOD), outcome
-    strategy_id = strategy_id or strategies.upload_strategy(runtime, name, CODE, actor=ANA)
-    last = datetime.fromtimestamp(runtime.datasets.manifest(DatasetRef.parse(ref)).last_ts / 1000, UTC).date()
-    strategies.start_backtest(runtime, strategy_id, [ref], last - timedelta(days=180), last, actor=ANA)
-    return strategy_id
 
 
 def closed(entry: str, exit_: str, side: str = "long") -> dict:
@@ -125,15 +111,16 @@ def test_the_latest_completed_backtest_counts_and_one_without_figures_is_refused
 
 
 @pytest.mark.parametrize("fault", [{"status": 503, "message": "upstream restarting"},
-                                   {"status": 200, "delay_s": 1.0, "body": {"data": {}}}], ids=["down", "timeout"])
-def test_lona_down_or_slow_leaves_the_signals_out_and_asks_once(make_runtime, lona_gateway, fault):
-    runtime = make_runtime(**lona_settings(lona_gateway, lona_timeout_seconds=0.2))
-    refs = universe(runtime)
-    when = run_as_of(runtime, refs)
-    sma = backtested(runtime, lona_gateway, "SMA cross 20/50", refs[0], [{"entry_date": day(when, 3), "side": "long"}])
+                                   {"status": 200, "delay_s": 1.5, "body": {"data": {}}}], ids=["down", "timeout"])
+def test_lona_down_or_slow_leaves_the_signals_out_and_asks_once(signal_runtime, make_runtime, lona_gateway, fault):
+    refs = universe(signal_runtime)
+    when = run_as_of(signal_runtime, refs)
+    sma = backtested(signal_runtime, lona_gateway, "SMA cross 20/50", refs[0],
+                     [{"entry_date": day(when, 3), "side": "long"}])
     asked = len(lona_gateway.calls("GET", f"{API}/strategies/{sma}"))
     lona_gateway.fail("GET", f"{API}/strategies/.+", times=5, **fault)
-    found = lona_signals(runtime, [sma, "strat-other"], ["AAA", "BBB"], when, GATE)
+    impatient = make_runtime(**lona_settings(lona_gateway, lona_timeout_seconds=0.3))  # the same records
+    found = lona_signals(impatient, [sma, "strat-other"], ["AAA", "BBB"], when, GATE)
     assert found["symbols"] == {"AAA": [], "BBB": []} and found["tilts"] == {}
     assert len(found["skipped"]) == 4 and all(s["reason"].startswith("Lona did not answer") for s in found["skipped"])
     assert len(lona_gateway.calls("GET", f"{API}/strategies/{sma}")) == asked + 1  # no retry, no second strategy

@@ -59,8 +59,10 @@ def lona_signals(runtime: LonaServices, strategies: Sequence[str], symbols: Sequ
                 name = _strategy_name(runtime, strategy_id)
             except LonaNotFound:
                 why = f"strategy {strategy_id} was not found on Lona"
-            except (LonaError, ConfigError) as error:
+            except LonaError as error:
                 why = down = f"Lona did not answer: {error}"
+            except ConfigError as error:  # no token: says what to set
+                why = down = str(error)
         named.append({"id": strategy_id, "name": name, "note": why})
         history = backtest_history(runtime, HISTORY, strategy_id) if why is None else []
         for symbol in symbols:

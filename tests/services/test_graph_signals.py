@@ -127,6 +127,14 @@ def test_lona_down_or_slow_leaves_the_signals_out_and_asks_once(signal_runtime, 
     assert TOKEN not in str(found)
 
 
+def test_without_a_lona_token_the_step_says_what_to_set(make_runtime):
+    runtime = make_runtime(**FAST)
+    found = lona_signals(runtime, ["strat-1"], ["AAA"], datetime(2024, 3, 1, tzinfo=UTC), GATE)
+    assert found["symbols"] == {"AAA": []} and found["tilts"] == {}
+    assert found["strategies"][0]["note"].startswith("Lona is not configured: set LONA_AGENT_TOKEN")
+    assert found["skipped"][0]["reason"] == found["strategies"][0]["note"]
+
+
 def test_the_tilt_and_the_quality_bar_come_from_the_policy():
     def signal(position: str, counted: bool = True) -> dict:
         return {"position": position, "counted": counted}

@@ -109,17 +109,18 @@ class RunSteps:
                 **self._explain("anomaly", anomaly_summary(events, excluded), {"counts": counts, "excluded": excluded})}
 
     def context(self, state: RunState, _config: RunnableConfig) -> dict:
-        """News sentiment over the policy's lookback before the run's as-of time, and matching lessons/patterns."""
+        """News sentiment over the policy's lookback before the run's as-of time, matching lessons/patterns, and the
+        signals of the Lona strategies the run names (none named: no ``signals`` at all)."""
         params = RunParams.from_dict(state["params"])
         _policy, gate = self.runtime.orders.policy()
         bar_ms = min(approx_interval_ms(ref.interval) for ref in params.refs)
         when = as_of(state["calendar"]["last_ts"], bar_ms, clock.now())
-        found = gather(self.runtime.news, self.runtime.knowledge, [d["symbol"] for d in state["universe"]], when,
-                       gate)
+        symbols = [d["symbol"] for d in state["universe"]]
+        found = gather(self.runtime.news, self.runtime.knowledge, symbols, when, gate)
         facts = {s: {k: c[k] for k in ("count", "mean", "shock")} for s, c in found["symbols"].items()}
         if not params.strategies:
             return {"context": found, **self._explain("context", context_summary(found), facts)}
-        signals = lona_signals(self.runtime, params.strategies, [d["symbol"] for d in state["universe"]], when, gate)
+        signals = lona_signals(self.runtime, params.strategies, symbols, when, gate)
         summary = context_summary(found) + "\n" + signals_summary(signals)
         lona = {"signals": {s: [{k: x[k] for k in ("strategy", "position", "age_days", "sharpe", "counted")}
                                 for x in found_] for s, found_ in signals["symbols"].items()},

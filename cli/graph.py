@@ -24,10 +24,14 @@ def run(
     lookback: Annotated[int, typer.Option(help="bars of history per symbol, on the common calendar")] = 1000,
     window: Annotated[int, typer.Option(help="returns in each LSTM input window")] = 60,
     llm: Annotated[bool, typer.Option("--llm/--no-llm", help="ask the LLM (XAI_API_KEY) for a rationale")] = True,
+    strategy: Annotated[list[str] | None, typer.Option(
+        "--strategy", help="a Lona strategy id whose latest completed backtests tilt the optimizer (repeatable)")
+    ] = None,
     wait: Wait = True,
 ) -> None:
     """Start a run; with --wait, print its proposals (they wait in the Approvals inbox) and the run id."""
-    params = RunParams(tuple(universe.split(",")), horizon=horizon, lookback=lookback, window=window, llm=llm)
+    params = RunParams(tuple(universe.split(",")), horizon=horizon, lookback=lookback, window=window, llm=llm,
+                       strategies=tuple(strategy or ()))
     done = start_run(runtime(), params, acting(), inline=wait)
     _report(done)
 
@@ -53,6 +57,11 @@ def show(run_id: str) -> None:
                    f"coverage {metrics.interval_coverage or 0:.2f}")
     for symbol, why in (anomaly.excluded if anomaly else {}).items():
         typer.echo(f"  EXCLUDED {symbol}: {why}")
+    signals = found.results.context.signals if found.results.context else None
+    for signal in (s for listed in (signals.symbols.values() if signals else ()) for s in listed):
+        typer.echo(f"  signal {signal.symbol:8} {signal.text}  (report {signal.report_id})")
+    for skipped in signals.skipped if signals else ():
+        typer.echo(f"  signal {skipped.symbol:8} {skipped.text}")
     for step, entry in found.rationale.items():
         typer.echo(f"  rationale {step}: {entry.llm or entry.summary}".replace("\n", "\n    "))
         if entry.note:

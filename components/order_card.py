@@ -17,6 +17,7 @@ from components.views.inbox import (
     checks_summary,
     forecast_text,
     news_lines,
+    signal_lines,
     terms_caption,
     time_left,
     weight_text,
@@ -65,8 +66,9 @@ def _chart(line: InboxLine) -> None:
 
 
 def _news(about: OrderContext) -> None:
-    """News sentiment, matched lessons and the weight tilt the run saw (plain text: headlines are not ours)."""
-    for text in news_lines(about):
+    """News sentiment, matched lessons, Lona signals and the weight tilts the run saw (plain text: headlines and
+    strategy names are not ours)."""
+    for text in news_lines(about) + signal_lines(about):
         st.text(text)
 
 

@@ -16,14 +16,16 @@ from components.views.runs import (
     orders_frame,
     progress_text,
     runs_frame,
+    signals_frame,
     steps_frame,
     versions_frame,
 )
 from services.agents.run_store import FINAL, STATUSES, GraphRun
 from services.agents.runs import cancel_run, continue_run, get_run, list_runs, start_run
-from services.agents.state import RunParams
+from services.agents.state import MAX_STRATEGIES, RunParams
 from services.market_data.datasets import DatasetRef
 from services.market_data.ohlcv import approx_interval_ms
+from services.strategies.backtests import strategy_history
 
 REFRESH_S = 2
 DEFAULT_UNIVERSE = ("sample/AAPL/1d", "sample/IBM/1d", "sample/MSFT/1d")
@@ -48,6 +50,13 @@ def _start() -> None:
         horizon = left.number_input("Horizon (bars ahead)", 1, 250, 5, key="run_horizon")
         lookback = middle.number_input("Lookback (bars of history)", 50, 20_000, 1000, step=50, key="run_lookback")
         window = right.number_input("LSTM window (returns)", 5, 500, 60, key="run_window")
+        known = {r.id: r.name for r in strategy_history(runtime, limit=200)}
+        strategies = st.multiselect(
+            "Lona strategies (signals)", list(known), format_func=lambda i: f"{known[i]} ({i})" if i in known else i,
+            key="run_strategies", accept_new_options=True, max_selections=MAX_STRATEGIES,
+            help=f"the latest completed backtest of each, per symbol, tilts the optimizer by at most "
+                 f"±{gate.lonaTiltMax:.0%} (counted with Sharpe ≥ {gate.lonaMinSharpe:g}, max drawdown ≤ "
+                 f"{gate.lonaMaxDrawdownPct:g} %, ≥ {gate.lonaMinTrades} trades); type another strategy id if needed")
         has_key = runtime.settings.xai_api_key is not None
         llm = st.toggle("LLM rationale (Grok)", value=has_key, disabled=not has_key, key="run_llm",
                         help=None if has_key else "set XAI_API_KEY to let Grok comment each step")
@@ -59,7 +68,7 @@ def _start() -> None:
         if st.form_submit_button("Start run", type="primary", **needs_role("trader")):
             with shows_errors():
                 params = RunParams(tuple(universe), horizon=int(horizon), lookback=int(lookback), window=int(window),
-                                   llm=llm)
+                                   llm=llm, strategies=tuple(strategies))
                 st.query_params["run"] = start_run(runtime, params, current_actor()).id
                 st.rerun()
 
@@ -132,6 +141,22 @@ def _optimizer(run: GraphRun) -> None:
             st.dataframe(checks_table(order.checks), hide_index=True, width="stretch")
 
 
+def _signals(run: GraphRun) -> None:
+    context = run.results.context
+    signals = context.signals if context else None
+    if signals is None:
+        st.info("This run named no Lona strategy." if context else "The context step has not run yet.")
+        return
+    st.caption(f"As of {signals.as_of} · counted with Sharpe ≥ {signals.limits.lonaMinSharpe:g}, max drawdown ≤ "
+               f"{signals.limits.lonaMaxDrawdownPct:g} %, ≥ {signals.limits.lonaMinTrades} trades; tilt within "
+               f"±{signals.limits.lonaTiltMax:.0%}")
+    for strategy in signals.strategies:
+        if strategy.note:
+            st.warning(f"{strategy.name or strategy.id}: {strategy.note}", icon="⚠️")
+    st.dataframe(signals_frame(signals), hide_index=True, width="stretch",
+                 column_config={"tilt": st.column_config.NumberColumn(format="percent")})
+
+
 def _rationale(run: GraphRun) -> None:
     for step, entry in run.rationale.items():
         st.markdown(f"**{step.replace('_', ' ')}**")
@@ -177,8 +202,9 @@ def _run(run_id: str) -> None:
             st.success(run.outcome)
         if run.status == "awaiting_approval":
             st.info("The proposed orders wait in the Approvals inbox.")
-        tabs = st.tabs(["Predictor", "Anomalies", "Optimizer & orders", "Rationale", "Data & trace"])
-        for tab, part in zip(tabs, (_predictor, _anomaly, _optimizer, _rationale, _data_and_trace), strict=True):
+        tabs = st.tabs(["Predictor", "Anomalies", "Lona signals", "Optimizer & orders", "Rationale", "Data & trace"])
+        parts = (_predictor, _anomaly, _signals, _optimizer, _rationale, _data_and_trace)
+        for tab, part in zip(tabs, parts, strict=True):
             with tab:
                 part(run)
 

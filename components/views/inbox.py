@@ -112,6 +112,17 @@ def news_lines(about: OrderContext) -> list[str]:
     return lines
 
 
+def signal_lines(about: OrderContext) -> list[str]:
+    """The Lona signals the run read on the order's symbol (as the agent worded them), the strategies that gave
+    none and why, and how far the signals moved the target weight ([] for a run that named no strategy)."""
+    lines = [s.text for s in about.signals] + [s.text for s in about.signals_skipped]
+    weight = about.weights
+    if weight is not None and weight.signal_tilt and weight.before_tilt is not None:
+        lines.append(f"Lona signal tilt {weight.signal_tilt:+.1%}: target weight {weight.before_tilt:.1%} before the "
+                     f"tilts → {weight.target:.1%}")
+    return lines
+
+
 def _cell(value: float | str | None) -> str:
     return exact(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from services.agents.results import Anomaly, CheckedOrder, SymbolForecast
+from services.agents.results import Anomaly, CheckedOrder, LonaSignals, SymbolForecast
 from services.agents.run_store import GraphRun
 from services.agents.state import NODES
 
@@ -85,6 +85,24 @@ def orders_frame(orders: tuple[CheckedOrder, ...]) -> pd.DataFrame:
          "checks": "pass" if o.passed else "FAIL: " + ", ".join(c.name for c in o.failing)}
         for o in orders
     ])
+
+
+SIGNAL_COLUMNS = ["symbol", "strategy", "position", "since", "age (days)", "Sharpe", "max drawdown %", "trades",
+                  "counted", "tilt", "report", "data until", "why"]
+
+
+def signals_frame(signals: LonaSignals) -> pd.DataFrame:
+    """The Lona signals a run read, one row per strategy and symbol: position and since when, quality, whether the
+    policy counts it and the symbol's tilt, the report read; strategies that gave none say why."""
+    rows = [{"symbol": s.symbol, "strategy": s.strategy, "position": s.position,
+             "since": pd.Timestamp(s.since).tz_convert("UTC"), "age (days)": s.age_days, "Sharpe": s.sharpe,
+             "max drawdown %": s.max_drawdown_pct, "trades": s.trades, "counted": s.counted,
+             "tilt": signals.tilts.get(s.symbol), "report": s.report_id, "data until": _time(s.data_until_ms),
+             "why": "; ".join(s.problems)}
+            for found in signals.symbols.values() for s in found]
+    rows += [{"symbol": s.symbol, "strategy": s.strategy or s.strategy_id, "position": "no signal",
+              "counted": False, "why": s.reason} for s in signals.skipped]
+    return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
 
 
 def versions_frame(run: GraphRun) -> pd.DataFrame:

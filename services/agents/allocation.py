@@ -28,12 +28,14 @@ MIN_ORDER_SHARE = 0.001
 
 def allocate(returns: pd.DataFrame, forecasts: dict[str, dict], excluded: dict[str, str], account: Account,
              prices: dict[str, float], lot_size: Callable[[str], float], gate: GateLimits, horizon: int,
-             periods_per_year: int, tilts: dict[str, float] | None = None) -> dict:
+             periods_per_year: int, tilts: dict[str, float] | None = None,
+             signal_tilts: dict[str, float] | None = None) -> dict:
     """Target weights, what they are expected to return and risk over the horizon, and the proposed orders.
 
     Excluded symbols are left as they are: no order, their current weight kept out of the budget.
     Positions outside the universe are not touched either. ``tilts`` (symbol → relative change, within
-    ±``gate.sentimentTiltMax``) scale the optimizer's weights by news sentiment before the caps apply again.
+    ±``gate.sentimentTiltMax``) scale the optimizer's weights by news sentiment, ``signal_tilts`` (within
+    ±``gate.lonaTiltMax``) by Lona signals; both add up into one relative change before the caps apply again.
     """
     held = {p.symbol: p.quantity for p in account.positions}
     equity = account.equity
@@ -61,14 +63,17 @@ def allocate(returns: pd.DataFrame, forecasts: dict[str, dict], excluded: dict[s
         raise BadInput(f"the optimizer cannot run on this universe: {error}") from None
     room = max(0.0, min(1.0, gate.maxGrossExposure) - sum(current[s] for s in excluded))
     weights = _within(solution.weights, room)
-    tilt = {s: max(-gate.sentimentTiltMax, min(gate.sentimentTiltMax, t)) for s, t in (tilts or {}).items()
-            if s in included and t}
-    if tilt:
+    sentiment = _bounded(tilts, gate.sentimentTiltMax, included)
+    signal = _bounded(signal_tilts, gate.lonaTiltMax, included)
+    if sentiment or signal:
         untilted = weights
-        weights = _tilted(weights, pd.Series({s: tilt.get(s, 0.0) for s in included}), gate.maxPositionWeight,
-                          room)
-        for symbol, change in tilt.items():
-            result["weights"][symbol] |= {"before_tilt": float(untilted[symbol]), "sentiment_tilt": change}
+        tilt = pd.Series({s: sentiment.get(s, 0.0) + signal.get(s, 0.0) for s in included})
+        weights = _tilted(weights, tilt, gate.maxPositionWeight, room)
+        for symbol in sorted(sentiment.keys() | signal.keys(), key=included.index):
+            result["weights"][symbol]["before_tilt"] = float(untilted[symbol])
+            for key, part in (("sentiment_tilt", sentiment), ("signal_tilt", signal)):
+                if symbol in part:
+                    result["weights"][symbol][key] = part[symbol]
     for symbol in included:
         result["weights"][symbol]["target"] = float(weights[symbol])
     orders = propose_orders(weights, {s: held.get(s, 0.0) for s in included}, prices, equity,
@@ -80,6 +85,11 @@ def allocate(returns: pd.DataFrame, forecasts: dict[str, dict], excluded: dict[s
             "turnover": float((weights - pd.Series({s: current[s] for s in included})).abs().sum()),
             "shrinkage": shrinkage, "converged": solution.converged, "message": solution.message,
             "prior_sharpe": PRIOR_SHARPE, "risk_aversion": RISK_AVERSION, "turnover_penalty": penalty}
+
+
+def _bounded(tilts: dict[str, float] | None, bound: float, included: list[str]) -> dict[str, float]:
+    """The non-zero ``tilts`` of included symbols, each clipped to ±``bound``."""
+    return {s: max(-bound, min(bound, t)) for s, t in (tilts or {}).items() if s in included and t}
 
 
 def _within(weights: pd.Series, room: float) -> pd.Series:

@@ -28,6 +28,7 @@ from services.agents.deps import AgentServices
 from services.agents.forecasting import forecast
 from services.agents.gate import check_orders
 from services.agents.run_store import RunStore
+from services.agents.signals import lona_signals, signal_tilts
 from services.agents.state import NODES, RunParams, RunState, plain
 from services.agents.summaries import (
     anomaly_summary,
@@ -36,6 +37,7 @@ from services.agents.summaries import (
     optimizer_summary,
     predictor_summary,
     risk_summary,
+    signals_summary,
 )
 from services.agents.universe import Universe, load_universe
 from services.core import clock
@@ -107,15 +109,24 @@ class RunSteps:
                 **self._explain("anomaly", anomaly_summary(events, excluded), {"counts": counts, "excluded": excluded})}
 
     def context(self, state: RunState, _config: RunnableConfig) -> dict:
-        """News sentiment over the policy's lookback before the run's as-of time, and matching lessons/patterns."""
+        """News sentiment over the policy's lookback before the run's as-of time, matching lessons/patterns, and the
+        signals of the Lona strategies the run names (none named: no ``signals`` at all)."""
         params = RunParams.from_dict(state["params"])
         _policy, gate = self.runtime.orders.policy()
         bar_ms = min(approx_interval_ms(ref.interval) for ref in params.refs)
         when = as_of(state["calendar"]["last_ts"], bar_ms, clock.now())
-        found = gather(self.runtime.news, self.runtime.knowledge, [d["symbol"] for d in state["universe"]], when,
-                       gate)
+        symbols = [d["symbol"] for d in state["universe"]]
+        found = gather(self.runtime.news, self.runtime.knowledge, symbols, when, gate)
         facts = {s: {k: c[k] for k in ("count", "mean", "shock")} for s, c in found["symbols"].items()}
-        return {"context": found, **self._explain("context", context_summary(found), facts)}
+        if not params.strategies:
+            return {"context": found, **self._explain("context", context_summary(found), facts)}
+        signals = lona_signals(self.runtime, params.strategies, symbols, when, gate)
+        summary = context_summary(found) + "\n" + signals_summary(signals)
+        lona = {"signals": {s: [{k: x[k] for k in ("strategy", "position", "age_days", "sharpe", "counted")}
+                                for x in found_] for s, found_ in signals["symbols"].items()},
+                "skipped": [f"{x['symbol']}: {x['reason']}" for x in signals["skipped"]], "tilts": signals["tilts"]}
+        return {"context": found, "signals": signals,
+                **self._explain("context", summary, {"news": facts, "lona": lona})}
 
     def optimizer(self, state: RunState, _config: RunnableConfig) -> dict:
         """Target weights from the venue's positions and the forecasts, and the orders that reach them."""
@@ -124,7 +135,8 @@ class RunSteps:
         _policy, gate = self.runtime.orders.policy()
         allocation = allocate(universe.returns(), state["forecasts"], state["excluded"],
                               self.runtime.venue.account(), universe.last_prices(), self.runtime.venue.lot_size,
-                              gate, params.horizon, universe.bars_per_year, tilts(state.get("context"), gate))
+                              gate, params.horizon, universe.bars_per_year, tilts(state.get("context"), gate),
+                              signal_tilts(state.get("signals"), gate))
         facts = {k: allocation[k] for k in ("weights", "cash_weight", "expected_return", "expected_volatility",
                                             "turnover", "orders")}
         return {"allocation": allocation, **self._explain("optimizer", optimizer_summary(allocation), facts)}
@@ -181,10 +193,19 @@ class RunSteps:
         return {"forecast": {k: f[k] for k in ("expected_return", "lower", "upper", "horizon", "beats_naive")},
                 "anomalies": context_events(state["anomalies"].get(symbol, [])),
                 "weights": {k: v for k, v in state["allocation"]["weights"][symbol].items()
-                            if k in ("current", "target", "before_tilt", "sentiment_tilt")},
+                            if k in ("current", "target", "before_tilt", "sentiment_tilt", "signal_tilt")},
                 "news": self._news(state, symbol),
                 "rationale": text, "trace_url": self.trace_url, "data_until_ms": state["calendar"]["last_ts"],
-                "run_id": self.run_id}
+                "run_id": self.run_id, **self._signals(state, symbol)}
+
+    @staticmethod
+    def _signals(state: RunState, symbol: str) -> dict:
+        """The symbol's Lona signals and why others are missing (nothing for a run that named no strategy)."""
+        signals = state.get("signals")
+        if not signals:
+            return {}
+        return {"signals": signals["symbols"].get(symbol, []),
+                "signals_skipped": [s for s in signals["skipped"] if s["symbol"] == symbol]}
 
     @staticmethod
     def _news(state: RunState, symbol: str) -> dict | None:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from services.core.read_models import Number, ReadModel
-from services.trading.context import Weight
+from services.trading.context import Signal, SkippedSignal, Weight
 from services.trading.risk import Check
 
 
@@ -224,10 +224,39 @@ class NewsContext(ReadModel):
     note: str | None = None
 
 
+class StrategyRead(ReadModel):
+    """A Lona strategy the run named: its name on Lona, or why it was not read."""
+
+    id: str
+    name: str | None = None
+    note: str | None = None
+
+
+class SignalLimits(ReadModel):
+    """The policy the signals were counted and bounded with (gate limits at the context step)."""
+
+    lonaTiltMax: float
+    lonaMinSharpe: float
+    lonaMaxDrawdownPct: float
+    lonaMinTrades: int
+
+
+class LonaSignals(ReadModel):
+    """What the context step read from Lona: per symbol its signals, what gave none and why, the tilt per symbol."""
+
+    as_of: str
+    strategies: tuple[StrategyRead, ...] = ()
+    symbols: dict[str, tuple[Signal, ...]] = Field(default_factory=dict)
+    skipped: tuple[SkippedSignal, ...] = ()
+    limits: SignalLimits
+    tilts: dict[str, float] = Field(default_factory=dict)
+
+
 class ContextResult(ReadModel):
-    """What ``context`` found."""
+    """What ``context`` found (``signals`` only when the run named Lona strategies)."""
 
     context: NewsContext
+    signals: LonaSignals | None = None
 
 
 # --- optimizer and risk gate ----------------------------------------------------------------------------------

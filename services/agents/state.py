@@ -15,6 +15,8 @@ if TYPE_CHECKING:  # torch loads with the predictor (seconds): only runs that tr
     from models.predictor import PredictorConfig
 
 #: the nodes, in the order a run passes them
+#: Lona strategies one run may name
+MAX_STRATEGIES = 5
 NODES = ("load_data", "predictor", "anomaly", "context", "optimizer", "risk_gate", "approval", "execute", "record")
 
 
@@ -23,7 +25,8 @@ class RunParams:
     """One run's request: the universe (dataset refs) and how far to look back and ahead.
 
     ``lookback`` is the number of bars of history per symbol, on the universe's common calendar;
-    ``horizon`` the number of bars the forecast covers; ``window`` the returns in each LSTM input.
+    ``horizon`` the number of bars the forecast covers; ``window`` the returns in each LSTM input;
+    ``strategies`` the Lona strategy ids whose latest completed backtests tilt the optimizer (none: no tilt).
     """
 
     universe: tuple[str, ...]
@@ -31,6 +34,7 @@ class RunParams:
     lookback: int = 1000
     window: int = 60
     llm: bool = True
+    strategies: tuple[str, ...] = ()
     refs: tuple[DatasetRef, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -54,6 +58,16 @@ class RunParams:
             raise BadInput(f"lookback {self.lookback} is too short: the predictor needs at least {self.min_lookback} "
                            f"bars with a window of {self.window} and a horizon of {self.horizon} (walk-forward "
                            "validation); choose a longer lookback or a shorter window/horizon")
+        strategies = tuple(str(s).strip() for s in self.strategies if str(s).strip())
+        doubled = sorted({s for s in strategies if strategies.count(s) > 1})
+        if doubled:
+            raise BadInput(f"strategy {', '.join(doubled)} is named more than once")
+        if len(strategies) > MAX_STRATEGIES:
+            raise BadInput(f"{len(strategies)} Lona strategies named: at most {MAX_STRATEGIES} per run")
+        bad = [s for s in strategies if len(s) > 100 or not s.isprintable() or "/" in s]
+        if bad:
+            raise BadInput(f"{bad[0][:40]!r} is not a Lona strategy id (as `nexus lona strategies list` shows them)")
+        object.__setattr__(self, "strategies", strategies)
         object.__setattr__(self, "universe", tuple(str(r) for r in refs))
         object.__setattr__(self, "refs", refs)
 
@@ -76,13 +90,18 @@ class RunParams:
         document = asdict(self)
         document.pop("refs", None)
         document["universe"] = list(self.universe)
+        if self.strategies:
+            document["strategies"] = list(self.strategies)
+        else:  # a run without signals is stored as before they existed
+            document.pop("strategies")
         return document
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> RunParams:
         """Rebuild from ``as_dict``."""
         return cls(universe=tuple(document["universe"]), horizon=int(document["horizon"]),
-                   lookback=int(document["lookback"]), window=int(document["window"]), llm=bool(document["llm"]))
+                   lookback=int(document["lookback"]), window=int(document["window"]), llm=bool(document["llm"]),
+                   strategies=tuple(document.get("strategies", ())))
 
 
 def _merge(left: dict | None, right: dict | None) -> dict:
@@ -114,6 +133,8 @@ class RunState(TypedDict, total=False):
     excluded: dict[str, str]
     #: as_of, start, lookback_hours, note, and per symbol: news count, mean, headlines, shock, knowledge matches
     context: dict
+    #: only when the run names Lona strategies: as_of, strategies, per symbol its signals, skipped, limits, tilts
+    signals: dict
     allocation: dict
     #: proposed orders with their risk checks
     orders: list[dict]

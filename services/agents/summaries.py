@@ -56,6 +56,22 @@ def context_summary(context: dict) -> str:
     return "\n".join(lines)
 
 
+def signals_summary(signals: dict) -> str:
+    """Each Lona signal with its quality and whether it counts, what was skipped and why, the tilt per symbol."""
+    limits = signals["limits"]
+    lines = [f"Lona signals (counted with Sharpe >= {limits['lonaMinSharpe']:g}, max drawdown <= "
+             f"{limits['lonaMaxDrawdownPct']:g} %, >= {limits['lonaMinTrades']} trades; tilt within "
+             f"±{limits['lonaTiltMax']:.0%}):"]
+    for symbol, found in signals["symbols"].items():
+        lines += [f"{symbol}: {s['text']}." for s in found]
+    lines += [f"{s['symbol']}: no signal from {s['strategy'] or s['strategy_id']}: {s['reason']}."
+              for s in signals["skipped"]]
+    tilts = signals["tilts"]
+    lines.append("Signal tilt: " + ", ".join(f"{s} {t:+.1%}" for s, t in tilts.items()) + "." if tilts
+                 else "No signal counts: the signals do not move the weights.")
+    return "\n".join(lines)
+
+
 def optimizer_summary(allocation: dict) -> str:
     """Weight changes, expected return and volatility over the horizon, and the orders proposed."""
     moves = ", ".join(f"{s} {w['current']:.1%}→{w['target']:.1%}" for s, w in allocation["weights"].items())
@@ -70,6 +86,10 @@ def optimizer_summary(allocation: dict) -> str:
     if tilted:
         lines.append("Sentiment tilt: " + ", ".join(f"{s} {w['before_tilt']:.1%}→{w['target']:.1%} "
                                                     f"({w['sentiment_tilt']:+.1%})" for s, w in tilted.items()) + ".")
+    signalled = {s: w for s, w in allocation["weights"].items() if w.get("signal_tilt")}
+    if signalled:
+        lines.append("Lona signal tilt: " + ", ".join(f"{s} {w['signal_tilt']:+.1%}" for s, w in signalled.items())
+                     + " (added to any sentiment tilt before the caps).")
     if not orders:
         lines.append(f"No order: {no_order_reason(allocation)}.")
     return "\n".join(lines)

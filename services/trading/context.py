@@ -11,12 +11,50 @@ from services.core.read_models import Number, ReadModel
 
 
 class Weight(ReadModel):
-    """A symbol's share of equity now and after the proposed orders (and before the sentiment tilt, if any)."""
+    """A symbol's share of equity now and after the proposed orders (and before the sentiment and Lona signal
+    tilts, if any)."""
 
     current: float
     target: float
     before_tilt: Number = None
     sentiment_tilt: Number = None
+    signal_tilt: Number = None
+
+
+class Signal(ReadModel):
+    """A Lona signal the agent graph read (services.agents.signals): the last position of a strategy's latest
+    completed backtest on the symbol, since when, the backtest's quality, and whether the policy counts it."""
+
+    strategy_id: str
+    strategy: str
+    symbol: str
+    report_id: str
+    dataset_ref: str | None = None
+    data_until_ms: int | None = None
+    position: str
+    since: str
+    age_days: Number = None
+    sharpe: Number = None
+    max_drawdown_pct: Number = None
+    trades: int | None = None
+    counted: bool = False
+    problems: tuple[str, ...] = ()
+    #: what the approver reads, e.g. ``SMA cross 20/50 on Lona: long since 3 days, Sharpe 1.12, …``
+    text: str
+
+
+class SkippedSignal(ReadModel):
+    """A strategy that gave no signal on the symbol, and why (Lona down, no completed backtest, a bad report…)."""
+
+    strategy_id: str
+    strategy: str | None = None
+    symbol: str
+    reason: str
+
+    @property
+    def text(self) -> str:
+        """``No Lona signal from <strategy>: <reason>``."""
+        return f"No Lona signal from {self.strategy or self.strategy_id}: {self.reason}"
 
 
 class ContextForecast(ReadModel):
@@ -47,6 +85,9 @@ class OrderContext(ReadModel):
     weights: Weight | None = None
     #: the context step's news and knowledge for the symbol (services.agents.results.SymbolContext's fields)
     news: dict | None = None
+    #: the Lona signals of the strategies the run named, and those that gave none (with why)
+    signals: tuple[Signal, ...] = ()
+    signals_skipped: tuple[SkippedSignal, ...] = ()
     rationale: str = ""
     trace_url: str | None = None
     data_until_ms: int | None = None

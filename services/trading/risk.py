@@ -89,6 +89,12 @@ class GateLimits(_Strict):
     sentimentLookbackHours: float = Field(48.0, gt=0, le=24 * 90)
     sentimentTiltMax: float = Field(0.1, ge=0, le=0.5)
     sentimentShock: float = Field(-0.5, ge=-1, lt=0)
+    #: Lona signals a run may name: how far they may move a target weight (relative, like the sentiment tilt),
+    #: and the quality a backtest needs to count (Sharpe at least, max drawdown in percent at most, trades at least)
+    lonaTiltMax: float = Field(0.1, ge=0, le=0.5)
+    lonaMinSharpe: float = Field(0.5, ge=-10, le=10)
+    lonaMaxDrawdownPct: float = Field(30.0, gt=0, le=100)
+    lonaMinTrades: int = Field(10, ge=0, le=100_000)
     checksOff: list[Literal[SWITCHABLE_CHECKS]] = Field(default_factory=list)
 
     @field_validator("checksOff")

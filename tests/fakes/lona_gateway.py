@@ -93,6 +93,8 @@ class FakeLonaGateway(FakeServer):
         self.outcome = "COMPLETED"
         self.polls_per_phase = 1
         self.total_stats: dict | None = dict(STATS)
+        #: the trade history of the next full reports (None: three closed long trades in January 2024)
+        self.trades: list[dict] | None = None
         self.faults: list[Fault] = []
         self._routes()
 
@@ -346,7 +348,7 @@ class FakeLonaGateway(FakeServer):
         for day, value in enumerate(equity, 1):
             peak = max(peak, value)
             timeline.append({"date": f"2024-01-0{day}", "equity": value, "drawdown": value / peak - 1})
-        trades = [
+        trades = self.trades if self.trades is not None else [
             {"entry_date": "2024-01-01", "exit_date": "2024-01-02", "side": "long", "size": 1.0, "pnl": 4000.0},
             {"entry_date": "2024-01-02", "exit_date": "2024-01-03", "side": "long", "size": 1.0, "pnl": -6000.0},
             {"entry_date": "2024-01-03", "exit_date": "2024-01-05", "side": "long", "size": 1.0, "pnl": 17000.0},

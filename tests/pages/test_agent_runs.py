@@ -8,6 +8,8 @@ from services.agents.runs import cancel_run, get_run, list_runs, start_run
 from services.agents.state import RunParams
 from services.core.auth import Actor, local_operator
 from services.core.errors import BadInput, PermissionDenied
+from tests.fakes.lona_gateway import TOKEN
+from tests.support.strategies import backtested
 from tests.support.universe import FAST, candles, params, universe
 
 
@@ -157,3 +159,22 @@ def test_only_traders_see_an_enabled_cancel_button(make_runtime, page_app):
     with pytest.raises(PermissionDenied):
         cancel_run(runtime, run.id, Actor("eve@x.io", frozenset({"viewer", "approver"})))
     assert get_run(runtime, run.id).status == "queued"
+
+
+def test_a_run_naming_a_lona_strategy_shows_its_signals(make_runtime, lona_gateway, page_app):
+    runtime = make_runtime(**FAST, lona_gateway_url=lona_gateway.url, lona_agent_token=TOKEN,
+                           lona_poll_interval_seconds=0.001, lona_poll_timeout_seconds=5)
+    refs = universe(runtime)
+    sma = backtested(runtime, lona_gateway, "SMA cross 20/50", refs[0], [{"entry_date": "2021-01-04", "side": "long"}])
+    at = page_app("agent_runs", timeout=120)
+    at.run()
+    at.number_input(key="run_horizon").set_value(3)
+    at.number_input(key="run_lookback").set_value(300)
+    at.number_input(key="run_window").set_value(20)
+    at.multiselect(key="run_strategies").select(sma)
+    next(b for b in at.button if b.label == "Start run").click().run()
+    assert not at.exception, at.exception
+    assert get_run(runtime, at.query_params["run"]).params.strategies == (sma,)
+    frame = next(d.value for d in at.dataframe if "position" in d.value.columns)
+    assert frame.set_index("symbol")["position"].to_dict() == {"AAA": "long", "BBB": "no signal", "CCC": "no signal"}
+    assert "no backtest of SMA cross 20/50 on BBB" in frame.set_index("symbol")["why"]["BBB"]

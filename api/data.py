@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -31,11 +31,12 @@ from services.market_data.quality import assess
 router = APIRouter(prefix="/v1", tags=["data"], responses=ERROR_RESPONSES)
 Reader = Annotated[AccessToken, Depends(token_with("data:read"))]
 
-#: rows encoded per piece of a streamed answer
+#: rows encoded per piece of a streamed answer (and per Arrow record batch)
 CHUNK_ROWS = 100_000
+#: bytes handed to the server at a time when sending an Arrow answer
+PIECE_BYTES = 1 << 20
 #: the latest moment a bound may name (the end of year 9999)
 _MAX_MS = 253_402_300_799_999
-_END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 _DIGITS = re.compile(r"^-?\d{1,16}$")
 MEDIA = {"json": "application/json", "csv": "text/csv", "arrow": "application/vnd.apache.arrow.stream"}
 Interval = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w", "1M"]
@@ -226,30 +227,70 @@ def json_records(columns: dict[str, np.ndarray]) -> bytes:
     return data.to_pybytes()[:end - 1]  # without the last record's separator
 
 
-def _pieces(frame: pd.DataFrame, fmt: str, ref: DatasetRef, interval: str) -> Iterator[bytes]:
-    """The answer in pieces of CHUNK_ROWS candles (a large range is never encoded whole in memory)."""
-    columns = {c: np.asarray(frame[c], dtype="int64" if c == "timestamp" else "float64") for c in ohlcv.BASE_COLUMNS}
-    rows = len(frame)
+class _Pieces:
+    """A write-only file for pyarrow's IPC writer keeping what it is given: the column data arrive as views of
+    the (memory-mapped) arrays, not copies."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes | pa.Buffer] = []
+
+    def write(self, data: bytes | pa.Buffer) -> int:
+        self.pieces.append(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+
+def _arrow_stream(columns: dict[str, np.ndarray]) -> tuple[int, AsyncIterator[bytes]]:
+    """The Arrow IPC stream (schema, record batches of CHUNK_ROWS, end) of ``columns``: its length, known
+    before a byte is sent (so the answer has a Content-Length rather than chunked framing), and its bytes in
+    pieces of about PIECE_BYTES, each copied once from the arrays as it is sent (on the event loop: a copy of
+    a megabyte costs less than a hand-over to a worker thread)."""
+    table = pa.table(columns)  # the arrays' own memory
+    sink = _Pieces()
+    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), table.schema) as writer:
+        writer.write_table(table, max_chunksize=CHUNK_ROWS)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        pending: list[bytes | pa.Buffer] = []
+        size = 0
+        for piece in sink.pieces:
+            pending.append(piece)
+            size += len(piece)
+            if size >= PIECE_BYTES:
+                yield b"".join(pending)
+                pending, size = [], 0
+        if pending:
+            yield b"".join(pending)
+
+    return sum(len(piece) for piece in sink.pieces), pieces()
+
+
+def _pieces(columns: dict[str, np.ndarray], fmt: str, ref: DatasetRef, interval: str) -> Iterator[bytes]:
+    """The JSON or CSV answer in pieces of CHUNK_ROWS candles (a large range is never encoded whole in memory)."""
+    rows = len(columns["timestamp"])
     starts = range(0, max(rows, 1), CHUNK_ROWS)
     if fmt == "json":
         head = orjson.dumps({"symbol": ref.symbol, "interval": interval, "exchange": ref.exchange})
         yield head[:-1] + b',"data":['
         for lo in starts:
             if lo < rows:
-                yield (b"," if lo else b"") + json_records({c: v[lo:lo + CHUNK_ROWS] for c, v in columns.items()})
+                if lo:
+                    yield b","
+                yield json_records({c: v[lo:lo + CHUNK_ROWS] for c, v in columns.items()})
         yield b"]}"
         return
-    table = pa.table(columns)  # the frame's own arrays, not a copy
-    if fmt == "csv":
-        for index, lo in enumerate(starts):
-            yield ohlcv.table_to_csv_bytes(table.slice(lo, CHUNK_ROWS), header=index == 0)
-        return
-    yield table.schema.serialize().to_pybytes()  # the Arrow IPC stream format: schema, record batches, end
-    for lo in starts:
-        for batch in table.slice(lo, CHUNK_ROWS).to_batches():
-            if batch.num_rows:
-                yield batch.serialize().to_pybytes()
-    yield _END_OF_STREAM
+    table = pa.table(columns)
+    for index, lo in enumerate(starts):
+        yield ohlcv.table_to_csv_bytes(table.slice(lo, CHUNK_ROWS), header=index == 0)
+
+
+def _base_columns(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Lona's base columns, timestamp as int64 and the prices and volume as float64 (views when they are)."""
+    return {c: np.asarray(columns[c], dtype="int64" if c == "timestamp" else "float64") for c in ohlcv.BASE_COLUMNS}
 
 
 @router.get("/candles", summary="Candles of a range (JSON, CSV or Arrow)", responses={
@@ -291,15 +332,22 @@ def candles(
             raise ApiError(400, "range_too_large", f"{ref} holds up to {rows:,} candles in that range, more than "
                                                    f"{limit:,} per request: ask for a shorter range (in pieces)")
         try:
-            frame = services.datasets.read_version(manifest, start_ms, end_ms, shared=True)
+            columns = services.datasets.read_columns(manifest, start_ms, end_ms)
             break
         except Conflict:
             continue
     else:
         raise DatasetBusy(f"{ref} kept changing while being read")
     if served != ref.interval:
-        frame = ohlcv.resample(frame, served)
-    return StreamingResponse(_pieces(frame, format, ref, served), media_type=MEDIA[format], headers=headers)
+        resampled = ohlcv.resample(pd.DataFrame(columns, copy=False), served)
+        columns = {name: resampled[name].to_numpy() for name in resampled.columns}
+    columns = _base_columns(columns)
+    if format == "arrow":
+        length, body = _arrow_stream(columns)
+        headers["Content-Length"] = str(length)
+    else:
+        body = _pieces(columns, format, ref, served)
+    return StreamingResponse(body, media_type=MEDIA[format], headers=headers)
 
 
 @router.post("/exports", response_model=ExportOut, status_code=201, summary="Export a range for Lona")

@@ -426,14 +426,32 @@ class Datasets:
         wanted = manifest.partitions_in(start_ms, end_ms)
         if not wanted:
             return ohlcv.empty_frame()
-        journal = _Lazy(lambda: self._journal(manifest.ref))
         if manifest.external:
-            return self._read_external(manifest, wanted, journal, start_ms, end_ms)
+            return self._read_external(manifest, wanted, start_ms, end_ms)
+        columns, own = self._stored_columns(manifest, wanted, start_ms, end_ms)
+        frame = pd.DataFrame(columns, copy=False)
+        return frame if shared or own else frame.copy()
+
+    def read_columns(self, manifest: Manifest, start_ms: int | None = None,
+                     end_ms: int | None = None) -> dict[str, np.ndarray]:
+        """The columns of ``read_version(manifest, start_ms, end_ms, shared=True)`` as numpy arrays, without
+        building a frame (the API's path): possibly views of the read-only memory-mapped cache, never to be
+        changed in place."""
+        wanted = manifest.partitions_in(start_ms, end_ms)
+        if not wanted or manifest.external:
+            frame = self.read_version(manifest, start_ms, end_ms, shared=True)
+            return {name: frame[name].to_numpy() for name in frame.columns}
+        return self._stored_columns(manifest, wanted, start_ms, end_ms)[0]
+
+    def _stored_columns(self, manifest: Manifest, wanted: list[Partition], start_ms: int | None,
+                        end_ms: int | None) -> tuple[dict[str, np.ndarray], bool]:
+        """The columns of the ``wanted`` partitions' candles in range, and whether they are the caller's own
+        (False: views of the cache)."""
+        journal = _Lazy(lambda: self._journal(manifest.ref))
         version = f"{manifest.ref}@{manifest.etag}"
         whole = self.cache.get(version, "all")
         if whole is not None:  # the dataset version read whole before: slices of one memory-mapped file
-            frame = _frame_in_range({c: _column_array(whole, c) for c in whole.column_names}, start_ms, end_ms)
-            return frame if shared else frame.copy()
+            return _in_range({c: _column_array(whole, c) for c in whole.column_names}, start_ms, end_ms), False
         # Partitions are sorted and their row counts known: each one is copied straight into its slice of
         # preallocated columns, in the worker that fetched it, so there is no concatenation step at the end.
         offsets = np.cumsum([0] + [p.rows for p in wanted])
@@ -465,14 +483,16 @@ class Datasets:
         elif missing:
             with ThreadPoolExecutor(max_workers=min(self.read_workers, len(missing))) as pool:
                 list(pool.map(fill, missing))
-        if len(wanted) == len(manifest.partitions) > 1:
+        kept_whole = len(wanted) == len(manifest.partitions) > 1
+        if kept_whole:  # the cache's table shares these columns: the caller gets its own copy
             fetched.tables.append((version, "all", pa.table(columns)))
         self._keep(fetched)
-        return _frame_in_range(columns, start_ms, end_ms)
+        return _in_range(columns, start_ms, end_ms), not kept_whole
 
     def _read_external(
-        self, manifest: Manifest, wanted: list[Partition], journal: _Lazy, start_ms: int | None, end_ms: int | None
+        self, manifest: Manifest, wanted: list[Partition], start_ms: int | None, end_ms: int | None
     ) -> pd.DataFrame:
+        journal = _Lazy(lambda: self._journal(manifest.ref))
         fetched = _Fetched()
         with ThreadPoolExecutor(max_workers=min(self.read_workers, len(wanted))) as pool:
             tables = list(pool.map(lambda p: self._read_partition(manifest, p, journal, fetched), wanted))
@@ -859,12 +879,12 @@ def _column_array(table: pa.Table, name: str) -> np.ndarray:
     return column.to_numpy()
 
 
-def _frame_in_range(columns: dict[str, np.ndarray], start_ms: int | None, end_ms: int | None) -> pd.DataFrame:
-    """A frame over the rows of sorted ``columns`` within [start_ms, end_ms], sharing their memory."""
+def _in_range(columns: dict[str, np.ndarray], start_ms: int | None, end_ms: int | None) -> dict[str, np.ndarray]:
+    """Views of the rows of sorted ``columns`` within [start_ms, end_ms]."""
     ts = columns["timestamp"]
     lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, "left"))
     hi = len(ts) if end_ms is None else int(np.searchsorted(ts, end_ms, "right"))
-    return pd.DataFrame({name: values[lo:hi] for name, values in columns.items()}, copy=False)
+    return {name: values[lo:hi] for name, values in columns.items()}
 
 
 def _partition(name: str, data: bytes, etag: str, frame: pd.DataFrame) -> Partition:

@@ -13,7 +13,6 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
@@ -195,36 +194,11 @@ def dataset_detail(exchange: str, symbol: str, interval: str, _token: Reader, se
                          created_at=manifest.created_at, imports=len(manifest.imports), quality=quality)
 
 
-def _tokens(data: bytes, rows: int) -> pa.Array:
-    """``data`` (values each ending with the same byte) as a binary array of ``rows`` values, without a copy."""
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == data[-1]) + 1
-    if len(ends) != rows:  # a value holding its own end byte: never for JSON numbers
-        raise ValueError(f"{len(ends)} JSON values for {rows} rows")
-    offsets = np.concatenate([np.zeros(1, np.int32), ends.astype(np.int32)])
-    return pa.Array.from_buffers(pa.binary(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-
-
-def json_records(columns: dict[str, np.ndarray]) -> bytes:
+def json_records(columns: dict[str, np.ndarray]) -> memoryview:
     """Lona's records ``{"timestamp":…,"open":…,…},{…}`` (comma-separated, no brackets) of equal-length columns,
-    byte for byte what ``orjson.dumps`` writes for a list of one dict per row (NaN and ±inf as null, floats in
-    their shortest round-trip form), without a Python object per candle: orjson writes each column at once and
-    Arrow interleaves the values with the keys."""
-    names = list(columns)
-    rows = len(columns[names[0]])
-    if not rows:
-        return b""
-    pieces: list[pa.Array | pa.Scalar] = []
-    for index, name in enumerate(names):
-        # each value of a column followed by "," (the last column's by "}," closing its record)
-        values = orjson.dumps(np.ascontiguousarray(columns[name]), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1] + b","
-        if index == len(names) - 1:
-            values = values.replace(b",", b"}")
-        key = (b'{"' if index == 0 else b'"') + name.encode() + b'":'
-        pieces += [pa.scalar(key, pa.binary()), _tokens(values, rows)]
-    joined = pc.binary_join_element_wise(*pieces, pa.scalar(b",", pa.binary()), pa.scalar(b"", pa.binary()))
-    offsets, data = joined.buffers()[1:]
-    end = int(np.frombuffer(offsets, np.int32)[joined.offset + rows])
-    return data.to_pybytes()[:end - 1]  # without the last record's separator
+    byte for byte what ``orjson.dumps`` writes for a list of one dict per row (see ``ohlcv.lona_json_records``)."""
+    records = ohlcv.lona_json_records(columns)
+    return ohlcv.record_bytes(records, 0, len(records))
 
 
 class _Pieces:
@@ -244,29 +218,42 @@ class _Pieces:
         """Nothing is buffered."""
 
 
-def _arrow_stream(columns: dict[str, np.ndarray]) -> tuple[int, AsyncIterator[bytes]]:
-    """The Arrow IPC stream (schema, record batches of CHUNK_ROWS, end) of ``columns``: its length, known
-    before a byte is sent (so the answer has a Content-Length rather than chunked framing), and its bytes in
-    pieces of about PIECE_BYTES, each copied once from the arrays as it is sent (on the event loop: a copy of
-    a megabyte costs less than a hand-over to a worker thread)."""
+def _arrow_pieces(columns: dict[str, np.ndarray]) -> list[bytes | pa.Buffer]:
+    """The Arrow IPC stream (schema, record batches of CHUNK_ROWS, end) of ``columns``, its column data as
+    views of the arrays."""
     table = pa.table(columns)  # the arrays' own memory
     sink = _Pieces()
     with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), table.schema) as writer:
         writer.write_table(table, max_chunksize=CHUNK_ROWS)
+    return sink.pieces
 
-    async def pieces() -> AsyncIterator[bytes]:
-        pending: list[bytes | pa.Buffer] = []
+
+def _sized(pieces: list[bytes | pa.Buffer | memoryview], fmt: str, headers: dict[str, str]) -> StreamingResponse:
+    """An answer whose pieces are all known: a Content-Length rather than chunked framing, and the bytes sent
+    in parts of about PIECE_BYTES, each copied once from the pieces as it goes (on the event loop: a copy of a
+    megabyte costs less than a hand-over to a worker thread)."""
+
+    async def parts() -> AsyncIterator[bytes]:
+        pending: list[memoryview] = []
         size = 0
-        for piece in sink.pieces:
-            pending.append(piece)
-            size += len(piece)
-            if size >= PIECE_BYTES:
-                yield b"".join(pending)
-                pending, size = [], 0
+        for piece in pieces:
+            view = memoryview(piece)
+            for lo in range(0, len(view), PIECE_BYTES):
+                pending.append(view[lo:lo + PIECE_BYTES])
+                size += len(pending[-1])
+                if size >= PIECE_BYTES:
+                    yield b"".join(pending)
+                    pending, size = [], 0
         if pending:
             yield b"".join(pending)
 
-    return sum(len(piece) for piece in sink.pieces), pieces()
+    headers["Content-Length"] = str(sum(len(piece) for piece in pieces))
+    return StreamingResponse(parts(), media_type=MEDIA[fmt], headers=headers)
+
+
+def _json_head(ref: DatasetRef, interval: str) -> bytes:
+    """Lona's JSON wrapper up to the first record."""
+    return orjson.dumps({"symbol": ref.symbol, "interval": interval, "exchange": ref.exchange})[:-1] + b',"data":['
 
 
 def _pieces(columns: dict[str, np.ndarray], fmt: str, ref: DatasetRef, interval: str) -> Iterator[bytes]:
@@ -274,8 +261,7 @@ def _pieces(columns: dict[str, np.ndarray], fmt: str, ref: DatasetRef, interval:
     rows = len(columns["timestamp"])
     starts = range(0, max(rows, 1), CHUNK_ROWS)
     if fmt == "json":
-        head = orjson.dumps({"symbol": ref.symbol, "interval": interval, "exchange": ref.exchange})
-        yield head[:-1] + b',"data":['
+        yield _json_head(ref, interval)
         for lo in starts:
             if lo < rows:
                 if lo:
@@ -332,6 +318,10 @@ def candles(
             raise ApiError(400, "range_too_large", f"{ref} holds up to {rows:,} candles in that range, more than "
                                                    f"{limit:,} per request: ask for a shorter range (in pieces)")
         try:
+            if format == "json" and served == ref.interval:  # the version's records, when encoded already
+                records = services.datasets.read_json_records(manifest, start_ms, end_ms)
+                if records is not None:
+                    return _sized([_json_head(ref, served), records, b"]}"], format, headers)
             columns = services.datasets.read_columns(manifest, start_ms, end_ms)
             break
         except Conflict:
@@ -343,11 +333,8 @@ def candles(
         columns = {name: resampled[name].to_numpy() for name in resampled.columns}
     columns = _base_columns(columns)
     if format == "arrow":
-        length, body = _arrow_stream(columns)
-        headers["Content-Length"] = str(length)
-    else:
-        body = _pieces(columns, format, ref, served)
-    return StreamingResponse(body, media_type=MEDIA[format], headers=headers)
+        return _sized(_arrow_pieces(columns), format, headers)
+    return StreamingResponse(_pieces(columns, format, ref, served), media_type=MEDIA[format], headers=headers)
 
 
 @router.post("/exports", response_model=ExportOut, status_code=201, summary="Export a range for Lona")

@@ -51,6 +51,9 @@ JOURNAL = "_journal.json"
 #: how long a journal holds its dataset without being renewed; its writer renews it every third of that
 LEASE_S = 30.0
 BACKUP_DIR = "_backup"
+#: the cache's name for a dataset version's Lona JSON records, and the rows encoded at a time
+RECORDS = "lona-json-records"
+RECORDS_CHUNK = 100_000
 _EXCHANGE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 _SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9.]{0,31}$")
 _PARTITION_RE = re.compile(r"^(\d{4}(?:-\d{2})?)\.(csv|json)$")
@@ -323,6 +326,7 @@ class Datasets:
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="columnar-copies",
                                               initializer=_lower_thread_priority)
         self._manifests: dict[str, Manifest] = {}  # the catalog's manifests, by reference, each with its ETag
+        self._encoding: set[str] = set()  # versions whose JSON records are being encoded
         self._manifest_lock = threading.Lock()
 
     def flush(self) -> None:
@@ -442,6 +446,49 @@ class Datasets:
             frame = self.read_version(manifest, start_ms, end_ms, shared=True)
             return {name: frame[name].to_numpy() for name in frame.columns}
         return self._stored_columns(manifest, wanted, start_ms, end_ms)[0]
+
+    def read_json_records(self, manifest: Manifest, start_ms: int | None = None,
+                          end_ms: int | None = None) -> memoryview | None:
+        """Lona's JSON records of the candles in range (comma-separated, as ``ohlcv.lona_json_records`` writes
+        them) as one view of the version's encoded records, kept beside its columns once it was read whole;
+        None when they are not kept yet (they are then encoded in the background for the next reads)."""
+        version = f"{manifest.ref}@{manifest.etag}"
+        whole = None if manifest.external else self.cache.get(version, "all")
+        if whole is None or not set(ohlcv.BASE_COLUMNS) <= set(whole.column_names):
+            return None
+        records = self.cache.get(version, RECORDS)
+        if records is None:
+            with self._manifest_lock:
+                encoding = version in self._encoding
+                self._encoding.add(version)
+            if not encoding:
+                self._background.submit(self._encode_records, version, whole)
+            return None
+        ts = _column_array(whole, "timestamp")
+        lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, "left"))
+        hi = len(ts) if end_ms is None else int(np.searchsorted(ts, end_ms, "right"))
+        return ohlcv.record_bytes(records.column(0).chunk(0), lo, hi)
+
+    def _encode_records(self, version: str, whole: pa.Table) -> None:
+        """Encode a version's candles as Lona JSON records, a chunk at a time, into one array kept in the cache."""
+        try:
+            columns = {c: _column_array(whole, c) for c in ohlcv.BASE_COLUMNS}
+            data, offsets, size = [], [np.zeros(1, np.int64)], 0
+            for lo in range(0, whole.num_rows, RECORDS_CHUNK):
+                chunk = ohlcv.lona_json_records({c: v[lo:lo + RECORDS_CHUNK] for c, v in columns.items()})
+                bounds, values = chunk.buffers()[1:]
+                ends = np.frombuffer(bounds, np.int32)[chunk.offset:chunk.offset + len(chunk) + 1].astype(np.int64)
+                data.append(memoryview(values)[int(ends[0]):int(ends[-1])])
+                offsets.append(ends[1:] - ends[0] + size)
+                size += int(ends[-1] - ends[0])
+            records = pa.Array.from_buffers(pa.large_binary(), whole.num_rows, [
+                None, pa.py_buffer(np.concatenate(offsets)), pa.py_buffer(b"".join(data))])
+            self.cache.put_all([(version, RECORDS, pa.table({"record": records}))])
+        except Exception as error:  # best effort: answers are encoded per request without them
+            log.warning("JSON records of %s not kept: %s", version, error)
+        finally:
+            with self._manifest_lock:
+                self._encoding.discard(version)
 
     def _stored_columns(self, manifest: Manifest, wanted: list[Partition], start_ms: int | None,
                         end_ms: int | None) -> tuple[dict[str, np.ndarray], bool]:

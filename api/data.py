@@ -32,7 +32,7 @@ Reader = Annotated[AccessToken, Depends(token_with("data:read"))]
 
 #: rows encoded per piece of a streamed answer (and per Arrow record batch)
 CHUNK_ROWS = 100_000
-#: bytes handed to the server at a time when sending an Arrow answer
+#: bytes handed to the server at a time when sending an answer of known length (Arrow, kept JSON records)
 PIECE_BYTES = 1 << 20
 #: the latest moment a bound may name (the end of year 9999)
 _MAX_MS = 253_402_300_799_999

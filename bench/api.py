@@ -8,7 +8,8 @@ on both sides) except the "cold" ones and the first JSON answer (encoded for tha
 slices of the version's kept records); ratios are against the in-process read measured in this run. The client
 decodes Arrow from the body's bytes. The JSON encoding of the whole dataset is also timed in process, Lona's
 records written from column arrays (``api.data.json_records``) next to a dict per candle through orjson, as is
-the client's parse of that body. The concurrent clients each keep one connection for their requests.
+the client's parse of that body. The concurrent clients each keep one connection (opened before the
+first month is asked for) for their requests.
 Prints a table, then one JSON line.
 """
 
@@ -129,6 +130,8 @@ def main() -> None:
         # each client keeps its connection, as a real one does (a client made per request spent more time
         # building its TLS context, under this process's GIL, than the server spent on the month)
         own = [httpx.Client(base_url=url, headers=auth, timeout=60) for _ in range(args.clients)]
+        with ThreadPoolExecutor(max_workers=args.clients) as pool:  # connected before the first month
+            list(pool.map(lambda c: c.get("/health"), own))
         for fmt in ("arrow", "json"):
             with ThreadPoolExecutor(max_workers=args.clients) as pool:
                 list(pool.map(lambda c, i, f=fmt: months(f, c, i), own, range(args.clients)))

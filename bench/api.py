@@ -16,6 +16,7 @@ Prints a table, then one JSON line.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -83,6 +84,8 @@ def main() -> None:
     body = b'{"data":[' + json_records(columns) + b"]}"
     client_parse = best(lambda: orjson.loads(body))
 
+    gc.freeze()  # this process's million-row frames are no client's: its full collections (130-160 ms) are not
+    # the API's latency
     with running_console(home, start_timeout_s=600, API_RATE_LIMIT_PER_MINUTE="0") as url, \
             httpx.Client(base_url=url, headers=auth, timeout=120) as client:
         def arrow() -> pd.DataFrame:

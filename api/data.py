@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -13,7 +13,6 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
@@ -31,11 +30,12 @@ from services.market_data.quality import assess
 router = APIRouter(prefix="/v1", tags=["data"], responses=ERROR_RESPONSES)
 Reader = Annotated[AccessToken, Depends(token_with("data:read"))]
 
-#: rows encoded per piece of a streamed answer
+#: rows encoded per piece of a streamed answer (and per Arrow record batch)
 CHUNK_ROWS = 100_000
+#: bytes handed to the server at a time when sending an answer of known length (Arrow, kept JSON records)
+PIECE_BYTES = 1 << 20
 #: the latest moment a bound may name (the end of year 9999)
 _MAX_MS = 253_402_300_799_999
-_END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 _DIGITS = re.compile(r"^-?\d{1,16}$")
 MEDIA = {"json": "application/json", "csv": "text/csv", "arrow": "application/vnd.apache.arrow.stream"}
 Interval = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w", "1M"]
@@ -194,62 +194,89 @@ def dataset_detail(exchange: str, symbol: str, interval: str, _token: Reader, se
                          created_at=manifest.created_at, imports=len(manifest.imports), quality=quality)
 
 
-def _tokens(data: bytes, rows: int) -> pa.Array:
-    """``data`` (values each ending with the same byte) as a binary array of ``rows`` values, without a copy."""
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == data[-1]) + 1
-    if len(ends) != rows:  # a value holding its own end byte: never for JSON numbers
-        raise ValueError(f"{len(ends)} JSON values for {rows} rows")
-    offsets = np.concatenate([np.zeros(1, np.int32), ends.astype(np.int32)])
-    return pa.Array.from_buffers(pa.binary(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-
-
-def json_records(columns: dict[str, np.ndarray]) -> bytes:
+def json_records(columns: dict[str, np.ndarray]) -> memoryview:
     """Lona's records ``{"timestamp":…,"open":…,…},{…}`` (comma-separated, no brackets) of equal-length columns,
-    byte for byte what ``orjson.dumps`` writes for a list of one dict per row (NaN and ±inf as null, floats in
-    their shortest round-trip form), without a Python object per candle: orjson writes each column at once and
-    Arrow interleaves the values with the keys."""
-    names = list(columns)
-    rows = len(columns[names[0]])
-    if not rows:
-        return b""
-    pieces: list[pa.Array | pa.Scalar] = []
-    for index, name in enumerate(names):
-        # each value of a column followed by "," (the last column's by "}," closing its record)
-        values = orjson.dumps(np.ascontiguousarray(columns[name]), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1] + b","
-        if index == len(names) - 1:
-            values = values.replace(b",", b"}")
-        key = (b'{"' if index == 0 else b'"') + name.encode() + b'":'
-        pieces += [pa.scalar(key, pa.binary()), _tokens(values, rows)]
-    joined = pc.binary_join_element_wise(*pieces, pa.scalar(b",", pa.binary()), pa.scalar(b"", pa.binary()))
-    offsets, data = joined.buffers()[1:]
-    end = int(np.frombuffer(offsets, np.int32)[joined.offset + rows])
-    return data.to_pybytes()[:end - 1]  # without the last record's separator
+    byte for byte what ``orjson.dumps`` writes for a list of one dict per row (see ``ohlcv.lona_json_records``)."""
+    records = ohlcv.lona_json_records(columns)
+    return ohlcv.record_bytes(records, 0, len(records))
 
 
-def _pieces(frame: pd.DataFrame, fmt: str, ref: DatasetRef, interval: str) -> Iterator[bytes]:
-    """The answer in pieces of CHUNK_ROWS candles (a large range is never encoded whole in memory)."""
-    columns = {c: np.asarray(frame[c], dtype="int64" if c == "timestamp" else "float64") for c in ohlcv.BASE_COLUMNS}
-    rows = len(frame)
+class _Pieces:
+    """A write-only file for pyarrow's IPC writer keeping what it is given: the column data arrive as views of
+    the (memory-mapped) arrays, not copies."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes | pa.Buffer] = []
+
+    def write(self, data: bytes | pa.Buffer) -> int:
+        self.pieces.append(data)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+
+def _arrow_pieces(columns: dict[str, np.ndarray]) -> list[bytes | pa.Buffer]:
+    """The Arrow IPC stream (schema, record batches of CHUNK_ROWS, end) of ``columns``, its column data as
+    views of the arrays."""
+    table = pa.table(columns)  # the arrays' own memory
+    sink = _Pieces()
+    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), table.schema) as writer:
+        writer.write_table(table, max_chunksize=CHUNK_ROWS)
+    return sink.pieces
+
+
+def _sized(pieces: list[bytes | pa.Buffer | memoryview], fmt: str, headers: dict[str, str]) -> StreamingResponse:
+    """An answer whose pieces are all known: a Content-Length rather than chunked framing, and the bytes sent
+    in parts of about PIECE_BYTES, each copied once from the pieces as it goes (on the event loop: a copy of a
+    megabyte costs less than a hand-over to a worker thread)."""
+
+    async def parts() -> AsyncIterator[bytes]:
+        pending: list[memoryview] = []
+        size = 0
+        for piece in pieces:
+            view = memoryview(piece)
+            for lo in range(0, len(view), PIECE_BYTES):
+                pending.append(view[lo:lo + PIECE_BYTES])
+                size += len(pending[-1])
+                if size >= PIECE_BYTES:
+                    yield b"".join(pending)
+                    pending, size = [], 0
+        if pending:
+            yield b"".join(pending)
+
+    headers["Content-Length"] = str(sum(len(piece) for piece in pieces))
+    return StreamingResponse(parts(), media_type=MEDIA[fmt], headers=headers)
+
+
+def _json_head(ref: DatasetRef, interval: str) -> bytes:
+    """Lona's JSON wrapper up to the first record."""
+    return orjson.dumps({"symbol": ref.symbol, "interval": interval, "exchange": ref.exchange})[:-1] + b',"data":['
+
+
+def _pieces(columns: dict[str, np.ndarray], fmt: str, ref: DatasetRef, interval: str) -> Iterator[bytes]:
+    """The JSON or CSV answer in pieces of CHUNK_ROWS candles (a large range is never encoded whole in memory)."""
+    rows = len(columns["timestamp"])
     starts = range(0, max(rows, 1), CHUNK_ROWS)
     if fmt == "json":
-        head = orjson.dumps({"symbol": ref.symbol, "interval": interval, "exchange": ref.exchange})
-        yield head[:-1] + b',"data":['
+        yield _json_head(ref, interval)
         for lo in starts:
             if lo < rows:
-                yield (b"," if lo else b"") + json_records({c: v[lo:lo + CHUNK_ROWS] for c, v in columns.items()})
+                if lo:
+                    yield b","
+                yield json_records({c: v[lo:lo + CHUNK_ROWS] for c, v in columns.items()})
         yield b"]}"
         return
-    table = pa.table(columns)  # the frame's own arrays, not a copy
-    if fmt == "csv":
-        for index, lo in enumerate(starts):
-            yield ohlcv.table_to_csv_bytes(table.slice(lo, CHUNK_ROWS), header=index == 0)
-        return
-    yield table.schema.serialize().to_pybytes()  # the Arrow IPC stream format: schema, record batches, end
-    for lo in starts:
-        for batch in table.slice(lo, CHUNK_ROWS).to_batches():
-            if batch.num_rows:
-                yield batch.serialize().to_pybytes()
-    yield _END_OF_STREAM
+    table = pa.table(columns)
+    for index, lo in enumerate(starts):
+        yield ohlcv.table_to_csv_bytes(table.slice(lo, CHUNK_ROWS), header=index == 0)
+
+
+def _base_columns(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Lona's base columns, timestamp as int64 and the prices and volume as float64 (views when they are)."""
+    return {c: np.asarray(columns[c], dtype="int64" if c == "timestamp" else "float64") for c in ohlcv.BASE_COLUMNS}
 
 
 @router.get("/candles", summary="Candles of a range (JSON, CSV or Arrow)", responses={
@@ -291,15 +318,23 @@ def candles(
             raise ApiError(400, "range_too_large", f"{ref} holds up to {rows:,} candles in that range, more than "
                                                    f"{limit:,} per request: ask for a shorter range (in pieces)")
         try:
-            frame = services.datasets.read_version(manifest, start_ms, end_ms, shared=True)
+            if format == "json" and served == ref.interval:  # the version's records, when encoded already
+                records = services.datasets.read_json_records(manifest, start_ms, end_ms)
+                if records is not None:
+                    return _sized([_json_head(ref, served), records, b"]}"], format, headers)
+            columns = services.datasets.read_columns(manifest, start_ms, end_ms)
             break
         except Conflict:
             continue
     else:
         raise DatasetBusy(f"{ref} kept changing while being read")
     if served != ref.interval:
-        frame = ohlcv.resample(frame, served)
-    return StreamingResponse(_pieces(frame, format, ref, served), media_type=MEDIA[format], headers=headers)
+        resampled = ohlcv.resample(pd.DataFrame(columns, copy=False), served)
+        columns = {name: resampled[name].to_numpy() for name in resampled.columns}
+    columns = _base_columns(columns)
+    if format == "arrow":
+        return _sized(_arrow_pieces(columns), format, headers)
+    return StreamingResponse(_pieces(columns, format, ref, served), media_type=MEDIA[format], headers=headers)
 
 
 @router.post("/exports", response_model=ExportOut, status_code=201, summary="Export a range for Lona")

@@ -51,6 +51,9 @@ JOURNAL = "_journal.json"
 #: how long a journal holds its dataset without being renewed; its writer renews it every third of that
 LEASE_S = 30.0
 BACKUP_DIR = "_backup"
+#: the cache's name for a dataset version's Lona JSON records, and the rows encoded at a time
+RECORDS = "lona-json-records"
+RECORDS_CHUNK = 100_000
 _EXCHANGE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 _SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9.]{0,31}$")
 _PARTITION_RE = re.compile(r"^(\d{4}(?:-\d{2})?)\.(csv|json)$")
@@ -323,6 +326,7 @@ class Datasets:
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="columnar-copies",
                                               initializer=_lower_thread_priority)
         self._manifests: dict[str, Manifest] = {}  # the catalog's manifests, by reference, each with its ETag
+        self._encoding: set[str] = set()  # versions whose JSON records are being encoded
         self._manifest_lock = threading.Lock()
 
     def flush(self) -> None:
@@ -426,14 +430,75 @@ class Datasets:
         wanted = manifest.partitions_in(start_ms, end_ms)
         if not wanted:
             return ohlcv.empty_frame()
-        journal = _Lazy(lambda: self._journal(manifest.ref))
         if manifest.external:
-            return self._read_external(manifest, wanted, journal, start_ms, end_ms)
+            return self._read_external(manifest, wanted, start_ms, end_ms)
+        columns, own = self._stored_columns(manifest, wanted, start_ms, end_ms)
+        frame = pd.DataFrame(columns, copy=False)
+        return frame if shared or own else frame.copy()
+
+    def read_columns(self, manifest: Manifest, start_ms: int | None = None,
+                     end_ms: int | None = None) -> dict[str, np.ndarray]:
+        """The columns of ``read_version(manifest, start_ms, end_ms, shared=True)`` as numpy arrays, without
+        building a frame (the API's path): possibly views of the read-only memory-mapped cache, never to be
+        changed in place."""
+        wanted = manifest.partitions_in(start_ms, end_ms)
+        if not wanted or manifest.external:
+            frame = self.read_version(manifest, start_ms, end_ms, shared=True)
+            return {name: frame[name].to_numpy() for name in frame.columns}
+        return self._stored_columns(manifest, wanted, start_ms, end_ms)[0]
+
+    def read_json_records(self, manifest: Manifest, start_ms: int | None = None,
+                          end_ms: int | None = None) -> memoryview | None:
+        """Lona's JSON records of the candles in range (comma-separated, as ``ohlcv.lona_json_records`` writes
+        them) as one view of the version's encoded records, kept beside its columns once it was read whole;
+        None when they are not kept yet (they are then encoded in the background for the next reads)."""
+        version = f"{manifest.ref}@{manifest.etag}"
+        whole = None if manifest.external else self.cache.get(version, "all")
+        if whole is None or not set(ohlcv.BASE_COLUMNS) <= set(whole.column_names):
+            return None
+        records = self.cache.get(version, RECORDS)
+        if records is None:
+            with self._manifest_lock:
+                encoding = version in self._encoding
+                self._encoding.add(version)
+            if not encoding:
+                self._background.submit(self._encode_records, version, whole)
+            return None
+        ts = _column_array(whole, "timestamp")
+        lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, "left"))
+        hi = len(ts) if end_ms is None else int(np.searchsorted(ts, end_ms, "right"))
+        return ohlcv.record_bytes(records.column(0).chunk(0), lo, hi)
+
+    def _encode_records(self, version: str, whole: pa.Table) -> None:
+        """Encode a version's candles as Lona JSON records, a chunk at a time, into one array kept in the cache."""
+        try:
+            columns = {c: _column_array(whole, c) for c in ohlcv.BASE_COLUMNS}
+            data, offsets, size = [], [np.zeros(1, np.int64)], 0
+            for lo in range(0, whole.num_rows, RECORDS_CHUNK):
+                chunk = ohlcv.lona_json_records({c: v[lo:lo + RECORDS_CHUNK] for c, v in columns.items()})
+                bounds, values = chunk.buffers()[1:]
+                ends = np.frombuffer(bounds, np.int32)[chunk.offset:chunk.offset + len(chunk) + 1].astype(np.int64)
+                data.append(memoryview(values)[int(ends[0]):int(ends[-1])])
+                offsets.append(ends[1:] - ends[0] + size)
+                size += int(ends[-1] - ends[0])
+            records = pa.Array.from_buffers(pa.large_binary(), whole.num_rows, [
+                None, pa.py_buffer(np.concatenate(offsets)), pa.py_buffer(b"".join(data))])
+            self.cache.put_all([(version, RECORDS, pa.table({"record": records}))])
+        except Exception as error:  # best effort: answers are encoded per request without them
+            log.warning("JSON records of %s not kept: %s", version, error)
+        finally:
+            with self._manifest_lock:
+                self._encoding.discard(version)
+
+    def _stored_columns(self, manifest: Manifest, wanted: list[Partition], start_ms: int | None,
+                        end_ms: int | None) -> tuple[dict[str, np.ndarray], bool]:
+        """The columns of the ``wanted`` partitions' candles in range, and whether they are the caller's own
+        (False: views of the cache)."""
+        journal = _Lazy(lambda: self._journal(manifest.ref))
         version = f"{manifest.ref}@{manifest.etag}"
         whole = self.cache.get(version, "all")
         if whole is not None:  # the dataset version read whole before: slices of one memory-mapped file
-            frame = _frame_in_range({c: _column_array(whole, c) for c in whole.column_names}, start_ms, end_ms)
-            return frame if shared else frame.copy()
+            return _in_range({c: _column_array(whole, c) for c in whole.column_names}, start_ms, end_ms), False
         # Partitions are sorted and their row counts known: each one is copied straight into its slice of
         # preallocated columns, in the worker that fetched it, so there is no concatenation step at the end.
         offsets = np.cumsum([0] + [p.rows for p in wanted])
@@ -465,14 +530,16 @@ class Datasets:
         elif missing:
             with ThreadPoolExecutor(max_workers=min(self.read_workers, len(missing))) as pool:
                 list(pool.map(fill, missing))
-        if len(wanted) == len(manifest.partitions) > 1:
+        kept_whole = len(wanted) == len(manifest.partitions) > 1
+        if kept_whole:  # the cache's table shares these columns: the caller gets its own copy
             fetched.tables.append((version, "all", pa.table(columns)))
         self._keep(fetched)
-        return _frame_in_range(columns, start_ms, end_ms)
+        return _in_range(columns, start_ms, end_ms), not kept_whole
 
     def _read_external(
-        self, manifest: Manifest, wanted: list[Partition], journal: _Lazy, start_ms: int | None, end_ms: int | None
+        self, manifest: Manifest, wanted: list[Partition], start_ms: int | None, end_ms: int | None
     ) -> pd.DataFrame:
+        journal = _Lazy(lambda: self._journal(manifest.ref))
         fetched = _Fetched()
         with ThreadPoolExecutor(max_workers=min(self.read_workers, len(wanted))) as pool:
             tables = list(pool.map(lambda p: self._read_partition(manifest, p, journal, fetched), wanted))
@@ -859,12 +926,12 @@ def _column_array(table: pa.Table, name: str) -> np.ndarray:
     return column.to_numpy()
 
 
-def _frame_in_range(columns: dict[str, np.ndarray], start_ms: int | None, end_ms: int | None) -> pd.DataFrame:
-    """A frame over the rows of sorted ``columns`` within [start_ms, end_ms], sharing their memory."""
+def _in_range(columns: dict[str, np.ndarray], start_ms: int | None, end_ms: int | None) -> dict[str, np.ndarray]:
+    """Views of the rows of sorted ``columns`` within [start_ms, end_ms]."""
     ts = columns["timestamp"]
     lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, "left"))
     hi = len(ts) if end_ms is None else int(np.searchsorted(ts, end_ms, "right"))
-    return pd.DataFrame({name: values[lo:hi] for name, values in columns.items()}, copy=False)
+    return {name: values[lo:hi] for name, values in columns.items()}
 
 
 def _partition(name: str, data: bytes, etag: str, frame: pd.DataFrame) -> Partition:

@@ -127,6 +127,37 @@ def test_candles_stream_in_pieces(client, api_runtime, tokens, monkeypatch):
     assert csv.text.count("timestamp") == 1 and len(csv.text.splitlines()) == 3 * 1440 + 1
 
 
+def test_json_from_the_versions_kept_records_is_byte_for_byte_the_encoded_answer(client, api_runtime, tokens,
+                                                                                  monkeypatch):
+    from services.market_data import datasets
+
+    monkeypatch.setattr(datasets, "RECORDS_CHUNK", 1000)  # the kept records are encoded in several chunks
+    from tests.support.api import write_minutes
+
+    write_minutes(api_runtime, days=33)  # two partitions: a whole read keeps the version whole
+    day = 86_400_000
+    ranges = [{}, {"start": str(START_MS + 31 * day - 60_000), "end": str(START_MS + 31 * day + 59_999)},
+              {"start": "2024-01-05", "end": "2024-01-05"}, {"start": str(START_MS + 7 * day + 1),
+                                                             "end": str(START_MS + 7 * day + 59_999)},
+              {"start": "2025-01-01"}]
+
+    def answers() -> list:
+        return [client.get("/api/v1/candles", params={"dataset": str(MINUTE_REF), **bounds}, token=tokens["reader"])
+                for bounds in ranges]
+
+    api_runtime.datasets.read(MINUTE_REF)
+    encoded = answers()  # encoded per request; the version's records are encoded meanwhile
+    api_runtime.datasets.flush()
+    kept = answers()
+    assert all("content-length" in answer.headers for answer in kept)
+    assert [a.content for a in kept] == [a.content for a in encoded]
+    assert [len(a.json()["data"]) for a in kept] == [33 * 1440, 2, 1440, 0, 0]
+    orjson.loads(kept[0].content)  # strict JSON
+    write_minutes(api_runtime, days=34)  # a new version: its own records, never the old ones
+    assert len(client.get("/api/v1/candles", params={"dataset": str(MINUTE_REF)},
+                          token=tokens["reader"]).json()["data"]) == 34 * 1440
+
+
 def test_server_side_resampling(client, api_runtime, tokens):
     hours = client.get("/api/v1/candles", params={**RANGE, "interval": "1h"}, token=tokens["reader"]).json()
     assert hours["interval"] == "1h" and len(hours["data"]) == 48

@@ -109,3 +109,18 @@ def test_a_cold_start_says_starting_while_the_first_migrations_run_then_serves(m
             break
         threading.Event().wait(0.1)
     assert response.status_code == 200 and response.json()["status"] in ("ok", "degraded")
+
+
+def test_the_server_start_freezes_what_it_loaded_so_full_collections_skip_it(monkeypatch):
+    import gc
+
+    from app import asgi
+
+    monkeypatch.setattr(asgi.WARMUP, "begin", lambda _runtime: None)
+    monkeypatch.setattr(asgi, "get_runtime", lambda: None)
+    gc.unfreeze()
+    try:
+        asgi.warm_up()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -80,6 +80,29 @@ def test_warm_read_comes_from_the_columnar_cache(datasets, store, tmp_path):
     assert store.gets == [REF.prefix + MANIFEST]
 
 
+def test_a_frame_of_ones_own_never_changes_what_the_cache_holds(datasets, store, tmp_path):
+    datasets.write(REF, minute_candles(60 * 24 * 40))  # two partitions: a cold whole read keeps the version whole
+    reader = Datasets(store, tmp_path / "cold")
+    own = reader.read(REF)  # cold: read from the columnar copies
+    expected = own["close"].to_numpy().copy()
+    own["close"] = -1.0
+    own.loc[0, "open"] = -1.0
+    pd.testing.assert_series_equal(reader.read(REF)["close"], pd.Series(expected, name="close"))
+    assert reader.read(REF)["open"].iloc[0] != -1.0
+
+
+def test_read_columns_are_the_frame_of_read_version_without_a_frame(datasets, store, tmp_path):
+    datasets.write(REF, minute_candles(60 * 24 * 40))
+    manifest = datasets.manifest(REF)
+    for reader in (Datasets(store, tmp_path / "cold"), datasets):  # a cold read, then a cached one
+        for start, end in ((None, None), (T0 + DAY, T0 + 35 * DAY), (T0 - 2 * DAY, T0 - DAY)):
+            columns = reader.read_columns(manifest, start, end)
+            frame = reader.read_version(manifest, start, end)
+            assert list(columns) == list(frame.columns)
+            for name, values in columns.items():
+                np.testing.assert_array_equal(values, frame[name].to_numpy())
+
+
 def test_merge_appends_and_refuses_conflicting_overlap(datasets):
     frame = minute_candles(100)
     datasets.write(REF, frame.iloc[:60])

@@ -152,7 +152,7 @@ def _signals(run: GraphRun) -> None:
                f"±{signals.limits.lonaTiltMax:.0%}")
     for strategy in signals.strategies:
         if strategy.note:
-            st.warning(f"{strategy.name or strategy.id}: {strategy.note}", icon="⚠️")
+            st.warning(f"{strategy.name or strategy.id}: {strategy.note}", icon=":material/warning:")
     st.dataframe(signals_frame(signals), hide_index=True, width="stretch",
                  column_config={"tilt": st.column_config.NumberColumn(format="percent")})
 

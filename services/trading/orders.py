@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, Select, Update, bindparam, func, inse
 
 from services.core import clock
 from services.core.audit import audit_for_each, audit_params, audit_values, write_audit
-from services.core.auth import Actor, normalise_identity
+from services.core.auth import LOCAL_OPERATOR, Actor, normalise_identity
 from services.core.errors import BadInput, Conflict, NexusError
 from services.core.numbers import exact
 from services.core.records import audit_log, orders, risk_policies
@@ -735,7 +735,9 @@ def own_order(order: Order, actor: Actor) -> str:
     """Why ``actor`` may not approve ``order`` because they entered it by hand ('' when they may): four eyes
     always hold for manual orders (``Orders.approve`` refuses, the inbox disables its button with this)."""
     if order.source == MANUAL and actor.name == order.entered_by:
-        return f"{actor.name} entered this order: four eyes, another approver must approve it"
+        hint = (f"; with no sign-in (local mode) approve it as another person from the CLI: `nexus orders approve "
+                f"{order.id} --as NAME`") if actor.name == LOCAL_OPERATOR else ""
+        return f"{actor.name} entered this order: four eyes, another approver must approve it{hint}"
     return ""
 
 

@@ -300,3 +300,14 @@ def test_the_graphs_proposals_say_which_lot_they_are_sized_in(make_runtime):
     (order,) = runtime.orders.propose("run-1", [proposal(quantity=3)])  # the optimizer sized it in venue.lot_size
     assert order.quantity == 3 and order.about.lot == ("in lots of 1 TEST on paper, whole units only; quantities "
                                                        "are rounded down")
+
+
+def test_the_local_operator_is_told_how_a_second_person_approves_their_order(paper):
+    from services.core.auth import local_operator
+
+    me = local_operator()
+    order = enter_order(paper.runtime.orders, paper.runtime.prices, me, paper.ticket())
+    with pytest.raises(Conflict, match=f"nexus orders approve {order.id} --as NAME"):
+        paper.runtime.orders.approve(order.id, me)
+    done = paper.approve_and_send(order)  # bob, as the CLI's --as bob would be
+    assert done.status == "filled" and done.approved_by == ["bob"]

@@ -21,6 +21,7 @@ import numpy as np
 FIXED_HORIZONS = (1, 5, 20)
 FORECAST = "forecast"
 HORIZONS = (*(str(h) for h in FIXED_HORIZONS), FORECAST)
+HORIZON_LABELS = {"1": "1 bar", "5": "5 bars", "20": "20 bars", FORECAST: "the forecast horizon"}
 #: which value-added bucket each decision falls in
 BUCKETS = {"edited": "edits", "rejected": "rejections", "cancelled": "rejections", "expired": "expiries",
            "approved": "other"}

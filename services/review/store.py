@@ -20,7 +20,7 @@ from services.core.errors import BadInput, NexusError
 from services.core.records import audit_log, orders, review_aggregates, review_decisions, review_outcomes
 from services.jobs.queue import JobContext, Jobs
 from services.market_data.datasets import DatasetRef, Datasets
-from services.review.outcomes import HORIZONS, Aggregate, Candles, Decision, Outcome, aggregate, outcome
+from services.review.outcomes import HORIZON_LABELS, HORIZONS, Aggregate, Candles, Decision, Outcome, aggregate, outcome
 from services.trading.context import OrderContext
 from services.trading.orders import TERMINAL
 
@@ -299,6 +299,33 @@ class AggregateRow:
         """What people added over the agent alone (agent + operator - agent alone)."""
         return self.actual_pnl - self.agent_pnl
 
+    @property
+    def label(self) -> str:
+        """``overall``, ``run <id>``, ``symbol AAPL``, ``operator alice``."""
+        return "overall" if self.scope == "overall" else f"{self.scope} {self.key}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The aggregate as plain numbers (``nexus review --json``)."""
+        return {"scope": self.scope, "key": self.key, "horizon": self.horizon, "decisions": self.decisions,
+                "resolved": self.resolved, "pending": self.pending, "counts": self.counts, "hits": self.hits,
+                "forecasts": self.forecasts, "hit_rate": self.hit_rate, "agent_pnl": self.agent_pnl,
+                "actual_pnl": self.actual_pnl, "value_added": self.value_added, "value_edits": self.value_edits,
+                "value_rejections": self.value_rejections, "value_expiries": self.value_expiries,
+                "value_unfilled": self.value_other, "covered": self.covered, "intervals": self.intervals,
+                "coverage": self.coverage, "updated_at": self.updated_at.isoformat()}
+
+    def line(self) -> str:
+        """The aggregate in one line of text."""
+        def rate(value: float | None, of: str) -> str:
+            return f"{value:.0%} ({of})" if value is not None else f"– ({of})"
+
+        return (f"{self.label} at {HORIZON_LABELS[self.horizon]}: {self.decisions} decisions ({self.resolved} "
+                f"resolved, {self.pending} pending); hit rate {rate(self.hit_rate, f'{self.hits}/{self.forecasts}')}; "
+                f"agent alone {self.agent_pnl:+,.2f}, agent + operator {self.actual_pnl:+,.2f}, value added "
+                f"{self.value_added:+,.2f} (edits {self.value_edits:+,.2f}, rejections {self.value_rejections:+,.2f}, "
+                f"expiries {self.value_expiries:+,.2f}, unfilled {self.value_other:+,.2f}); 90% interval coverage "
+                f"{rate(self.coverage, f'{self.covered}/{self.intervals}')}")
+
 
 @dataclass(frozen=True)
 class DecisionRow:
@@ -359,6 +386,16 @@ class Review:
         with self.engine.connect() as connection:
             found = {(r["scope"], r["key"]): AggregateRow(**r) for r in connection.execute(query).mappings()}
         return [found[k] for k in wanted if k in found]
+
+    def by_scope(self, scope: str, horizon: str) -> list[AggregateRow]:
+        """Every stored aggregate of one scope (run, symbol or operator) at ``horizon``, by key."""
+        if scope not in ("run", "symbol", "operator"):
+            raise BadInput(f"scope '{scope}' is not one of run, symbol, operator")
+        ReviewFilter(horizon=horizon)
+        a = review_aggregates.c
+        query = select(review_aggregates).where(a.scope == scope, a.horizon == horizon).order_by(a.key)
+        with self.engine.connect() as connection:
+            return [AggregateRow(**r) for r in connection.execute(query).mappings()]
 
     def decisions(self, chosen: ReviewFilter, limit: int = 2000) -> list[DecisionRow]:
         """Decided orders matching every filter, oldest decision first, with their outcome at the horizon."""

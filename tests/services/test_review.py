@@ -17,9 +17,10 @@ from tests.support.orders import ALICE
 from tests.support.review import ANCHOR, RUN, decide_history, write_future, write_history
 
 
-@pytest.fixture
-def history(make_runtime):
-    runtime = make_runtime(paper_slippage_bps=0, paper_fee_bps=0)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history(make_runtime, request):
+    records = {} if request.param == "sqlite" else {"database_url": request.getfixturevalue("postgres_url")}
+    runtime = make_runtime(paper_slippage_bps=0, paper_fee_bps=0, **records)
     write_history(runtime)
     return runtime, decide_history(runtime)
 

@@ -78,3 +78,15 @@ def decide_history(runtime) -> dict[str, str]:
     orders.expire_due()
     orders.submit_approved(RUN)
     return made
+
+
+def reviewed_history(make_runtime, **settings):
+    """A runtime holding the whole history, the future candles and the worker's review of them."""
+    from services.review.store import refresh
+
+    runtime = make_runtime(paper_slippage_bps=0, paper_fee_bps=0, **settings)
+    write_history(runtime)
+    made = decide_history(runtime)
+    write_future(runtime)
+    refresh(runtime.engine, runtime.datasets)
+    return runtime, made

@@ -1,0 +1,115 @@
+"""Review page: what the agent graph proposed, what operators did and what the market did after, as the worker's
+decision review stored it (this page only reads; nothing is computed at page load)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.charts import interval_figure, rates_figure, review_pnl_figure
+from components.context import console, shows_errors
+from components.tables import TIME_FORMAT, show_table
+from components.views.review import (
+    NOMINAL_COVERAGE,
+    aggregates_table,
+    cumulative_pnl,
+    decisions_table,
+    interval_points,
+    rates_frame,
+)
+from services.review.outcomes import HORIZON_LABELS, HORIZONS
+from services.review.store import REVIEW_EVERY_S, AggregateRow, Review, ReviewFilter, ReviewOptions
+
+PERCENT = st.column_config.NumberColumn(format="percent")
+
+
+def _filters(options: ReviewOptions) -> ReviewFilter:
+    run, symbol, operator, horizon = st.columns(4)
+
+    def every(what: str):
+        return lambda value: f"every {what}" if value is None else value
+
+    return ReviewFilter(
+        run=run.selectbox("Run", [None, *options.runs], format_func=every("run"), key="review_run"),
+        symbol=symbol.selectbox("Symbol", [None, *options.symbols], format_func=every("symbol"),
+                                key="review_symbol"),
+        operator=operator.selectbox("Operator", [None, *options.operators], format_func=every("operator"),
+                                    key="review_operator"),
+        horizon=horizon.selectbox("Horizon", HORIZONS, index=HORIZONS.index("5"), format_func=HORIZON_LABELS.get,
+                                  key="review_horizon"))
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _headline(row: AggregateRow) -> None:
+    st.subheader(f"{row.label.capitalize()} at {HORIZON_LABELS[row.horizon]}")
+    hit, alone, together, people, coverage = st.columns(5)
+    hit.metric("Hit rate", _rate(row.hit_rate), help=f"{row.hits} of {row.forecasts} resolved forecasts had the "
+               "sign of the realised return")
+    alone.metric("Agent alone", f"{row.agent_pnl:+,.2f}", help="every proposal executed as proposed")
+    together.metric("Agent + operator", f"{row.actual_pnl:+,.2f}", delta=f"{row.value_added:+,.2f} by people",
+                    help="what actually happened: fills of approved orders, nothing for rejected or expired ones")
+    people.metric("Edits · rejections", f"{row.value_edits:+,.2f} · {row.value_rejections:+,.2f}",
+                  help=f"value added by edits and by rejections; expiries {row.value_expiries:+,.2f}, "
+                       f"approved orders that did not fill {row.value_other:+,.2f}")
+    coverage.metric("90 % interval coverage", _rate(row.coverage),
+                    help=f"{row.covered} of {row.intervals} realised returns inside the forecast's interval")
+    st.caption(f"{row.decisions} decisions, {row.resolved} resolved, {row.pending} waiting for candles or a fill.")
+
+
+def _plots(review: Review, chosen: ReviewFilter, rows: list) -> None:
+    pnl, calibration, rates = st.tabs(["Cumulative P&L", "Calibration", "Hit rate and coverage"])
+    with pnl:
+        cumulative = cumulative_pnl(rows)
+        if cumulative.empty:
+            st.info("No outcome of these decisions is resolved at this horizon yet.")
+        else:
+            st.plotly_chart(review_pnl_figure(cumulative), width="stretch")
+    with calibration:
+        if chosen.horizon != "forecast":
+            st.info("Intervals are forecast for the forecast's own horizon: choose that horizon to see them.")
+        else:
+            points = interval_points(rows)
+            if points.empty:
+                st.info("No forecast interval of these decisions is resolved yet.")
+            else:
+                st.plotly_chart(interval_figure(points, NOMINAL_COVERAGE), width="stretch")
+    with rates:
+        scope = st.radio("Per", ["symbol", "run", "operator"], horizontal=True, key="review_by")
+        frame = rates_frame(review.by_scope(scope, chosen.horizon))
+        if frame.empty:
+            st.info(f"No {scope} has a stored aggregate at this horizon.")
+        else:
+            st.plotly_chart(rates_figure(frame, scope, NOMINAL_COVERAGE), width="stretch")
+
+
+def render() -> None:
+    """Draw the page."""
+    st.title("Review")
+    st.caption("Every decided order of the agent graph: what it proposed, what the operator did, and what the "
+               "stored candles say happened after (1, 5 and 20 bars, and the forecast's horizon). The worker "
+               f"updates it after each ingestion and every {REVIEW_EVERY_S // 60} minutes.")
+    review = console().runtime.review
+    with shows_errors():
+        options = review.options()
+        if not options.runs:
+            st.info("No decided order reviewed yet: once the agent graph's proposals are approved, edited, "
+                    "rejected or expire, the worker's decision review follows them through the stored candles.")
+            return
+        chosen = _filters(options)
+        aggregates = review.aggregates(chosen)
+        rows = review.decisions(chosen)
+        if not aggregates:
+            st.info("Nothing is stored for these filters at this horizon.")
+            return
+        _headline(aggregates[-1])
+        latest = max(a.updated_at for a in aggregates)
+        st.caption(f"Reviewed by the worker at {latest:{TIME_FORMAT}} UTC. With several filters each scope has "
+                   "its own line; the decisions below match them all.")
+        show_table(aggregates_table(aggregates), column_config={"hit rate": PERCENT, "coverage": PERCENT})
+        _plots(review, chosen, rows)
+        st.subheader("Decisions")
+        show_table(decisions_table(rows), column_config={
+            "order": st.column_config.LinkColumn("order", display_text="open"),
+            "forecast": PERCENT, "realised": PERCENT})

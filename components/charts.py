@@ -126,8 +126,8 @@ def review_pnl_figure(cumulative: pd.DataFrame, height: int = 360) -> go.Figure:
     """Cumulative P&L of the agent alone against agent + operator over the decisions (``views.review``)."""
     figure = go.Figure()
     for index, name in enumerate(("agent alone", "agent + operator")):
-        figure.add_trace(go.Scatter(x=cumulative["decided"], y=cumulative[name], mode="lines+markers", name=name,
-                                    line={"width": 1.6, "color": OVERLAY_COLOURS[index]}, line_shape="hv"))
+        figure.add_trace(go.Scatter(x=cumulative["decided"], y=cumulative[name].tolist(), mode="lines+markers",
+                                    name=name, line={"width": 1.6, "color": OVERLAY_COLOURS[index]}, line_shape="hv"))
     figure.update_layout(title="Cumulative P&L: agent alone vs agent + operator", height=height,
                          yaxis_title="P&L (USD)", margin={"l": 10, "r": 10, "t": 40, "b": 10},
                          legend={"orientation": "h", "y": 1.02, "x": 0}, hovermode="x unified")

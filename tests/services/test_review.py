@@ -81,7 +81,7 @@ def test_the_constructed_history_reviews_to_the_numbers_worked_out_by_hand(histo
 
 
 def test_outcomes_stay_pending_until_the_candles_arrive(history):
-    runtime, made = history
+    runtime, _made = history
     refresh(runtime.engine, runtime.datasets)
     review = Review(runtime.engine)
     overall = _one(review, "1")[("overall", "")]

@@ -17,7 +17,7 @@ from components.views.review import (
     rates_frame,
 )
 from services.review.outcomes import HORIZON_LABELS, HORIZONS
-from services.review.store import REVIEW_EVERY_S, AggregateRow, Review, ReviewFilter, ReviewOptions
+from services.review.store import PENDING_EVERY_S, REVIEW_EVERY_S, AggregateRow, Review, ReviewFilter, ReviewOptions
 
 PERCENT = st.column_config.NumberColumn(format="percent")
 
@@ -89,7 +89,8 @@ def render() -> None:
     st.title("Review")
     st.caption("Every decided order of the agent graph: what it proposed, what the operator did, and what the "
                "stored candles say happened after (1, 5 and 20 bars, and the forecast's horizon). The worker "
-               f"updates it after each ingestion and every {REVIEW_EVERY_S // 60} minutes.")
+               f"updates it after each ingestion, within {REVIEW_EVERY_S // 60} minutes of a decision and "
+               f"every {PENDING_EVERY_S // 3600} hour while outcomes wait for candles.")
     review = console().runtime.review
     with shows_errors():
         options = review.options()

@@ -25,8 +25,11 @@ from services.trading.context import OrderContext
 from services.trading.orders import TERMINAL
 
 JOB_KIND = "decision_review"
-#: the upkeep queues a review when the last one finished longer ago than this
+#: the upkeep queues a review this long after the last one when orders were decided or moved on since
 REVIEW_EVERY_S = 5 * 60
+#: and this long after it while outcomes wait for candles (ingestion jobs queue one as soon as they store some)
+PENDING_EVERY_S = 60 * 60
+_TITLE = "review decisions against outcomes"
 #: the orders the review follows: the agent graph's proposals (others carry no forecast to hold against)
 REVIEWED_SOURCE = "agent-graph"
 #: audit actions by which a person (or the expiry) decides a pending order
@@ -54,14 +57,31 @@ def review_job(ctx: JobContext, services: ReviewServices) -> dict:
                        f"pending, {report['written']} row(s) written", **report}
 
 
-def refresh_if_due(jobs: Jobs, every_s: float = REVIEW_EVERY_S) -> str | None:
-    """Upkeep: queue a review unless one is queued or running or one finished in the last ``every_s``."""
-    return jobs.submit_if_due(JOB_KIND, every_s, actor="upkeep", title="review decisions against outcomes")
+def refresh_if_due(jobs: Jobs, every_s: float = REVIEW_EVERY_S, pending_every_s: float = PENDING_EVERY_S) -> str | None:
+    """Upkeep: queue a review when a decided order changed since its review (at most every ``every_s``), or,
+    while outcomes wait, every ``pending_every_s`` (candles may come from imports or other components; ingestion
+    jobs queue one themselves); never while one is queued or running. The new job's id, or None."""
+    if _orders_moved(jobs.engine):
+        return jobs.submit_if_due(JOB_KIND, every_s, actor="upkeep", title=_TITLE)
+    with jobs.engine.connect() as connection:
+        waiting = connection.execute(select(review_outcomes.c.order_id).where(
+            review_outcomes.c.status != "done").limit(1)).first()
+    return jobs.submit_if_due(JOB_KIND, pending_every_s, actor="upkeep", title=_TITLE) if waiting else None
+
+
+def _orders_moved(engine: Engine) -> bool:
+    """True when a decided order of the graph has no review row, or one read from an older version of it."""
+    joined = orders.outerjoin(review_decisions, review_decisions.c.order_id == orders.c.id)
+    query = select(orders.c.id).select_from(joined).where(
+        orders.c.source == REVIEWED_SOURCE, orders.c.status != "pending_approval",
+        or_(review_decisions.c.order_id.is_(None), review_decisions.c.order_version != orders.c.version)).limit(1)
+    with engine.connect() as connection:
+        return connection.execute(query).first() is not None
 
 
 def queue_after_ingest(jobs: Jobs) -> str | None:
     """New candles were stored: queue a review unless one is already waiting to run."""
-    return jobs.submit_if_due(JOB_KIND, 0.0, actor="ingest", title="review decisions against outcomes")
+    return jobs.submit_if_due(JOB_KIND, 0.0, actor="ingest", title=_TITLE)
 
 
 def refresh(engine: Engine, datasets: Datasets, ctx: JobContext | None = None) -> dict[str, int]:

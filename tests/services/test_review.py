@@ -168,10 +168,18 @@ def test_bad_filters_are_refused_naming_the_choices():
         ReviewFilter(symbol="  ")
 
 
-def test_the_upkeep_and_ingestion_queue_a_review(runtime):
+def test_the_upkeep_queues_a_review_when_orders_moved_or_outcomes_wait_and_ingestion_at_once(history):
     from services.review.store import queue_after_ingest, refresh_if_due
 
-    assert refresh_if_due(runtime.jobs) is not None  # nothing ran yet
-    assert refresh_if_due(runtime.jobs) is None  # one finished just now
+    runtime, _made = history
+    assert refresh_if_due(runtime.jobs) is not None  # four decided orders, none reviewed
+    assert refresh_if_due(runtime.jobs) is None  # all reviewed; their outcomes wait, but one ran just now
+    assert refresh_if_due(runtime.jobs, pending_every_s=0) is not None  # waiting outcomes, an hour later
     assert queue_after_ingest(runtime.jobs) is not None  # new candles: at once
-    assert [j.kind for j in runtime.jobs.list(kind=JOB_KIND)] == [JOB_KIND] * 2
+    assert [j.actor for j in runtime.jobs.list(kind=JOB_KIND)] == ["ingest", "upkeep", "upkeep"]
+
+
+def test_the_upkeep_queues_nothing_when_there_is_nothing_to_review(runtime):
+    from services.review.store import refresh_if_due
+
+    assert refresh_if_due(runtime.jobs) is None and runtime.jobs.list(kind=JOB_KIND) == []

@@ -32,8 +32,8 @@ PENDING_EVERY_S = 60 * 60
 _TITLE = "review decisions against outcomes"
 #: the orders the review follows: the agent graph's proposals (others carry no forecast to hold against)
 REVIEWED_SOURCE = "agent-graph"
-#: audit actions by which a person (or the expiry) decides a pending order
-_CLOSING = {"rejected": "rejected", "expired": "expired", "cancelled": "cancelled"}
+#: where a pending order can end without being approved: the decision is named after it
+_NOT_APPROVED = frozenset({"rejected", "expired", "cancelled"})
 _DECISION_COLUMNS = tuple(c.name for c in review_decisions.c if c.name != "updated_at")
 _OUTCOME_COLUMNS = tuple(c.name for c in review_outcomes.c if c.name != "updated_at")
 _AGGREGATE_COLUMNS = tuple(c.name for c in review_aggregates.c if c.name != "updated_at")
@@ -124,8 +124,8 @@ def _decision_row(order: Mapping, trail: list[Mapping]) -> dict[str, Any]:
     closing = next((a for a in reversed(deciding) if a["to_status"] != "pending_approval"), None)
     edits = [{"by": a["actor"], "at": a["at"].isoformat(), "reason": a["reason"],
               "diff": (a["details"] or {}).get("diff", {})} for a in deciding if a["action"] == "edit"]
-    if closing is not None and closing["to_status"] in _CLOSING:
-        decision = _CLOSING[closing["to_status"]]
+    if closing is not None and closing["to_status"] in _NOT_APPROVED:
+        decision = closing["to_status"]
     else:
         decision = "edited" if edits else "approved"
     people = [a for a in deciding if a["actor"] != "system"]

@@ -183,3 +183,17 @@ def test_the_upkeep_queues_nothing_when_there_is_nothing_to_review(runtime):
     from services.review.store import refresh_if_due
 
     assert refresh_if_due(runtime.jobs) is None and runtime.jobs.list(kind=JOB_KIND) == []
+
+
+def test_unreadable_candles_leave_the_outcomes_pending_saying_why(history):
+    from services.market_data.datasets import DatasetRef
+
+    runtime, made = history
+    write_future(runtime)
+    runtime.datasets.delete(DatasetRef.parse("sample/DOWN/1d"))
+    job = runtime.jobs.get(runtime.jobs.submit(JOB_KIND, {}, actor="test"))
+    assert job.status == "succeeded", job.error
+    rows = {r.order_id: r for r in Review(runtime.engine).decisions(ReviewFilter(horizon="5"))}
+    assert rows[made["A"]].outcome_status == "done"
+    assert rows[made["B"]].outcome_status == "pending"
+    assert rows[made["B"]].note.startswith("candles of sample/DOWN/1d unreadable: no dataset sample/DOWN/1d")

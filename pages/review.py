@@ -3,6 +3,8 @@ decision review stored it (this page only reads; nothing is computed at page loa
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from components.charts import interval_figure, rates_figure, review_pnl_figure
@@ -44,17 +46,19 @@ def _rate(value: float | None) -> str:
 
 def _headline(row: AggregateRow) -> None:
     st.subheader(f"{row.label.capitalize()} at {HORIZON_LABELS[row.horizon]}")
-    hit, alone, together, people, coverage = st.columns(5)
+    hit, alone, together, edits, rejections, coverage = st.columns(6)
     hit.metric("Hit rate", _rate(row.hit_rate), help=f"{row.hits} of {row.forecasts} resolved forecasts had the "
                "sign of the realised return")
     alone.metric("Agent alone", f"{row.agent_pnl:+,.2f}", help="every proposal executed as proposed")
     together.metric("Agent + operator", f"{row.actual_pnl:+,.2f}", delta=f"{row.value_added:+,.2f} by people",
                     help="what actually happened: fills of approved orders, nothing for rejected or expired ones")
-    people.metric("Edits · rejections", f"{row.value_edits:+,.2f} · {row.value_rejections:+,.2f}",
-                  help=f"value added by edits and by rejections; expiries {row.value_expiries:+,.2f}, "
-                       f"approved orders that did not fill {row.value_other:+,.2f}")
+    edits.metric("Added by edits", f"{row.value_edits:+,.2f}")
+    rejections.metric("Added by rejections", f"{row.value_rejections:+,.2f}",
+                      help=f"expiries added {row.value_expiries:+,.2f}, approved orders that did not fill "
+                           f"{row.value_other:+,.2f}")
     coverage.metric("90 % interval coverage", _rate(row.coverage),
-                    help=f"{row.covered} of {row.intervals} realised returns inside the forecast's interval")
+                    help=f"{row.covered} of {row.intervals} realised returns inside the forecast's interval "
+                         "(held against the forecast horizon only)")
     st.caption(f"{row.decisions} decisions, {row.resolved} resolved, {row.pending} waiting for candles or a fill.")
 
 
@@ -67,21 +71,21 @@ def _plots(review: Review, chosen: ReviewFilter, rows: list) -> None:
         else:
             st.plotly_chart(review_pnl_figure(cumulative), width="stretch")
     with calibration:
-        if chosen.horizon != "forecast":
-            st.info("Intervals are forecast for the forecast's own horizon: choose that horizon to see them.")
+        at_forecast = rows if chosen.horizon == "forecast" else review.decisions(replace(chosen, horizon="forecast"))
+        points = interval_points(at_forecast)
+        if points.empty:
+            st.info("No forecast interval of these decisions is resolved yet (intervals are held against the "
+                    "forecast's own horizon).")
         else:
-            points = interval_points(rows)
-            if points.empty:
-                st.info("No forecast interval of these decisions is resolved yet.")
-            else:
-                st.plotly_chart(interval_figure(points, NOMINAL_COVERAGE), width="stretch")
+            st.plotly_chart(interval_figure(points, NOMINAL_COVERAGE), width="stretch")
     with rates:
         scope = st.radio("Per", ["symbol", "run", "operator"], horizontal=True, key="review_by")
-        frame = rates_frame(review.by_scope(scope, chosen.horizon))
+        frame = rates_frame(review.by_scope(scope, chosen.horizon), review.by_scope(scope, "forecast"))
         if frame.empty:
             st.info(f"No {scope} has a stored aggregate at this horizon.")
         else:
             st.plotly_chart(rates_figure(frame, scope, NOMINAL_COVERAGE), width="stretch")
+            st.caption(f"Hit rate at {HORIZON_LABELS[chosen.horizon]}; coverage at the forecast horizon.")
 
 
 def render() -> None:

@@ -78,7 +78,10 @@ def interval_points(rows: Sequence[DecisionRow]) -> pd.DataFrame:
                         columns=["label", "forecast", "lower", "upper", "realised", "covered"])
 
 
-def rates_frame(rows: Sequence[AggregateRow]) -> pd.DataFrame:
-    """Hit rate and interval coverage per key of one scope (for the rates plot)."""
-    return pd.DataFrame([{"key": r.key, "hit rate": r.hit_rate, "coverage": r.coverage, "resolved": r.resolved}
-                         for r in rows], columns=["key", "hit rate", "coverage", "resolved"])
+def rates_frame(at_horizon: Sequence[AggregateRow], at_forecast: Sequence[AggregateRow]) -> pd.DataFrame:
+    """Per key of one scope: the hit rate at the chosen horizon and the interval coverage at the forecast horizon
+    (where intervals are held), for the rates plot."""
+    coverage = {r.key: r.coverage for r in at_forecast}
+    return pd.DataFrame([{"key": r.key, "hit rate": r.hit_rate, "coverage": coverage.get(r.key),
+                          "resolved": r.resolved} for r in at_horizon],
+                        columns=["key", "hit rate", "coverage", "resolved"])

@@ -33,7 +33,7 @@ def test_the_page_shows_the_aggregates_plots_and_decisions_of_the_constructed_hi
     assert not at.exception, at.exception
     assert (_metric(at, "Hit rate"), _metric(at, "Agent alone"), _metric(at, "Agent + operator")) == (
         "75%", "-20.00", "+5.00")
-    assert _metric(at, "Edits · rejections") == "+15.00 · +30.00"
+    assert (_metric(at, "Added by edits"), _metric(at, "Added by rejections")) == ("+15.00", "+30.00")
     decisions = at.dataframe[1].value
     assert len(decisions) == 4 and set(decisions["decision"]) == {"approved", "edited", "rejected", "expired"}
     assert f"/orders?order={made['C']}" in set(decisions["order"])
@@ -53,9 +53,13 @@ def test_the_page_shows_the_aggregates_plots_and_decisions_of_the_constructed_hi
 
     at.selectbox(key="review_operator").set_value(None)
     at.selectbox(key="review_run").set_value(RUN)
+    at.selectbox(key="review_horizon").set_value("20")
     at.run()
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    # the intervals are held against the forecast horizon whichever horizon the P&L is shown at
     assert any("Interval coverage: 2 of 4 (50%; nominal 90%)" in c["layout"]["title"]["text"] for c in charts)
+    rates = next(c for c in charts if "per symbol" in c["layout"]["title"]["text"])
+    assert [(t["name"], t["x"]) for t in rates["data"]] == [("hit rate", ["DOWN", "UP"]), ("coverage", ["DOWN", "UP"])]
 
 
 def test_the_page_only_reads_stored_rows(reviewed, page_app, monkeypatch):

@@ -44,7 +44,7 @@ def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-def _headline(row: AggregateRow) -> None:
+def _headline(row: AggregateRow, at_forecast: AggregateRow | None) -> None:
     st.subheader(f"{row.label.capitalize()} at {HORIZON_LABELS[row.horizon]}")
     hit, alone, together, edits, rejections, coverage = st.columns(6)
     hit.metric("Hit rate", _rate(row.hit_rate), help=f"{row.hits} of {row.forecasts} resolved forecasts had the "
@@ -56,9 +56,10 @@ def _headline(row: AggregateRow) -> None:
     rejections.metric("Added by rejections", f"{row.value_rejections:+,.2f}",
                       help=f"expiries added {row.value_expiries:+,.2f}, approved orders that did not fill "
                            f"{row.value_other:+,.2f}")
-    coverage.metric("90 % interval coverage", _rate(row.coverage),
-                    help=f"{row.covered} of {row.intervals} realised returns inside the forecast's interval "
-                         "(held against the forecast horizon only)")
+    held = at_forecast or row
+    coverage.metric("Interval coverage", _rate(held.coverage),
+                    help=f"{held.covered} of {held.intervals} realised returns inside the forecast's 90 % interval, "
+                         "at the forecast horizon")
     st.caption(f"{row.decisions} decisions, {row.resolved} resolved, {row.pending} waiting for candles or a fill.")
 
 
@@ -108,7 +109,8 @@ def render() -> None:
         if not aggregates:
             st.info("Nothing is stored for these filters at this horizon.")
             return
-        _headline(aggregates[-1])
+        at_forecast = {(a.scope, a.key): a for a in review.aggregates(replace(chosen, horizon="forecast"))}
+        _headline(aggregates[-1], at_forecast.get((aggregates[-1].scope, aggregates[-1].key)))
         latest = max(a.updated_at for a in aggregates)
         st.caption(f"Reviewed by the worker at {latest:{TIME_FORMAT}} UTC. With several filters each scope has "
                    "its own line; the decisions below match them all.")

@@ -34,6 +34,7 @@ def test_the_page_shows_the_aggregates_plots_and_decisions_of_the_constructed_hi
     assert (_metric(at, "Hit rate"), _metric(at, "Agent alone"), _metric(at, "Agent + operator")) == (
         "75%", "-20.00", "+5.00")
     assert (_metric(at, "Added by edits"), _metric(at, "Added by rejections")) == ("+15.00", "+30.00")
+    assert _metric(at, "Interval coverage") == "50%"  # at the forecast horizon, whichever horizon is chosen
     decisions = at.dataframe[1].value
     assert len(decisions) == 4 and set(decisions["decision"]) == {"approved", "edited", "rejected", "expired"}
     assert f"/orders?order={made['C']}" in set(decisions["order"])

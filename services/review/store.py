@@ -13,7 +13,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+)
 
 from services.core import clock
 from services.core.errors import BadInput, NexusError
@@ -89,33 +102,35 @@ def refresh(engine: Engine, datasets: Datasets, ctx: JobContext | None = None) -
     with engine.connect() as connection:
         known = {r.order_id: r.order_version for r in connection.execute(
             select(review_decisions.c.order_id, review_decisions.c.order_version))}
-        unresolved = {r.order_id for r in connection.execute(
-            select(review_outcomes.c.order_id).where(review_outcomes.c.status != "done").distinct())}
-        rows = connection.execute(select(orders).where(
-            orders.c.source == REVIEWED_SOURCE, orders.c.status != "pending_approval")).mappings().all()
-        due = [r for r in rows if known.get(r["id"]) != r["version"] or r["id"] in unresolved]
-        trails = _trails(connection, [r["id"] for r in due])
+        o = review_outcomes.c
+        finished = {r.order_id for r in connection.execute(select(o.order_id).group_by(o.order_id).having(
+            func.count() == len(HORIZONS), func.sum(case((o.status == "done", 0), else_=1)) == 0))}
+        decided = connection.execute(select(orders.c.id, orders.c.version).where(
+            orders.c.source == REVIEWED_SOURCE, orders.c.status != "pending_approval")).all()
+        due_ids = [r.id for r in decided if known.get(r.id) != r.version or r.id not in finished]
+        due = _chunked(connection, select(orders).order_by(orders.c.id), orders.c.id, due_ids)
+        trails: dict[str, list[Mapping]] = {}
+        for row in _chunked(connection, select(audit_log).order_by(audit_log.c.id), audit_log.c.subject, due_ids):
+            trails.setdefault(row["subject"], []).append(row)
     decisions = [_decision_row(row, trails.get(row["id"], [])) for row in due]
     outcomes = _outcomes(datasets, decisions, ctx)
     reviewed = ("order_id", [d["order_id"] for d in decisions])
-    written = _sync(engine, review_decisions, ("order_id",), decisions, _DECISION_COLUMNS, reviewed)
-    written += _sync(engine, review_outcomes, ("order_id", "horizon"), outcomes, _OUTCOME_COLUMNS, reviewed)
+    with engine.begin() as connection:  # a decision and its outcomes change together
+        written = _sync(connection, review_decisions, ("order_id",), decisions, _DECISION_COLUMNS, reviewed)
+        written += _sync(connection, review_outcomes, ("order_id", "horizon"), outcomes, _OUTCOME_COLUMNS, reviewed)
     written += _rebuild_aggregates(engine)
     with engine.connect() as connection:
         pending = connection.execute(select(review_outcomes.c.order_id).where(
             review_outcomes.c.status != "done")).all()
-    return {"decisions": len(rows), "reviewed": len(decisions), "pending": len(pending), "written": written}
+    return {"decisions": len(decided), "reviewed": len(decisions), "pending": len(pending), "written": written}
 
 
-def _trails(connection: Connection, order_ids: list[str]) -> dict[str, list[Mapping]]:
-    """The audit rows of each order, oldest first (read in chunks: one statement per 500 orders)."""
-    trails: dict[str, list[Mapping]] = {}
-    for start in range(0, len(order_ids), 500):
-        chunk = order_ids[start:start + 500]
-        for row in connection.execute(select(audit_log).where(audit_log.c.subject.in_(chunk))
-                                      .order_by(audit_log.c.id)).mappings():
-            trails.setdefault(row["subject"], []).append(row)
-    return trails
+def _chunked(connection: Connection, query: Select, column: ColumnElement, values: list) -> list[Mapping]:
+    """The rows of ``query`` whose ``column`` is among ``values``, one statement per 500 values."""
+    rows: list[Mapping] = []
+    for start in range(0, len(values), 500):
+        rows += connection.execute(query.where(column.in_(values[start:start + 500]))).mappings().all()
+    return rows
 
 
 def _decision_row(order: Mapping, trail: list[Mapping]) -> dict[str, Any]:
@@ -204,7 +219,8 @@ def _rebuild_aggregates(engine: Engine) -> int:
         outcomes = [(decisions[r["order_id"]], _as_outcome(r))
                     for r in connection.execute(select(review_outcomes)).mappings() if r["order_id"] in decisions]
     rows = [_aggregate_row(scope, key, horizon, item) for (scope, key, horizon), item in aggregate(outcomes).items()]
-    return _sync(engine, review_aggregates, ("scope", "key", "horizon"), rows, _AGGREGATE_COLUMNS, None)
+    with engine.begin() as connection:
+        return _sync(connection, review_aggregates, ("scope", "key", "horizon"), rows, _AGGREGATE_COLUMNS, None)
 
 
 def _as_outcome(row: Mapping) -> Outcome:
@@ -221,32 +237,28 @@ def _aggregate_row(scope: str, key: str, horizon: str, item: Aggregate) -> dict[
             "coverage": item.coverage}
 
 
-def _sync(engine: Engine, table: Table, keys: tuple[str, ...], rows: list[dict], columns: tuple[str, ...],
+def _sync(connection: Connection, table: Table, keys: tuple[str, ...], rows: list[dict], columns: tuple[str, ...],
           within: tuple[str, list] | None) -> int:
-    """Make the part of ``table`` that ``within`` covers (``(column, values)``; None: the whole table) hold exactly
-    ``rows``: new rows inserted, changed ones replaced, others deleted, unchanged ones not touched. Returns the
-    number of rows written or deleted."""
+    """In the caller's transaction, make the part of ``table`` that ``within`` covers (``(column, values)``; None:
+    the whole table) hold exactly ``rows``: new rows inserted, changed ones replaced, others deleted, unchanged ones
+    not touched. Returns the number of rows written or deleted."""
     def key_of(row: Mapping) -> tuple:
         return tuple(row[k] for k in keys)
 
     def content(row: Mapping) -> tuple:
         return tuple(_comparable(row[c]) for c in columns)
 
-    with engine.begin() as connection:
-        stored: dict[tuple, tuple] = {}
-        column, values = within or ("", [])
-        for start in range(0, len(values), 500) if within else [None]:
-            query = select(table) if start is None else select(table).where(
-                table.c[column].in_(values[start:start + 500]))
-            stored.update({key_of(r): content(r) for r in connection.execute(query).mappings()})
-        wanted = {key_of(r) for r in rows}
-        changed = [r for r in rows if stored.get(key_of(r)) != content(r)]
-        stale = [k for k in stored if k not in wanted]
-        for key in stale + [key_of(r) for r in changed if key_of(r) in stored]:
-            connection.execute(delete(table).where(*(table.c[k] == v for k, v in zip(keys, key, strict=True))))
-        if changed:
-            now = clock.now()
-            connection.execute(insert(table), [{**{c: r[c] for c in columns}, "updated_at": now} for r in changed])
+    found = (_chunked(connection, select(table), table.c[within[0]], within[1]) if within
+             else connection.execute(select(table)).mappings().all())
+    stored = {key_of(r): content(r) for r in found}
+    wanted = {key_of(r) for r in rows}
+    changed = [r for r in rows if stored.get(key_of(r)) != content(r)]
+    stale = [k for k in stored if k not in wanted]
+    for key in stale + [key_of(r) for r in changed if key_of(r) in stored]:
+        connection.execute(delete(table).where(*(table.c[k] == v for k, v in zip(keys, key, strict=True))))
+    if changed:
+        now = clock.now()
+        connection.execute(insert(table), [{**{c: r[c] for c in columns}, "updated_at": now} for r in changed])
     return len(changed) + len(stale)
 
 
@@ -418,20 +430,22 @@ class Review:
             return [AggregateRow(**r) for r in connection.execute(query).mappings()]
 
     def decisions(self, chosen: ReviewFilter, limit: int = 2000) -> list[DecisionRow]:
-        """Decided orders matching every filter, oldest decision first, with their outcome at the horizon."""
+        """The latest ``limit`` decided orders matching every filter, oldest decision first, with their outcome at
+        the horizon."""
         d, o = review_decisions.c, review_outcomes.c
         query = (select(review_decisions, o.horizon, o.bars, o.status.label("outcome_status"), o.note,
                         o.exit_price, o.realised_return, o.hit, o.covered, o.agent_pnl, o.actual_pnl, o.value_added)
                  .join(review_outcomes, and_(o.order_id == d.order_id, o.horizon == chosen.horizon))
-                 .order_by(d.decided_at, d.order_id).limit(limit))
+                 .order_by(d.decided_at.desc(), d.order_id.desc()).limit(limit))
         for name in ("run", "symbol", "operator"):
             value = getattr(chosen, name)
             if value:
                 query = query.where({"run": d.run_id, "symbol": d.symbol, "operator": d.operator}[name] == value)
         names = {f.name for f in fields(DecisionRow)}
         with self.engine.connect() as connection:
-            return [DecisionRow(**{k: v for k, v in r.items() if k in names})
-                    for r in connection.execute(query).mappings()]
+            latest = [DecisionRow(**{k: v for k, v in r.items() if k in names})
+                      for r in connection.execute(query).mappings()]
+        return latest[::-1]
 
     def options(self) -> ReviewOptions:
         """The runs (newest first), symbols and operators of the stored decisions."""

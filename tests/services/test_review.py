@@ -17,9 +17,11 @@ from tests.support.orders import ALICE
 from tests.support.review import ANCHOR, RUN, decide_history, write_future, write_history
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def history(make_runtime, request):
-    records = {} if request.param == "sqlite" else {"database_url": request.getfixturevalue("postgres_url")}
+    """The constructed history on SQLite (``indirect`` parametrisation with "postgresql": on PostgreSQL)."""
+    backend = getattr(request, "param", "sqlite")
+    records = {} if backend == "sqlite" else {"database_url": request.getfixturevalue("postgres_url")}
     runtime = make_runtime(paper_slippage_bps=0, paper_fee_bps=0, **records)
     write_history(runtime)
     return runtime, decide_history(runtime)
@@ -36,6 +38,10 @@ def _one(review: Review, horizon: str, **scope) -> dict:
     return {(r.scope, r.key): r for r in rows}
 
 
+BOTH = pytest.mark.parametrize("history", ["sqlite", "postgresql"], indirect=True)
+
+
+@BOTH
 def test_the_constructed_history_reviews_to_the_numbers_worked_out_by_hand(history):
     runtime, made = history
     write_future(runtime)
@@ -98,6 +104,7 @@ def test_outcomes_stay_pending_until_the_candles_arrive(history):
     assert {r.outcome_status for r in review.decisions(ReviewFilter(horizon="20"))} == {"done"}
 
 
+@BOTH
 def test_re_running_the_job_gives_the_same_rows_and_writes_nothing(history):
     runtime, _made = history
     write_future(runtime, bars=5)
@@ -107,6 +114,20 @@ def test_re_running_the_job_gives_the_same_rows_and_writes_nothing(history):
     again = runtime.jobs.get(runtime.jobs.submit(JOB_KIND, {}, actor="test"))
     assert again.result["written"] == 0 and again.result["pending"] == 4  # the 20-bar outcomes wait
     assert _stored(runtime.engine) == before
+
+
+def test_a_decision_whose_outcomes_were_lost_is_reviewed_again(history):
+    from sqlalchemy import delete
+
+    runtime, made = history
+    write_future(runtime)
+    refresh(runtime.engine, runtime.datasets)
+    before = _stored(runtime.engine)
+    with runtime.engine.begin() as connection:
+        connection.execute(delete(review_outcomes).where(review_outcomes.c.order_id == made["A"]))
+    assert refresh(runtime.engine, runtime.datasets)["reviewed"] == 1
+    after = _stored(runtime.engine)
+    assert [r[:-1] for r in after["review_outcomes"]] == [r[:-1] for r in before["review_outcomes"]]
 
 
 def test_an_approved_order_not_yet_executed_waits_and_a_later_change_is_picked_up(make_runtime):

@@ -10,6 +10,7 @@ if __name__ == "__main__":  # every browser session runs this file as __main__: 
     from components.inbox_state import approvals_title
     from components.sign_in import sign_in_gate
     from pages import agent_runs, approvals, knowledge, market_data, news, orders, overview, settings, strategies
+    from pages import review as decision_review
 
     # a local image: a :material/…: or emoji favicon is fetched from Google's or jsDelivr's CDN (none offline)
     st.set_page_config(page_title="Trade Nexus Console", page_icon=str(Path(__file__).with_name("icon.png")),
@@ -28,6 +29,7 @@ if __name__ == "__main__":  # every browser session runs this file as __main__: 
             st.Page(approvals.render, title=approvals_title(services.runtime.orders),
                     icon=":material/approval:", url_path="approvals"),
             st.Page(orders.render, title="Orders & Portfolio", icon=":material/receipt_long:", url_path="orders"),
+            st.Page(decision_review.render, title="Review", icon=":material/fact_check:", url_path="review"),
         ],
         "Strategies": [st.Page(strategies.render, title="Strategies", icon=":material/science:",
                                url_path="strategies")],

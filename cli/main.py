@@ -18,6 +18,7 @@ from cli import lona as cli_lona
 from cli import news as cli_news
 from cli import orders as cli_orders
 from cli import policy as cli_policy
+from cli import review as cli_review
 from cli import tokens as cli_tokens
 from cli.support import End, Start, acting, fail, parse_day, reports_errors, runtime
 from services.core import clock
@@ -39,6 +40,7 @@ app.add_typer(cli_orders.positions_app, name="positions")
 app.add_typer(cli_tokens.app, name="tokens")
 app.add_typer(cli_policy.app, name="policy")
 app.command("killswitch")(reports_errors(cli_orders.killswitch))
+app.command("review")(reports_errors(cli_review.review))
 
 
 Ref = Annotated[str, typer.Argument(help="dataset reference exchange/SYMBOL/interval, e.g. sample/AAPL/1d")]

@@ -137,3 +137,51 @@ def equity_figure(timeline: pd.DataFrame, height: int = 480) -> go.Figure:
     figure.update_layout(title="Equity and drawdown", height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                          legend={"orientation": "h", "y": 1.02, "x": 0}, hovermode="x unified")
     return figure
+
+
+def review_pnl_figure(cumulative: pd.DataFrame, height: int = 360) -> go.Figure:
+    """Cumulative P&L of the agent alone against agent + operator over the decisions (``views.review``)."""
+    figure = go.Figure()
+    for index, name in enumerate(("agent alone", "agent + operator")):
+        figure.add_trace(go.Scatter(x=cumulative["decided"], y=cumulative[name].tolist(), mode="lines+markers",
+                                    name=name, line={"width": 1.6, "color": OVERLAY_COLOURS[index]}, line_shape="hv"))
+    figure.update_layout(title="Cumulative P&L: agent alone vs agent + operator", height=height,
+                         yaxis_title="P&L (USD)", margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         legend={"orientation": "h", "y": 1.02, "x": 0}, hovermode="x unified")
+    return figure
+
+
+def interval_figure(points: pd.DataFrame, nominal: float, height: int = 360) -> go.Figure:
+    """Each forecast's interval (bar) with the realised return (dot: inside green, outside red), titled with the
+    realised coverage against the nominal level (``views.review.interval_points``)."""
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(
+        x=points["label"], y=points["forecast"], mode="markers", name="forecast and interval",
+        marker={"color": OVERLAY_COLOURS[0], "symbol": "line-ew-open", "size": 14},
+        error_y={"type": "data", "symmetric": False, "array": points["upper"] - points["forecast"],
+                 "arrayminus": points["forecast"] - points["lower"], "color": OVERLAY_COLOURS[0]}))
+    figure.add_trace(go.Scatter(
+        x=points["label"], y=points["realised"], mode="markers", name="realised",
+        marker={"color": np.where(points["covered"].to_numpy(dtype=bool), UP, DOWN), "size": 9}))
+    covered = int(points["covered"].sum())
+    share = f"{covered / len(points):.0%}" if len(points) else "–"
+    figure.update_layout(
+        title=f"Interval coverage: {covered} of {len(points)} ({share}; nominal {nominal:.0%})", height=height,
+        yaxis_title="log return", yaxis_tickformat=".1%", xaxis={"showticklabels": False},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": 1.02, "x": 0})
+    return figure
+
+
+def rates_figure(rates: pd.DataFrame, scope: str, nominal: float, height: int = 320) -> go.Figure:
+    """Hit rate and interval coverage per key of one scope, with the nominal coverage as a line
+    (``views.review.rates_frame``)."""
+    figure = go.Figure()
+    for index, name in enumerate(("hit rate", "coverage")):
+        figure.add_trace(go.Bar(x=rates["key"], y=rates[name], name=name, marker_color=OVERLAY_COLOURS[index]))
+    figure.add_hline(y=nominal, line_dash="dot", annotation_text=f"nominal coverage {nominal:.0%}")
+    figure.add_hline(y=0.5, line_dash="dash", line_color="#7f7f7f", annotation_text="coin flip",
+                     annotation_position="bottom right")
+    figure.update_layout(title=f"Hit rate and coverage per {scope}", barmode="group", height=height,
+                         yaxis={"range": [0, 1], "tickformat": ".0%"}, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         legend={"orientation": "h", "y": 1.02, "x": 0})
+    return figure

@@ -29,6 +29,7 @@ from services.market_data.datasets import Datasets
 from services.market_data.quotes import LatestPrices
 from services.news.store import NewsStore
 from services.notifications.outbox import Notifier
+from services.review.store import Review
 from services.trading.book import RecentAccount, make_book
 from services.trading.execution.base import ExecutionVenue
 from services.trading.execution.factory import open_venue
@@ -116,6 +117,11 @@ class Runtime:
         account = RecentAccount(self.venue)
         orders = Orders(self.engine, self.venue, lambda: make_book(self.venue, orders, account), self.prices.quote)
         return orders
+
+    @cached_property
+    def review(self) -> Review:
+        """The stored decision review (written by the worker's ``decision_review`` job; only read here)."""
+        return Review(self.engine)
 
     @cached_property
     def notifications(self) -> Notifier:

@@ -473,3 +473,81 @@ leases = Table(  # services.core.leases: one holder at a time until expires_at; 
     Column("holder", String(80), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
 )
+
+# --- decision review (services.review): what the graph proposed, what people did, what the market did after -------
+review_decisions = Table(  # one row per decided order of the agent graph, rewritten while the order moves on
+    "review_decisions",
+    metadata,
+    Column("order_id", String(32), primary_key=True),
+    Column("order_version", Integer, nullable=False),  # the order row this was read from (unchanged: not re-read)
+    Column("run_id", String(64), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("dataset_ref", String(120), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("status", String(20), nullable=False),  # the order's status when read
+    Column("decision", String(12), nullable=False),  # approved edited rejected expired cancelled
+    Column("operator", String(200), nullable=False, default=""),  # who decided ("" when it expired)
+    Column("reason", Text, nullable=False, default=""),
+    Column("decided_at", UtcDateTime(), nullable=False),
+    Column("proposed", JsonDoc, nullable=False),  # the terms the graph proposed
+    Column("final", JsonDoc, nullable=False),  # the terms after the operator's edits
+    Column("edits", JsonDoc, nullable=False, default=list),  # [{by, at, reason, diff}] in order
+    Column("reference_price", Float, nullable=False),
+    Column("anchor_ts", BigInteger),  # open time of the last bar the run saw (Unix ms): bar 0 of the outcomes
+    Column("forecast_return", Float),  # expected log return over the forecast horizon
+    Column("forecast_lower", Float),  # its 90 % interval
+    Column("forecast_upper", Float),
+    Column("forecast_horizon", Integer),  # bars
+    Column("executed_quantity", Float, nullable=False, default=0.0),
+    Column("fill_price", Float),
+    Column("fee", Float, nullable=False, default=0.0),
+    Column("settled", Boolean, nullable=False),  # False while an approved order may still fill
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_review_decisions_run", "run_id"),
+    Index("ix_review_decisions_symbol", "symbol"),
+    Index("ix_review_decisions_operator", "operator"),
+)
+
+review_outcomes = Table(  # one row per decided order and horizon: pending until the stored candles reach it
+    "review_outcomes",
+    metadata,
+    Column("order_id", String(32), ForeignKey("review_decisions.order_id", ondelete="CASCADE"), primary_key=True),
+    Column("horizon", String(8), primary_key=True),  # "1" "5" "20" (bars) or "forecast" (the forecast's own)
+    Column("bars", Integer),
+    Column("status", String(8), nullable=False),  # pending done
+    Column("note", Text, nullable=False, default=""),  # why it is pending
+    Column("exit_ts", BigInteger),  # open time of the bar whose close is the outcome
+    Column("exit_price", Float),
+    Column("realised_return", Float),  # log return from the anchor bar's close
+    Column("hit", Boolean),  # the forecast's sign was right (None: no forecast, or a zero forecast)
+    Column("covered", Boolean),  # the realised return fell in the 90 % interval (forecast horizon only)
+    Column("agent_pnl", Float),  # agent alone: as proposed, executed
+    Column("actual_pnl", Float),  # agent + operator: what happened (0 for what was not executed)
+    Column("value_added", Float),  # actual - agent
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+review_aggregates = Table(  # per scope (overall, run, symbol, operator) and horizon, rebuilt by every review job
+    "review_aggregates",
+    metadata,
+    Column("scope", String(10), primary_key=True),  # overall run symbol operator
+    Column("key", String(200), primary_key=True),  # "" for overall
+    Column("horizon", String(8), primary_key=True),
+    Column("decisions", Integer, nullable=False),
+    Column("resolved", Integer, nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("counts", JsonDoc, nullable=False, default=dict),  # decision -> how many
+    Column("forecasts", Integer, nullable=False),
+    Column("hits", Integer, nullable=False),
+    Column("hit_rate", Float),
+    Column("agent_pnl", Float, nullable=False),
+    Column("actual_pnl", Float, nullable=False),
+    Column("value_edits", Float, nullable=False),
+    Column("value_rejections", Float, nullable=False),
+    Column("value_expiries", Float, nullable=False),
+    Column("value_other", Float, nullable=False),  # approved orders that did not fill
+    Column("intervals", Integer, nullable=False),
+    Column("covered", Integer, nullable=False),
+    Column("coverage", Float),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)

@@ -166,6 +166,15 @@ class Jobs:
         self._enqueue(job_id)
         return job_id
 
+    def submit_if_due(self, kind: str, every_s: float, actor: str, title: str = "") -> str | None:
+        """Queue a parameterless job of ``kind`` unless one is queued or running or the last one finished less than
+        ``every_s`` ago (periodic chores of the upkeep); the new job's id, or None when none was queued."""
+        latest = self.list(kind=kind, limit=1)
+        if latest and (latest[0].active or (latest[0].finished_at is not None and
+                                            (clock.now() - latest[0].finished_at).total_seconds() < every_s)):
+            return None
+        return self.submit(kind, {}, actor=actor, title=title)
+
     def get(self, job_id: str) -> Job:
         """One job; BadInput when unknown."""
         with self.engine.connect() as connection:

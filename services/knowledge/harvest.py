@@ -277,8 +277,4 @@ def queue_refresh(jobs: Jobs, actor: Actor) -> str:
 def refresh_if_due(jobs: Jobs, every_s: float = REFRESH_EVERY_S) -> str | None:
     """Upkeep: queue a refresh job unless one is queued or running or one finished in the last ``every_s``;
     the job id when one was queued."""
-    latest = jobs.list(kind=JOB_KIND, limit=1)
-    if latest and (latest[0].active or (latest[0].finished_at is not None and
-                                        (clock.now() - latest[0].finished_at).total_seconds() < every_s)):
-        return None
-    return jobs.submit(JOB_KIND, {}, actor="upkeep", title="refresh the knowledge base")
+    return jobs.submit_if_due(JOB_KIND, every_s, actor="upkeep", title="refresh the knowledge base")

@@ -16,6 +16,7 @@ from services.agents.runs import sync_runs
 from services.core import leases
 from services.jobs.queue import Jobs, record_worker_beat
 from services.knowledge.harvest import refresh_if_due
+from services.review import store as review
 from services.trading import book
 from services.worker.kinds import Services
 
@@ -35,8 +36,8 @@ def attach(huey: SqliteHuey | RedisHuey, services: Services) -> TaskWrapper:
     def upkeep() -> None:
         """Every minute: note the worker is alive; then, on the one worker holding the upkeep lease, fail or
         re-queue jobs nobody runs, expire proposals, retry and reconcile orders, settle runs whose job ended
-        without them, resume fully decided runs, queue a knowledge-base refresh when the last one is old, and
-        notify approvers (last: a channel that is down delays nothing else)."""
+        without them, resume fully decided runs, queue a knowledge-base refresh and a decision review when the
+        last one is old, and notify approvers (last: a channel that is down delays nothing else)."""
         record_worker_beat(huey)
         if not leases.take(services.jobs.engine, "upkeep", UPKEEP_LEASE_S):
             return
@@ -44,6 +45,7 @@ def attach(huey: SqliteHuey | RedisHuey, services: Services) -> TaskWrapper:
         book.upkeep(services.orders)
         sync_runs(services)
         refresh_if_due(services.jobs)
+        review.refresh_if_due(services.jobs)
         services.notifications.run_once()
 
     @huey.on_startup(name="reconcile_at_start")

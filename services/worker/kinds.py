@@ -8,7 +8,7 @@ the queue (``services.jobs.queue.Jobs``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from functools import partial, wraps
 from typing import Protocol
 
 from services.agents import runs
@@ -20,6 +20,7 @@ from services.market_data import ingest
 from services.news import ingest as news_ingest
 from services.news.ingest import NewsServices
 from services.notifications.outbox import Notifier
+from services.review import store as review
 from services.strategies import backtests
 from services.trading import book
 
@@ -44,14 +45,27 @@ def _execute(ctx: JobContext, services: Services, run_id: str | None = None) -> 
     return result
 
 
+def _then_review(body: Callable[..., dict | None]) -> Callable[..., dict | None]:
+    """An ingestion body that, once its candles are stored, queues a review of the decisions they may settle."""
+
+    @wraps(body)
+    def run(ctx: JobContext, services: Services, **params: object) -> dict | None:
+        result = body(ctx, services, **params)
+        review.queue_after_ingest(services.jobs)
+        return result
+
+    return run
+
+
 KINDS: dict[str, Callable[..., dict | None]] = {
-    ingest.INGEST_KIND: ingest.ingest_job,
-    ingest.UPDATE_KIND: ingest.update_job,
+    ingest.INGEST_KIND: _then_review(ingest.ingest_job),
+    ingest.UPDATE_KIND: _then_review(ingest.update_job),
     runs.JOB_KIND: runs.graph_run_job,
     backtests.JOB_KIND: backtests.run_follow_job,
     book.EXECUTE_KIND: _execute,
     harvest.JOB_KIND: harvest.refresh_job,
     news_ingest.NEWS_KIND: news_ingest.news_ingest_job,
+    review.JOB_KIND: review.review_job,
 }
 
 

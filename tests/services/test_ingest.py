@@ -184,6 +184,9 @@ def test_ingest_and_update_jobs_run_through_the_queue(market_runtime, fake_binan
     assert job.result["candles"] == 9 * 96 and job.message == job.result["summary"]
     update_id = start_update(market_runtime.jobs, "binance/BTCUSDT/15m", OPERATOR)
     assert market_runtime.jobs.get(update_id).status == "succeeded"
+    # new candles may settle decided orders: each ingestion queues a decision review (run inline here)
+    reviews = market_runtime.jobs.list(kind="decision_review")
+    assert [(j.actor, j.status) for j in reviews] == [("ingest", "succeeded")] * 2
 
 
 def test_cancelling_a_running_ingest_job_keeps_what_it_fetched(market_runtime, fake_binance):

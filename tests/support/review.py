@@ -1,0 +1,92 @@
+"""A constructed decision history whose review is known by hand (the decision-review service, page and CLI tests).
+
+Two symbols with 30 flat daily candles at 100 (bar 0, the anchor, is the 30th); the run proposes four buys of 10
+at 100 with a 5-bar forecast. Alice approves UP (A) and halves DOWN before approving it (C, an edit), Bob rejects
+DOWN (B), and the other UP proposal (D) expires. Fills are at 100 (no slippage, no fee). Then the future arrives:
+UP closes at 101 after 1 bar, 102 after 5, 104 after 20; DOWN at 99, 97 and 95.
+
+At 5 bars: A +20 (agent alone +20), B would have lost 30, C -15 instead of -30, D would have made +20; agent alone
+-20, agent + operator +5; edits +15, rejections +30, expiries -20. Forecast signs right for A, C, D (3 of 4);
+intervals hold the realised return of A and C (2 of 4).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import update
+
+from services.core import clock
+from services.core.records import orders as orders_table
+from services.market_data.datasets import DatasetRef
+from services.trading.orders import Proposal
+from services.trading.risk import Check
+from tests.support.market import DAY, T0
+from tests.support.orders import ALICE, BOB
+
+RUN = "run-review-1"
+HISTORY = 30
+ANCHOR = T0 + (HISTORY - 1) * DAY
+#: closes after the anchor, bar 1 to 20
+FUTURE = {"UP": [101.0, 101.5, 101.5, 101.5, 102.0, *[103.0] * 14, 104.0],
+          "DOWN": [99.0, 98.5, 98.5, 98.5, 97.0, *[96.0] * 14, 95.0]}
+#: (proposal, symbol, forecast expected log return, lower, upper)
+PROPOSALS = {"A": ("UP", 0.01, -0.01, 0.05), "B": ("DOWN", 0.01, -0.02, 0.04), "C": ("DOWN", -0.01, -0.05, 0.03),
+             "D": ("UP", 0.01, 0.0, 0.01)}
+
+
+def _write(runtime, symbol: str, closes: np.ndarray, first_bar: int) -> None:
+    frame = pd.DataFrame({"timestamp": T0 + DAY * np.arange(first_bar, first_bar + len(closes), dtype="int64"),
+                          "open": closes, "high": closes * 1.01, "low": closes * 0.99, "close": closes,
+                          "volume": np.ones(len(closes))})
+    runtime.datasets.write(DatasetRef.of("sample", symbol, "1d"), frame, replace_overlap=True)
+
+
+def write_history(runtime) -> None:
+    """The 30 flat candles at 100 of UP and DOWN, up to the anchor."""
+    for symbol in FUTURE:
+        _write(runtime, symbol, np.full(HISTORY, 100.0), 0)
+
+
+def write_future(runtime, bars: int = 20) -> None:
+    """The first ``bars`` candles after the anchor of UP and DOWN."""
+    for symbol, closes in FUTURE.items():
+        _write(runtime, symbol, np.asarray(closes[:bars]), HISTORY)
+
+
+def _proposal(pid: str) -> Proposal:
+    symbol, expected, lower, upper = PROPOSALS[pid]
+    return Proposal(pid, symbol, "buy", 10, 100.0, dataset_ref=f"sample/{symbol}/1d",
+                    checks=[Check("max order notional", True, 1000.0, 1e6)],
+                    context={"forecast": {"expected_return": expected, "lower": lower, "upper": upper, "horizon": 5},
+                             "data_until_ms": ANCHOR, "run_id": RUN})
+
+
+def decide_history(runtime) -> dict[str, str]:
+    """Propose A–D, decide them as the module says, fill the approved ones; proposal → order id."""
+    orders = runtime.orders
+    made = {o.proposal_id: o.id for o in orders.propose(RUN, [_proposal(p) for p in PROPOSALS])}
+    orders.approve(made["A"], ALICE, "looks right")
+    orders.reject(made["B"], BOB, "too risky before earnings")
+    orders.edit(made["C"], ALICE, quantity=5, reason="halve it")
+    orders.approve(made["C"], ALICE)
+    with runtime.engine.begin() as connection:
+        connection.execute(update(orders_table).where(orders_table.c.id == made["D"]).values(
+            expires_at=clock.now() - timedelta(seconds=1)))
+    orders.expire_due()
+    orders.submit_approved(RUN)
+    return made
+
+
+def reviewed_history(make_runtime, **settings):
+    """A runtime holding the whole history, the future candles and the worker's review of them."""
+    from services.review.store import refresh
+
+    runtime = make_runtime(paper_slippage_bps=0, paper_fee_bps=0, **settings)
+    write_history(runtime)
+    made = decide_history(runtime)
+    write_future(runtime)
+    refresh(runtime.engine, runtime.datasets)
+    return runtime, made

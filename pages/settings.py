@@ -61,7 +61,7 @@ def _risk_policy() -> None:
     policy, gate = orders.policy()
     admin, stored = actor.can("admin"), {"limits": policy.limits.model_dump(), "gate": gate.model_dump()}
     st.caption("Risk policy (risk-policy.v1, validated strictly) and the console's gate limits. Not here: "
-               + "; ".join(NOT_ON_FORM.values()) + ".")
+               + "; ".join(dict.fromkeys(NOT_ON_FORM.values())) + ".")
     left, right = st.columns(2)
     mode = left.selectbox(CHOICES["mode"].label, ["enforced", "advisory"], key="policy_mode", disabled=not admin,
                           index=["enforced", "advisory"].index(policy.mode), help=CHOICES["mode"].help)

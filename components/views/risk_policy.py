@@ -69,8 +69,8 @@ class PolicyField:
 
     @property
     def help_text(self) -> str:
-        """What the number does, its range, and its name in the JSON and the audit."""
-        return f"{self.help}; allowed: {self.allowed} {self.unit} ({self.name})"
+        """What the number does, its range (in the form's unit), and its name in the JSON and the audit."""
+        return f"{self.help}; allowed: {self.allowed} ({self.name})"
 
     def shown(self, stored: float) -> float:
         """The stored value in the form's unit."""
@@ -111,8 +111,9 @@ FIELDS = (
                 "the window of news an agent run reads for each symbol"),
     PolicyField("gate", "sentimentTiltMax", _NEWS, "News tilt, at most", "% of the weight",
                 "how far the news may move a target weight, relative (10 = at most ±10 % of the weight)", 100.0),
-    PolicyField("gate", "sentimentShock", _NEWS, "Sentiment shock level", "score, -1 to 1",
-                "a mean news sentiment at or below it holds buying back (the sentiment shock check)"),
+    PolicyField("gate", "sentimentShock", _NEWS, "Sentiment shock level", "score",
+                "a mean news sentiment (from -1, most negative, to 1) at or below it holds buying back "
+                "(the sentiment shock check)"),
     PolicyField("gate", "lonaTiltMax", _LONA, "Lona signal tilt, at most", "% of the weight",
                 "how far the Lona strategies a run names may move a target weight, relative", 100.0),
     PolicyField("gate", "lonaMinSharpe", _LONA, "Backtest Sharpe, at least", "ratio",
@@ -141,12 +142,14 @@ CHOICES = {
                              "always apply)", "each check listed here passes, saying an admin turned it off"),
 }
 
-#: the fields the form does not set, and where they are set instead
+_TRIGGER = "the kill switch's trigger, time and reason (it is turned on and off on Orders & Portfolio, with a reason)"
+
+#: the fields the form does not set, and why (where they are set instead)
 NOT_ON_FORM = {
-    "version": "the version is always risk-policy.v1",
-    "killSwitch.triggered": "the kill switch is turned on and off on Orders & Portfolio, with a reason",
-    "killSwitch.triggeredAt": "when it was turned on is recorded there",
-    "killSwitch.reason": "so is why",
+    "version": "the version (always risk-policy.v1)",
+    "killSwitch.triggered": _TRIGGER,
+    "killSwitch.triggeredAt": _TRIGGER,
+    "killSwitch.reason": _TRIGGER,
 }
 
 

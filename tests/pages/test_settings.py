@@ -166,7 +166,8 @@ def test_every_number_of_the_policy_and_the_gate_is_on_the_form_with_its_unit_an
     shown = {n.key: n for n in at.number_input}
     for field in FIELDS:
         widget = shown.pop(field.key)
-        assert widget.label == f"{field.label} ({field.unit})" and field.name in widget.help
+        assert widget.label == f"{field.label} ({field.unit})"
+        assert widget.help.endswith(f"; allowed: {field.allowed} ({field.name})")
         assert (widget.min, widget.max) == field.bounds
     assert not [k for k in shown if k.startswith(("policy_", "gate_"))]
     shock = at.number_input(key="gate_sentimentShock")  # the one limit below zero: the form allows it

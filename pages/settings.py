@@ -12,7 +12,7 @@ import streamlit as st
 
 from components.context import console, current_actor, shows_errors
 from components.views.orders import audit_frame
-from components.views.risk_policy import FIELDS, PolicyForm, edited_documents
+from components.views.risk_policy import CHOICES, FIELDS, NOT_ON_FORM, PolicyForm, edited_documents
 from services.core import clock
 from services.core.auth import ROLES
 from services.core.tokens import SCOPES, AccessToken
@@ -42,35 +42,41 @@ def _configuration() -> None:
                  height=360)
 
 
-def _policy_numbers(where: str, stored: dict, editable: bool) -> dict[str, float]:
-    fields = [f for f in FIELDS if f.where == where]
+def _policy_numbers(group: str, stored: dict, editable: bool) -> dict[str, float]:
+    st.write(f"**{group}**")
+    fields = [f for f in FIELDS if f.group == group]
     columns = st.columns(3)
-    return {f.key: columns[index % 3].number_input(f.title, min_value=0.0, value=f.shown(float(stored[f.name])),
-                                                   key=f.key, disabled=not editable, format="%g",
-                                                   help=f"{f.help} ({f.name})".lstrip(" "))
-            for index, f in enumerate(fields)}
+    numbers = {}
+    for index, f in enumerate(fields):
+        low, high = f.bounds
+        numbers[f.key] = columns[index % 3].number_input(
+            f.title, min_value=low, max_value=high, value=f.shown(stored[f.where][f.name]), key=f.key,
+            disabled=not editable, format="%d" if f.integer else "%g", step=1 if f.integer else None,
+            help=f.help_text)
+    return numbers
 
 
 def _risk_policy() -> None:
     orders, actor = console().runtime.orders, current_actor()
     policy, gate = orders.policy()
-    admin = actor.can("admin")
-    st.write("**Risk policy** (risk-policy.v1, validated strictly)")
+    admin, stored = actor.can("admin"), {"limits": policy.limits.model_dump(), "gate": gate.model_dump()}
+    st.caption("Risk policy (risk-policy.v1, validated strictly) and the console's gate limits. Not here: "
+               + "; ".join(dict.fromkeys(NOT_ON_FORM.values())) + ".")
     left, right = st.columns(2)
-    mode = left.selectbox("Mode", ["enforced", "advisory"], index=["enforced", "advisory"].index(policy.mode),
-                          key="policy_mode", disabled=not admin,
-                          help="advisory: breaches are reported, only the kill switch and the anomaly gate block")
-    enabled = right.toggle("Kill switch armed", value=policy.killSwitch.enabled, key="policy_kill_enabled",
-                           disabled=not admin, help="currently " + ("ON: every submission halted" if
-                                                                   policy.killSwitch.triggered else "off"))
-    numbers = _policy_numbers("limits", policy.limits.model_dump(), admin)
-    actions = st.multiselect("Actions on breach", list(ACTIONS), default=policy.actionsOnBreach, key="policy_actions",
-                             disabled=not admin)
-    st.write("**Gate limits** of the console")
-    numbers |= _policy_numbers("gate", gate.model_dump(), admin)
-    checks_off = st.multiselect(
-        "Checks turned off (explicit and audited; the kill switch and the anomaly gate always apply)",
-        SWITCHABLE_CHECKS, default=gate.checksOff, key="gate_checksOff", disabled=not admin)
+    mode = left.selectbox(CHOICES["mode"].label, ["enforced", "advisory"], key="policy_mode", disabled=not admin,
+                          index=["enforced", "advisory"].index(policy.mode), help=CHOICES["mode"].help)
+    enabled = right.toggle(CHOICES["killSwitch.enabled"].label, value=policy.killSwitch.enabled,
+                           key="policy_kill_enabled", disabled=not admin,
+                           help=f"{CHOICES['killSwitch.enabled'].help}; currently "
+                                + ("ON: every submission halted" if policy.killSwitch.triggered else "off"))
+    groups = list(dict.fromkeys(f.group for f in FIELDS))
+    numbers = _policy_numbers(groups[0], stored, admin)
+    actions = st.multiselect(CHOICES["actionsOnBreach"].label, list(ACTIONS), default=policy.actionsOnBreach,
+                             key="policy_actions", disabled=not admin, help=CHOICES["actionsOnBreach"].help)
+    for group in groups[1:]:
+        numbers |= _policy_numbers(group, stored, admin)
+    checks_off = st.multiselect(CHOICES["gate.checksOff"].label, SWITCHABLE_CHECKS, default=gate.checksOff,
+                                key="gate_checksOff", disabled=not admin, help=CHOICES["gate.checksOff"].help)
     text = None
     if admin:
         with st.expander("Policy as JSON (risk-policy.v1)"):

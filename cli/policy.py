@@ -14,16 +14,16 @@ from services.core.errors import BadInput
 app = typer.Typer(help="Risk policy: show, set (admin).", no_args_is_help=True)
 
 
-def _documents() -> dict:
-    policy, gate = runtime().orders.policy()
-    return {"policy": policy.model_dump(exclude_none=True), "gate": gate.model_dump()}
+def _documents() -> tuple[dict, int]:
+    policy, gate, revision = runtime().orders.policy_with_revision()
+    return {"policy": policy.model_dump(exclude_none=True), "gate": gate.model_dump()}, revision
 
 
 @app.command("show")
 @reports_errors
 def show() -> None:
     """The policy (risk-policy.v1) and the console's gate limits, as one JSON document."""
-    typer.echo(json.dumps(_documents(), indent=2))
+    typer.echo(json.dumps(_documents()[0], indent=2))
 
 
 @app.command("set")
@@ -37,7 +37,7 @@ def set_policy(file: Annotated[Path, typer.Argument(help="JSON with 'policy' and
         raise BadInput(f"{file.name} is not valid JSON: {error}") from None
     if not isinstance(change, dict) or not {"policy", "gate"} & set(change):
         raise BadInput(f"{file.name} must be an object with 'policy' and/or 'gate'")
-    current = _documents()
+    current, revision = _documents()  # the half not in the file is what was read here, so nothing in between
     runtime().orders.set_policy(change.get("policy", current["policy"]), change.get("gate", current["gate"]),
-                                acting(), reason)
+                                acting(), reason, seen_revision=revision)
     typer.echo("risk policy changed and audited")

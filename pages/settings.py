@@ -10,11 +10,12 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from components.context import console, current_actor, shows_errors
+from components.context import ERROR_ICON, console, current_actor, shows_errors
 from components.views.orders import audit_frame
 from components.views.risk_policy import CHOICES, FIELDS, NOT_ON_FORM, PolicyForm, edited_documents
 from services.core import clock
 from services.core.auth import ROLES
+from services.core.errors import NexusError
 from services.core.tokens import SCOPES, AccessToken
 from services.ops.health import configuration_view, health_report
 from services.trading.risk import ACTIONS, SWITCHABLE_CHECKS
@@ -42,54 +43,88 @@ def _configuration() -> None:
                  height=360)
 
 
-def _policy_numbers(group: str, stored: dict, editable: bool) -> dict[str, float]:
+def _policy_numbers(group: str, stored: dict, editable: bool) -> None:
     st.write(f"**{group}**")
     fields = [f for f in FIELDS if f.group == group]
     columns = st.columns(3)
-    numbers = {}
     for index, f in enumerate(fields):
         low, high = f.bounds
-        numbers[f.key] = columns[index % 3].number_input(
+        columns[index % 3].number_input(
             f.title, min_value=low, max_value=high, value=f.shown(stored[f.where][f.name]), key=f.key,
             disabled=not editable, format="%d" if f.integer else "%g", step=1 if f.integer else None,
             help=f.help_text)
-    return numbers
+
+
+SEEN_KEY = "policy_seen"
+#: the session keys of the risk policy form's widgets (dropped to fill the form again from the rules in force)
+FORM_KEYS = ("policy_mode", "policy_kill_enabled", "policy_actions", "gate_checksOff", "policy_json",
+             *(f.key for f in FIELDS))
+
+
+OUTCOME_KEY = "policy_outcome"
+
+
+def _reload_policy_form() -> None:
+    for key in (SEEN_KEY, *FORM_KEYS):
+        st.session_state.pop(key, None)
+
+
+def _save_policy() -> None:
+    """The Save button's callback (it runs before the page is drawn again): the form's edits, read against the
+    rules it was filled from, saved at their revision; then the form is filled again from what was saved."""
+    state, orders = st.session_state, console().runtime.orders
+    policy, gate, seen = state[SEEN_KEY]
+    form = PolicyForm({f.key: state[f.key] for f in FIELDS}, state["policy_mode"], state["policy_actions"],
+                      state["policy_kill_enabled"], state["gate_checksOff"])
+    try:
+        orders.set_policy(*edited_documents(policy, gate, form, state.get("policy_json")), current_actor(),
+                          state.get("policy_reason", ""), seen_revision=seen)
+    except NexusError as error:
+        state[OUTCOME_KEY] = ("error", str(error))
+        return
+    _reload_policy_form()
+    state[OUTCOME_KEY] = ("success", "Risk policy saved and audited.")
 
 
 def _risk_policy() -> None:
     orders, actor = console().runtime.orders, current_actor()
-    policy, gate = orders.policy()
+    current = orders.policy_with_revision()
+    # the rules (and their revision) the form's widgets were filled from: edits are read against these
+    policy, gate, seen = st.session_state.setdefault(SEEN_KEY, current)
+    if seen != current[2]:
+        st.warning("The risk policy changed since this form was filled: saving it would be refused. Reload the "
+                   "form to see the change (your unsaved edits are dropped).", icon=":material/sync_problem:")
+        st.button("Reload the risk policy", key="policy_reload", on_click=_reload_policy_form)
     admin, stored = actor.can("admin"), {"limits": policy.limits.model_dump(), "gate": gate.model_dump()}
     st.caption("Risk policy (risk-policy.v1, validated strictly) and the console's gate limits. Not here: "
                + "; ".join(dict.fromkeys(NOT_ON_FORM.values())) + ".")
     left, right = st.columns(2)
-    mode = left.selectbox(CHOICES["mode"].label, ["enforced", "advisory"], key="policy_mode", disabled=not admin,
+    left.selectbox(CHOICES["mode"].label, ["enforced", "advisory"], key="policy_mode", disabled=not admin,
                           index=["enforced", "advisory"].index(policy.mode), help=CHOICES["mode"].help)
-    enabled = right.toggle(CHOICES["killSwitch.enabled"].label, value=policy.killSwitch.enabled,
-                           key="policy_kill_enabled", disabled=not admin,
-                           help=f"{CHOICES['killSwitch.enabled'].help}; currently "
-                                + ("ON: every submission halted" if policy.killSwitch.triggered else "off"))
+    right.toggle(CHOICES["killSwitch.enabled"].label, value=policy.killSwitch.enabled,
+                 key="policy_kill_enabled", disabled=not admin,
+                 help=f"{CHOICES['killSwitch.enabled'].help}; currently "
+                      + ("ON: every submission halted" if current[0].killSwitch.triggered else "off"))
     groups = list(dict.fromkeys(f.group for f in FIELDS))
-    numbers = _policy_numbers(groups[0], stored, admin)
-    actions = st.multiselect(CHOICES["actionsOnBreach"].label, list(ACTIONS), default=policy.actionsOnBreach,
-                             key="policy_actions", disabled=not admin, help=CHOICES["actionsOnBreach"].help)
+    _policy_numbers(groups[0], stored, admin)
+    st.multiselect(CHOICES["actionsOnBreach"].label, list(ACTIONS), default=policy.actionsOnBreach,
+                   key="policy_actions", disabled=not admin, help=CHOICES["actionsOnBreach"].help)
     for group in groups[1:]:
-        numbers |= _policy_numbers(group, stored, admin)
-    checks_off = st.multiselect(CHOICES["gate.checksOff"].label, SWITCHABLE_CHECKS, default=gate.checksOff,
-                                key="gate_checksOff", disabled=not admin, help=CHOICES["gate.checksOff"].help)
-    text = None
+        _policy_numbers(group, stored, admin)
+    st.multiselect(CHOICES["gate.checksOff"].label, SWITCHABLE_CHECKS, default=gate.checksOff,
+                   key="gate_checksOff", disabled=not admin, help=CHOICES["gate.checksOff"].help)
     if admin:
         with st.expander("Policy as JSON (risk-policy.v1)"):
-            text = st.text_area("Policy (JSON)", json.dumps(policy.model_dump(exclude_none=True), indent=2),
-                                height=300, key="policy_json",
-                                help="edit the policy here or on the form, not both; the gate limits stay on the form")
-    reason = st.text_input("Reason for the change (required)", key="policy_reason", disabled=not admin)
-    if st.button("Save risk policy", type="primary", key="policy_save", disabled=not admin,
-                 help=None if admin else "admin role needed"):
-        with shows_errors():
-            form = PolicyForm(numbers, mode, actions, enabled, checks_off)
-            orders.set_policy(*edited_documents(policy, gate, form, text), actor, reason)
-            st.success("Risk policy saved and audited.")
+            st.text_area("Policy (JSON)", json.dumps(policy.model_dump(exclude_none=True), indent=2), height=300,
+                         key="policy_json",
+                         help="edit the policy here or on the form, not both; the gate limits stay on the form")
+    st.text_input("Reason for the change (required)", key="policy_reason", disabled=not admin)
+    st.button("Save risk policy", type="primary", key="policy_save", disabled=not admin,
+              help=None if admin else "admin role needed", on_click=_save_policy)
+    outcome = st.session_state.pop(OUTCOME_KEY, None)
+    if outcome is not None:
+        kind, text = outcome
+        st.error(text, icon=ERROR_ICON) if kind == "error" else st.success(text)
     st.write("**Changes**")
     st.dataframe(audit_frame(orders.audit(subject="risk-policy", limit=50)), hide_index=True, width="stretch")
 

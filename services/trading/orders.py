@@ -218,10 +218,16 @@ class Orders:
         with self._reading() as connection:
             return self._rules_on(connection)
 
+    def policy_with_revision(self) -> tuple[RiskPolicy, GateLimits, int]:
+        """The rules in force and their revision (0 for the defaults), read together: what an editor saw, to
+        hand back as ``set_policy(..., seen_revision=)``."""
+        with self._reading() as connection:
+            row = connection.execute(_LATEST_POLICY).first()
+        return (*self._parse_rules(row), row.id if row is not None else 0)
+
     @staticmethod
     def _rules_on(connection) -> tuple[RiskPolicy, GateLimits]:
-        row = connection.execute(select(risk_policies).order_by(risk_policies.c.id.desc()).limit(1)).first()
-        return Orders._parse_rules(row)
+        return Orders._parse_rules(connection.execute(_LATEST_POLICY).first())
 
     @staticmethod
     def _parse_rules(row) -> tuple[RiskPolicy, GateLimits]:
@@ -244,33 +250,43 @@ class Orders:
             raise BadInput(f"no order {order_id}")
         return _order(row)
 
-    def set_policy(self, policy: dict, gate: dict, actor: Actor, reason: str) -> tuple[RiskPolicy, GateLimits]:
-        """Replace the policy (admin only, validated strictly, audited with the diff)."""
+    def set_policy(self, policy: dict, gate: dict, actor: Actor, reason: str,
+                   seen_revision: int | None = None) -> tuple[RiskPolicy, GateLimits, int]:
+        """Replace the policy (admin only, validated strictly, audited with the diff). With ``seen_revision``
+        (from ``policy_with_revision``), refused when someone changed the rules since: a form read before another
+        admin's change (or a kill switch pulled meanwhile) never silently undoes it. Returns the rules saved and
+        their revision."""
         actor.require("admin", "change the risk policy")
         if not isinstance(reason, str) or not reason.strip():
             raise BadInput("say why the risk policy changes (a reason is required)")
-        old_policy, old_gate = self.policy()
-        check_bounds(policy, gate, (old_policy, old_gate))
-        new_policy, new_gate = parse_policy(policy), parse_gate(gate)
         with self.engine.begin() as connection:
-            connection.execute(insert(risk_policies).values(
+            latest = connection.execute(_LATEST_POLICY.with_for_update()).first()
+            if seen_revision is not None and (latest.id if latest is not None else 0) != seen_revision:
+                raise Conflict(f"the risk policy was changed by {latest.actor} at {latest.created_at:%Y-%m-%d %H:%M} "
+                               f"UTC ({latest.reason}) since you read it; nothing was saved: reload it and apply "
+                               "your change again")
+            old_policy, old_gate = self._parse_rules(latest)
+            check_bounds(policy, gate, (old_policy, old_gate))
+            new_policy, new_gate = parse_policy(policy), parse_gate(gate)
+            revision = connection.execute(insert(risk_policies).values(
                 policy=new_policy.model_dump(exclude_none=True), gate=new_gate.model_dump(), actor=actor.name,
-                reason=reason, created_at=clock.now()))
+                reason=reason, created_at=clock.now()).returning(risk_policies.c.id)).scalar_one()
             self._audit(connection, "risk-policy", actor.name, "policy_change", None, None, reason, details={
                 "before": {"policy": old_policy.model_dump(exclude_none=True), "gate": old_gate.model_dump()},
                 "after": {"policy": new_policy.model_dump(exclude_none=True), "gate": new_gate.model_dump()}})
-        return new_policy, new_gate
+        return new_policy, new_gate, revision
 
     def set_kill_switch(self, on: bool, actor: Actor, reason: str) -> RiskPolicy:
         """Trigger (halt every submission at once) or re-arm the kill switch; admin only, reason required."""
         actor.require("admin", "operate the kill switch")
         if not isinstance(reason, str) or not reason.strip():
             raise BadInput("say why the kill switch changes (a reason is required)")
-        policy, gate = self.policy()
+        policy, gate, revision = self.policy_with_revision()
         document = policy.model_dump(exclude_none=True)
         document["killSwitch"] = {"enabled": True, "triggered": on, "triggeredAt": clock.now().isoformat(),
                                   "reason": reason} if on else {"enabled": True, "triggered": False}
-        self.set_policy(document, gate.model_dump(), actor, f"kill switch {'ON' if on else 'OFF'}: {reason}")
+        self.set_policy(document, gate.model_dump(), actor, f"kill switch {'ON' if on else 'OFF'}: {reason}",
+                        seen_revision=revision)
         return parse_policy(document)
 
     @staticmethod
@@ -747,7 +763,9 @@ def _seen_sentiment(order: Order) -> dict[str, float]:
     return {order.symbol: float(seen)} if isinstance(seen, int | float) and not isinstance(seen, bool) else {}
 
 
-_LATEST_RULES = select(risk_policies).order_by(risk_policies.c.id.desc()).limit(1).subquery()
+#: the risk policy row in force (none: the defaults)
+_LATEST_POLICY = select(risk_policies).order_by(risk_policies.c.id.desc()).limit(1)
+_LATEST_RULES = _LATEST_POLICY.subquery()
 #: an order and the risk policy in force beside it (NULLs until an admin sets one)
 _ORDER_AND_RULES = select(orders, _LATEST_RULES.c.policy, _LATEST_RULES.c.gate).outerjoin(
     _LATEST_RULES, true()).where(orders.c.id == bindparam("order_id"))

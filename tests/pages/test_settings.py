@@ -246,3 +246,24 @@ def test_a_viewer_sees_the_policy_on_the_form_but_no_json_and_cannot_save(make_r
     assert all(at.number_input(key=f.key).disabled for f in FIELDS)
     assert not [t for t in at.text_area if t.key == "policy_json"]
     assert at.button(key="policy_save").disabled
+
+
+def test_a_form_filled_before_another_admins_change_is_refused_then_reloaded(runtime, open_settings):
+    at = open_settings()
+    policy, gate = runtime.orders.policy()
+    theirs = policy.model_dump(exclude_none=True)
+    theirs["limits"]["maxNotionalUsd"] = 400_000.0
+    runtime.orders.set_policy(theirs, gate.model_dump(), Actor("alice", frozenset({"admin"})), "alice's change")
+    _edit_json(at, maxDailyLossUsd=999.0)
+    refused = _save(at, "mine")
+    assert any("changed by alice" in e and "nothing was saved" in e for e in _errors(refused))
+    assert any("changed since this form was filled" in w.value for w in refused.warning)
+    assert runtime.orders.policy()[0].limits.maxDailyLossUsd != 999.0
+    reloaded = refused.button(key="policy_reload").click().run()
+    assert json.loads(reloaded.text_area(key="policy_json").value)["limits"]["maxNotionalUsd"] == 400_000.0
+    _edit_json(reloaded, maxDailyLossUsd=999.0)
+    assert _saved(_save(reloaded, "mine, on top of alice's"))
+    again = reloaded.run()
+    _edit_json(again, maxDailyLossUsd=998.0)
+    assert _saved(_save(again, "a second save from the same form"))  # its own save does not make the form stale
+    assert runtime.orders.policy()[0].limits.maxDailyLossUsd == 998.0

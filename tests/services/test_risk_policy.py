@@ -136,3 +136,31 @@ def test_a_position_weight_above_the_gross_exposure_is_refused_naming_both(runti
                                        r"equity first"):
         runtime.orders.set_policy(policy, gate, ADMIN, "less exposure")
     assert not runtime.orders.audit(subject="risk-policy")
+
+
+def test_a_save_from_a_policy_read_before_someone_elses_change_is_refused_and_theirs_stands(runtime):
+    from services.core.errors import Conflict
+
+    policy, gate, seen = runtime.orders.policy_with_revision()  # admin B opens the form
+    a_policy = policy.model_dump(exclude_none=True)
+    a_policy["limits"]["maxNotionalUsd"] = 312_345.0
+    runtime.orders.set_policy(a_policy, gate.model_dump(), local_operator("alice"), "tighter",
+                              seen_revision=seen)  # admin A saves first
+    b_policy = policy.model_dump(exclude_none=True)
+    b_policy["limits"]["maxDailyLossUsd"] = 999.0
+    with pytest.raises(Conflict, match=r"changed by alice .* since you read it; nothing was saved"):
+        runtime.orders.set_policy(b_policy, gate.model_dump(), ADMIN, "mine", seen_revision=seen)
+    now, _gate, revision = runtime.orders.policy_with_revision()
+    assert now.limits.maxNotionalUsd == 312_345.0 and revision != seen
+    assert [e.actor for e in runtime.orders.audit(subject="risk-policy")] == ["alice"]
+
+
+def test_a_kill_switch_pulled_after_the_form_was_read_is_not_undone_by_saving_it(runtime):
+    from services.core.errors import Conflict
+
+    policy, gate, seen = runtime.orders.policy_with_revision()
+    runtime.orders.set_kill_switch(True, local_operator("alice"), "venue misbehaving")
+    with pytest.raises(Conflict, match="changed by alice"):
+        runtime.orders.set_policy(policy.model_dump(exclude_none=True), gate.model_dump(), ADMIN, "old form",
+                                  seen_revision=seen)
+    assert runtime.orders.kill_switch_on()

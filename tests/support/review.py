@@ -111,13 +111,16 @@ def decide_others(runtime) -> dict[str, str]:
     return {"M": manual.id, "P": api.id}
 
 
-def reviewed_history(make_runtime, **settings):
-    """A runtime holding the whole history, the future candles and the worker's review of them."""
+def reviewed_history(make_runtime, others: bool = False, **settings):
+    """A runtime holding the whole history (with ``others``: M and P too), the future candles and the worker's
+    review of them."""
     from services.review.store import refresh
 
     runtime = make_runtime(paper_slippage_bps=0, paper_fee_bps=0, **settings)
     write_history(runtime)
     made = decide_history(runtime)
+    if others:
+        made |= decide_others(runtime)
     write_future(runtime)
     refresh(runtime.engine, runtime.datasets)
     return runtime, made

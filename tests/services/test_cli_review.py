@@ -71,3 +71,8 @@ def test_source_filters_and_lists_manual_and_api_orders_beside_the_graph(make_ru
     assert (rows["agent-graph"]["agent_pnl"], rows["agent-graph"]["actual_pnl"], rows["agent-graph"]["hits"]) == (
         -20.0, 5.0, 3)
     assert (rows[API_SOURCE]["value_rejections"], rows[API_SOURCE]["forecasts"]) == (30.0, 0)
+
+
+def test_a_blank_source_is_refused(reviewed):
+    done = nexus("review", "--source", " ")
+    assert done.exit_code == 2 and "source filter must be a non-empty name" in done.output

@@ -368,3 +368,20 @@ def test_two_reviews_racing_on_postgresql_both_succeed_and_write_each_row_once(m
     assert len(before["review_outcomes"]) == 16
     overall = _one(Review(runtime.engine), "5")[("overall", "")]
     assert (overall.decisions, overall.agent_pnl, overall.actual_pnl) == (4, -20.0, 5.0)
+
+
+def test_an_order_naming_no_bar_with_no_candle_before_it_waits_saying_why(others):
+    from sqlalchemy import update
+
+    from services.core import clock
+    from services.core.records import orders
+    from tests.support.market import DAY, T0
+
+    runtime, made = others
+    write_future(runtime)
+    with runtime.engine.begin() as connection:
+        connection.execute(update(orders).where(orders.c.id == made["M"]).values(created_at=clock.from_ms(T0 - DAY)))
+    refresh(runtime.engine, runtime.datasets)
+    (row,) = Review(runtime.engine).decisions(ReviewFilter(source="manual"))
+    assert (row.outcome_status, row.note) == (
+        "pending", "no candle of sample/UP/1d opened in the 100 bars before the order was proposed")

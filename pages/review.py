@@ -1,5 +1,6 @@
-"""Review page: what the agent graph proposed, what operators did and what the market did after, as the worker's
-decision review stored it (this page only reads; nothing is computed at page load)."""
+"""Review page: what the agent graph, a person on the ticket or an API client proposed, what operators did and what
+the market did after, as the worker's decision review stored it (this page only reads; nothing is computed at page
+load)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,13 @@ from services.review.outcomes import HORIZON_LABELS, HORIZONS
 from services.review.store import PENDING_EVERY_S, REVIEW_EVERY_S, AggregateRow, Review, ReviewFilter, ReviewOptions
 
 PERCENT = st.column_config.NumberColumn(format="percent")
+NO_FORECAST = ("Manual orders and API proposals carry no forecast: \"agent alone\" is their proposer's order as "
+               "proposed, and they count in P&L and value added at 1, 5 and 20 bars, not in the hit rate or the "
+               "interval coverage (and have no forecast horizon).")
 
 
 def _filters(options: ReviewOptions) -> ReviewFilter:
-    run, symbol, operator, horizon = st.columns(4)
+    run, symbol, operator, source, horizon = st.columns(5)
 
     def every(what: str):
         return lambda value: f"every {what}" if value is None else value
@@ -36,6 +40,8 @@ def _filters(options: ReviewOptions) -> ReviewFilter:
                                 key="review_symbol"),
         operator=operator.selectbox("Operator", [None, *options.operators], format_func=every("operator"),
                                     key="review_operator"),
+        source=source.selectbox("Source", [None, *options.sources], format_func=every("source"),
+                                key="review_source"),
         horizon=horizon.selectbox("Horizon", HORIZONS, index=HORIZONS.index("5"), format_func=HORIZON_LABELS.get,
                                   key="review_horizon"))
 
@@ -48,8 +54,9 @@ def _headline(row: AggregateRow, at_forecast: AggregateRow | None) -> None:
     st.subheader(f"{row.label.capitalize()} at {HORIZON_LABELS[row.horizon]}")
     hit, alone, together, edits, rejections, coverage = st.columns(6)
     hit.metric("Hit rate", _rate(row.hit_rate), help=f"{row.hits} of {row.forecasts} resolved forecasts had the "
-               "sign of the realised return")
-    alone.metric("Agent alone", f"{row.agent_pnl:+,.2f}", help="every proposal executed as proposed")
+               "sign of the realised return (manual and API orders carry no forecast and are not counted)")
+    alone.metric("Agent alone", f"{row.agent_pnl:+,.2f}", help="every proposal executed as proposed (the graph's, "
+                 "or the person's or API client's who proposed a manual or API order)")
     together.metric("Agent + operator", f"{row.actual_pnl:+,.2f}", delta=f"{row.value_added:+,.2f} by people",
                     help="what actually happened: fills of approved orders, nothing for rejected or expired ones")
     edits.metric("Added by edits", f"{row.value_edits:+,.2f}")
@@ -80,7 +87,7 @@ def _plots(review: Review, chosen: ReviewFilter, rows: list) -> None:
         else:
             st.plotly_chart(interval_figure(points, NOMINAL_COVERAGE), width="stretch")
     with rates:
-        scope = st.radio("Per", ["symbol", "run", "operator"], horizontal=True, key="review_by")
+        scope = st.radio("Per", ["symbol", "run", "operator", "source"], horizontal=True, key="review_by")
         frame = rates_frame(review.by_scope(scope, chosen.horizon), review.by_scope(scope, "forecast"))
         if frame.empty:
             st.info(f"No {scope} has a stored aggregate at this horizon.")
@@ -92,22 +99,27 @@ def _plots(review: Review, chosen: ReviewFilter, rows: list) -> None:
 def render() -> None:
     """Draw the page."""
     st.title("Review")
-    st.caption("Every decided order of the agent graph: what it proposed, what the operator did, and what the "
-               "stored candles say happened after (1, 5 and 20 bars, and the forecast's horizon). The worker "
-               f"updates it after each ingestion, within {REVIEW_EVERY_S // 60} minutes of a decision and "
-               f"every {PENDING_EVERY_S // 3600} hour while outcomes wait for candles.")
+    st.caption("Every decided order, whatever its source (the agent graph, a person on the order ticket, an API "
+               "client): what was proposed, what the operator did, and what the stored candles say happened after "
+               "(1, 5 and 20 bars, and the forecast's horizon). The worker updates it after each ingestion, within "
+               f"{REVIEW_EVERY_S // 60} minutes of a decision and every {PENDING_EVERY_S // 3600} hour while "
+               "outcomes wait for candles.")
+    st.caption(NO_FORECAST)
     review = console().runtime.review
     with shows_errors():
         options = review.options()
         if not options.runs:
-            st.info("No decided order reviewed yet: once the agent graph's proposals are approved, edited, "
-                    "rejected or expire, the worker's decision review follows them through the stored candles.")
+            st.info("No decided order reviewed yet: once proposals (the agent graph's, manual or API orders) are "
+                    "approved, edited, rejected or expire, the worker's decision review follows them through the "
+                    "stored candles.")
             return
         chosen = _filters(options)
         aggregates = review.aggregates(chosen)
         rows = review.decisions(chosen)
-        if not aggregates:
-            st.info("Nothing is stored for these filters at this horizon.")
+        if not aggregates or (aggregates[-1].scope, aggregates[-1].key) != chosen.scopes[-1]:
+            st.info("Nothing is stored for these filters at this horizon." + (
+                " Orders without a forecast (manual, API) have no forecast horizon: choose 1, 5 or 20 bars."
+                if chosen.horizon == "forecast" else ""))
             return
         at_forecast = {(a.scope, a.key): a for a in review.aggregates(replace(chosen, horizon="forecast"))}
         _headline(aggregates[-1], at_forecast.get((aggregates[-1].scope, aggregates[-1].key)))

@@ -14,9 +14,9 @@ NOMINAL_COVERAGE = 0.90
 AGGREGATE_COLUMNS = ["scope", "key", "decisions", "resolved", "pending", "hit rate", "agent alone",
                      "agent + operator", "value added", "by edits", "by rejections", "by expiries", "unfilled",
                      "coverage", "intervals"]
-DECISION_COLUMNS = ["decided", "run", "symbol", "side", "decision", "operator", "reason", "proposed", "final",
-                    "filled", "fill price", "forecast", "interval", "realised", "hit", "covered", "agent alone",
-                    "agent + operator", "value added", "outcome", "order"]
+DECISION_COLUMNS = ["decided", "source", "proposed by", "run", "symbol", "side", "decision", "operator", "reason",
+                    "proposed", "final", "filled", "fill price", "forecast", "interval", "realised", "hit", "covered",
+                    "agent alone", "agent + operator", "value added", "outcome", "order"]
 
 
 def aggregates_table(rows: Sequence[AggregateRow]) -> pd.DataFrame:
@@ -43,15 +43,17 @@ def _interval(row: DecisionRow) -> str:
 
 
 def decisions_table(rows: Sequence[DecisionRow]) -> pd.DataFrame:
-    """One line per decided order: proposal, decision, execution, forecast and outcome at the chosen horizon."""
+    """One line per decided order: who proposed it, the proposal, decision, execution, forecast and outcome at the
+    chosen horizon."""
     return pd.DataFrame([{
-        "decided": row.decided_at, "run": row.run_id, "symbol": row.symbol, "side": row.side,
+        "decided": row.decided_at, "source": row.source, "proposed by": row.proposer or row.source,
+        "run": row.run_id, "symbol": row.symbol, "side": row.side,
         "decision": row.decision, "operator": row.operator, "reason": row.reason, "proposed": _terms(row.proposed),
         "final": _terms(row.final), "filled": row.executed_quantity, "fill price": row.fill_price,
         "forecast": row.forecast_return, "interval": _interval(row), "realised": row.realised_return,
         "hit": _yes_no(row.hit), "covered": _yes_no(row.covered), "agent alone": row.agent_pnl,
         "agent + operator": row.actual_pnl, "value added": row.value_added,
-        "outcome": "done" if row.outcome_status == "done" else f"pending: {row.note}",
+        "outcome": "done" if row.outcome_status == "done" else f"{row.outcome_status}: {row.note}",
         "order": f"/orders?order={row.order_id}"} for row in rows], columns=DECISION_COLUMNS)
 
 

@@ -475,12 +475,15 @@ leases = Table(  # services.core.leases: one holder at a time until expires_at; 
 )
 
 # --- decision review (services.review): what the graph proposed, what people did, what the market did after -------
-review_decisions = Table(  # one row per decided order of the agent graph, rewritten while the order moves on
+review_decisions = Table(  # one row per decided order (any source), rewritten while the order moves on
     "review_decisions",
     metadata,
     Column("order_id", String(32), primary_key=True),
     Column("order_version", Integer, nullable=False),  # the order row this was read from (unchanged: not re-read)
     Column("run_id", String(64), nullable=False),
+    Column("source", String(64), nullable=False, server_default="agent-graph"),  # the order's: graph, manual, API
+    Column("proposer", String(200), nullable=False, server_default=""),  # who entered / proposed it ("": the graph)
+    Column("proposed_at", UtcDateTime()),  # when the order was proposed (bar 0 of an order naming no bar)
     Column("symbol", String(32), nullable=False),
     Column("dataset_ref", String(120), nullable=False),
     Column("side", String(4), nullable=False),
@@ -493,7 +496,8 @@ review_decisions = Table(  # one row per decided order of the agent graph, rewri
     Column("final", JsonDoc, nullable=False),  # the terms after the operator's edits
     Column("edits", JsonDoc, nullable=False, default=list),  # [{by, at, reason, diff}] in order
     Column("reference_price", Float, nullable=False),
-    Column("anchor_ts", BigInteger),  # open time of the last bar the run saw (Unix ms): bar 0 of the outcomes
+    Column("anchor_ts", BigInteger),  # open time of the last bar the run saw (else the last one opened when the
+    # order was proposed; Unix ms): bar 0 of the outcomes
     Column("forecast_return", Float),  # expected log return over the forecast horizon
     Column("forecast_lower", Float),  # its 90 % interval
     Column("forecast_upper", Float),
@@ -506,6 +510,7 @@ review_decisions = Table(  # one row per decided order of the agent graph, rewri
     Index("ix_review_decisions_run", "run_id"),
     Index("ix_review_decisions_symbol", "symbol"),
     Index("ix_review_decisions_operator", "operator"),
+    Index("ix_review_decisions_source", "source"),
 )
 
 review_outcomes = Table(  # one row per decided order and horizon: pending until the stored candles reach it
@@ -514,8 +519,8 @@ review_outcomes = Table(  # one row per decided order and horizon: pending until
     Column("order_id", String(32), ForeignKey("review_decisions.order_id", ondelete="CASCADE"), primary_key=True),
     Column("horizon", String(8), primary_key=True),  # "1" "5" "20" (bars) or "forecast" (the forecast's own)
     Column("bars", Integer),
-    Column("status", String(8), nullable=False),  # pending done
-    Column("note", Text, nullable=False, default=""),  # why it is pending
+    Column("status", String(8), nullable=False),  # pending done n/a (no such horizon: no forecast)
+    Column("note", Text, nullable=False, default=""),  # why it is pending (or n/a)
     Column("exit_ts", BigInteger),  # open time of the bar whose close is the outcome
     Column("exit_price", Float),
     Column("realised_return", Float),  # log return from the anchor bar's close
@@ -527,10 +532,10 @@ review_outcomes = Table(  # one row per decided order and horizon: pending until
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 
-review_aggregates = Table(  # per scope (overall, run, symbol, operator) and horizon, rebuilt by every review job
+review_aggregates = Table(  # per scope (overall, run, symbol, operator, source) and horizon, rebuilt by each review
     "review_aggregates",
     metadata,
-    Column("scope", String(10), primary_key=True),  # overall run symbol operator
+    Column("scope", String(10), primary_key=True),  # overall run symbol operator source
     Column("key", String(200), primary_key=True),  # "" for overall
     Column("horizon", String(8), primary_key=True),
     Column("decisions", Integer, nullable=False),

@@ -7,6 +7,13 @@ an executed order is the same fill at the proposed quantity (fee scaled with it)
 executed the proposal's quantity at its reference price. So the value people added, ``actual - agent``, is
 zero for an approval that filled as proposed, the saving (or cost) of an edit, and minus the would-have P&L of
 a rejection or an expiry; it sums to ``agent + operator - agent alone`` exactly.
+
+Every source is reviewed the same way: for an order a person entered on the ticket or an API client proposed,
+"agent alone" is that proposer alone (their proposal executed as proposed) and the value added is the
+approver's. Such orders carry no forecast: they count in P&L and value added at the fixed horizons, never in the
+hit rate or the interval coverage, and they have no forecast horizon (``NOT_APPLICABLE`` there, in no aggregate).
+An approved order is scored once it is final, for what filled (a partial fill that was cancelled or failed
+counts its filled part).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.core.numbers import exact
+
 #: the fixed horizons every decision is followed at, in bars; plus the forecast's own horizon
 FIXED_HORIZONS = (1, 5, 20)
 FORECAST = "forecast"
@@ -25,6 +34,10 @@ HORIZON_LABELS = {"1": "1 bar", "5": "5 bars", "20": "20 bars", FORECAST: "the f
 #: which value-added bucket each decision falls in
 BUCKETS = {"edited": "edits", "rejected": "rejections", "cancelled": "rejections", "expired": "expiries",
            "approved": "other"}
+#: an outcome at a horizon the decision does not have (the forecast horizon of an order without a forecast)
+NOT_APPLICABLE = "n/a"
+#: the agent graph's source; orders of other sources were entered by a person or proposed through the API
+GRAPH_SOURCE = "agent-graph"
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,7 @@ class Decision:
     forecast_lower: float | None = None
     forecast_upper: float | None = None
     forecast_horizon: int | None = None
+    source: str = GRAPH_SOURCE
 
     def bars(self, horizon: str) -> int | None:
         """Bars after the anchor of ``horizon`` (None for the forecast horizon of an order without a forecast)."""
@@ -86,11 +100,13 @@ def outcome(decision: Decision, horizon: str, after: Candles | None, note: str =
     why)."""
     bars = decision.bars(horizon)
     if bars is None:
-        return Outcome(horizon, None, note="no forecast horizon")
+        return Outcome(horizon, None, NOT_APPLICABLE, "no forecast horizon")
     if not decision.settled:
-        return Outcome(horizon, bars, note="not executed yet")
+        filled = decision.executed_quantity
+        return Outcome(horizon, bars, note=f"{exact(filled)} filled so far: scored once the order is final"
+                       if filled > 0 else "not executed yet")
     if decision.anchor_ts is None:
-        return Outcome(horizon, bars, note="the proposal names no bar it was made on")
+        return Outcome(horizon, bars, note=note or "the proposal names no bar it was made on")
     if after is None:
         return Outcome(horizon, bars, note=note or "no candles")
     if len(after.closes) < bars:
@@ -164,17 +180,21 @@ class Aggregate:
 
 
 def scopes(decision: Decision) -> Sequence[tuple[str, str]]:
-    """The aggregates a decision counts in: overall, its run, its symbol, its operator (when someone decided)."""
-    keys = [("overall", ""), ("run", decision.run_id), ("symbol", decision.symbol)]
+    """The aggregates a decision counts in: overall, its run, its symbol, its source, its operator (when someone
+    decided)."""
+    keys = [("overall", ""), ("run", decision.run_id), ("symbol", decision.symbol), ("source", decision.source)]
     if decision.operator:
         keys.append(("operator", decision.operator))
     return keys
 
 
 def aggregate(rows: Iterable[tuple[Decision, Outcome]]) -> dict[tuple[str, str, str], Aggregate]:
-    """(scope, key, horizon) → the aggregate of ``rows`` (each decision with one of its outcomes)."""
+    """(scope, key, horizon) → the aggregate of ``rows`` (each decision with one of its outcomes; those at a
+    horizon the decision does not have are left out)."""
     result: dict[tuple[str, str, str], Aggregate] = {}
     for decision, item in rows:
+        if item.status == NOT_APPLICABLE:
+            continue
         for scope, key in scopes(decision):
             result.setdefault((scope, key, item.horizon), Aggregate()).add(decision, item)
     return result

@@ -1,10 +1,17 @@
-"""The decision review in the records database: the worker's job that follows every decided order of the agent
-graph through the stored candles, and the reads of the Review page and ``nexus review``.
+"""The decision review in the records database: the worker's job that follows every decided order, whatever its
+source (the agent graph, a person on the order ticket, an API client), through the stored candles, and the reads
+of the Review page and ``nexus review``.
 
 The job (``decision_review``) reads the orders and their audit trail, the candles after each order's anchor bar,
 and writes ``review_decisions``, ``review_outcomes`` (one per horizon, pending until the candles reach it) and
-``review_aggregates`` (overall, per run, per symbol, per operator). Only rows whose content changed are written,
-so a second run with nothing new writes nothing and gives the same rows. Pages and the CLI only read them.
+``review_aggregates`` (overall, per run, per symbol, per operator, per source). Only rows whose content changed
+are written, as upserts in key order, so a second run with nothing new writes nothing and gives the same rows,
+and two runs racing on two workers both succeed (the same key written twice is one row, not a conflict). Pages
+and the CLI only read them.
+
+The graph's orders name the bar their run saw last (``data_until_ms``); an order that names none (manual, API)
+is anchored at the last candle of its dataset opened when it was proposed, at most ``ANCHOR_LOOKBACK_BARS``
+before.
 """
 
 from __future__ import annotations
@@ -23,19 +30,30 @@ from sqlalchemy import (
     case,
     delete,
     func,
-    insert,
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.core import clock
 from services.core.errors import BadInput, NexusError
 from services.core.records import audit_log, orders, review_aggregates, review_decisions, review_outcomes
 from services.jobs.queue import JobContext, Jobs
 from services.market_data.datasets import DatasetRef, Datasets
-from services.review.outcomes import HORIZON_LABELS, HORIZONS, Aggregate, Candles, Decision, Outcome, aggregate, outcome
+from services.market_data.ohlcv import approx_interval_ms
+from services.review.outcomes import (
+    GRAPH_SOURCE,
+    HORIZON_LABELS,
+    HORIZONS,
+    Aggregate,
+    Candles,
+    Decision,
+    Outcome,
+    aggregate,
+    outcome,
+)
 from services.trading.context import OrderContext
-from services.trading.orders import TERMINAL
+from services.trading.orders import MANUAL, TERMINAL
 
 JOB_KIND = "decision_review"
 #: the upkeep queues a review this long after the last one when orders were decided or moved on since
@@ -43,8 +61,10 @@ REVIEW_EVERY_S = 5 * 60
 #: and this long after it while outcomes wait for candles (ingestion jobs queue one as soon as they store some)
 PENDING_EVERY_S = 60 * 60
 _TITLE = "review decisions against outcomes"
-#: the orders the review follows: the agent graph's proposals (others carry no forecast to hold against)
-REVIEWED_SOURCE = "agent-graph"
+#: an order naming no bar it was made on is anchored at a candle opened at most this many bars before it
+ANCHOR_LOOKBACK_BARS = 100
+#: the scopes a filter or a per-scope listing can name
+SCOPES = ("run", "symbol", "operator", "source")
 #: where a pending order can end without being approved: the decision is named after it
 _NOT_APPROVED = frozenset({"rejected", "expired", "cancelled"})
 _DECISION_COLUMNS = tuple(c.name for c in review_decisions.c if c.name != "updated_at")
@@ -78,15 +98,15 @@ def refresh_if_due(jobs: Jobs, every_s: float = REVIEW_EVERY_S, pending_every_s:
         return jobs.submit_if_due(JOB_KIND, every_s, actor="upkeep", title=_TITLE)
     with jobs.engine.connect() as connection:
         waiting = connection.execute(select(review_outcomes.c.order_id).where(
-            review_outcomes.c.status != "done").limit(1)).first()
+            review_outcomes.c.status == "pending").limit(1)).first()
     return jobs.submit_if_due(JOB_KIND, pending_every_s, actor="upkeep", title=_TITLE) if waiting else None
 
 
 def _orders_moved(engine: Engine) -> bool:
-    """True when a decided order of the graph has no review row, or one read from an older version of it."""
+    """True when a decided order has no review row, or one read from an older version of it."""
     joined = orders.outerjoin(review_decisions, review_decisions.c.order_id == orders.c.id)
     query = select(orders.c.id).select_from(joined).where(
-        orders.c.source == REVIEWED_SOURCE, orders.c.status != "pending_approval",
+        orders.c.status != "pending_approval",
         or_(review_decisions.c.order_id.is_(None), review_decisions.c.order_version != orders.c.version)).limit(1)
     with engine.connect() as connection:
         return connection.execute(query).first() is not None
@@ -104,9 +124,9 @@ def refresh(engine: Engine, datasets: Datasets, ctx: JobContext | None = None) -
             select(review_decisions.c.order_id, review_decisions.c.order_version))}
         o = review_outcomes.c
         finished = {r.order_id for r in connection.execute(select(o.order_id).group_by(o.order_id).having(
-            func.count() == len(HORIZONS), func.sum(case((o.status == "done", 0), else_=1)) == 0))}
+            func.count() == len(HORIZONS), func.sum(case((o.status == "pending", 1), else_=0)) == 0))}
         decided = connection.execute(select(orders.c.id, orders.c.version).where(
-            orders.c.source == REVIEWED_SOURCE, orders.c.status != "pending_approval")).all()
+            orders.c.status != "pending_approval")).all()
         due_ids = [r.id for r in decided if known.get(r.id) != r.version or r.id not in finished]
         due = _chunked(connection, select(orders).order_by(orders.c.id), orders.c.id, due_ids)
         trails: dict[str, list[Mapping]] = {}
@@ -121,7 +141,7 @@ def refresh(engine: Engine, datasets: Datasets, ctx: JobContext | None = None) -
     written += _rebuild_aggregates(engine)
     with engine.connect() as connection:
         pending = connection.execute(select(review_outcomes.c.order_id).where(
-            review_outcomes.c.status != "done")).all()
+            review_outcomes.c.status == "pending")).all()
     return {"decisions": len(decided), "reviewed": len(decisions), "pending": len(pending), "written": written}
 
 
@@ -134,7 +154,8 @@ def _chunked(connection: Connection, query: Select, column: ColumnElement, value
 
 
 def _decision_row(order: Mapping, trail: list[Mapping]) -> dict[str, Any]:
-    """What the graph proposed, what people did (from the audit trail) and how it was executed."""
+    """What the graph, a person or an API client proposed, what people did (from the audit trail) and how it was
+    executed."""
     deciding = [a for a in trail if a["from_status"] == "pending_approval"]
     closing = next((a for a in reversed(deciding) if a["to_status"] != "pending_approval"), None)
     edits = [{"by": a["actor"], "at": a["at"].isoformat(), "reason": a["reason"],
@@ -148,8 +169,11 @@ def _decision_row(order: Mapping, trail: list[Mapping]) -> dict[str, Any]:
     about = OrderContext.model_validate(order["context"] or {})
     forecast = about.forecast
     settled = decision not in ("approved", "edited") or order["status"] in TERMINAL
+    source = order["source"] or GRAPH_SOURCE
+    proposer = about.entered_by if source == MANUAL else about.proposer if source != GRAPH_SOURCE else ""
     return {
         "order_id": order["id"], "order_version": order["version"], "run_id": order["run_id"],
+        "source": source, "proposer": proposer or "", "proposed_at": order["created_at"],
         "symbol": order["symbol"], "dataset_ref": order["dataset_ref"], "side": order["side"],
         "status": order["status"], "decision": decision, "operator": operator,
         "reason": closing["reason"] if closing is not None else "",
@@ -177,49 +201,80 @@ def _as_decision(row: Mapping) -> Decision:
         anchor_ts=row["anchor_ts"], executed_quantity=row["executed_quantity"], fill_price=row["fill_price"],
         fee=row["fee"], settled=row["settled"], forecast_return=row["forecast_return"],
         forecast_lower=row["forecast_lower"], forecast_upper=row["forecast_upper"],
-        forecast_horizon=row["forecast_horizon"])
+        forecast_horizon=row["forecast_horizon"], source=row["source"])
 
 
 def _outcomes(datasets: Datasets, decisions: list[dict], ctx: JobContext | None) -> list[dict[str, Any]]:
-    """Every horizon of every decision, the candles of each dataset read once (from its earliest anchor)."""
-    by_dataset: dict[str, list[Decision]] = {}
+    """Every horizon of every decision, the candles of each dataset read once (from its earliest bar 0). A decision
+    whose order names no bar it was made on gets its anchor here (written into its row)."""
+    by_dataset: dict[str, list[dict]] = {}
     for row in decisions:
-        by_dataset.setdefault(row["dataset_ref"], []).append(_as_decision(row))
+        by_dataset.setdefault(row["dataset_ref"], []).append(row)
     result = []
-    for number, (ref, items) in enumerate(sorted(by_dataset.items())):
+    for number, (ref, rows) in enumerate(sorted(by_dataset.items())):
         if ctx is not None:
             ctx.check_cancelled()
             ctx.progress(number / max(1, len(by_dataset)), f"reviewing the decisions on {ref}")
-        anchors = [d.anchor_ts for d in items if d.anchor_ts is not None]
-        frame, problem = None, ""
-        if anchors:
-            try:
-                frame = datasets.read(DatasetRef.parse(ref), start_ms=min(anchors))
-            except NexusError as error:
-                problem = f"candles of {ref or 'the order'} unreadable: {error}"
-        for decision in items:
-            after = None
-            if frame is not None and decision.anchor_ts is not None:
-                later = frame[frame["timestamp"] > decision.anchor_ts]
-                base = frame.loc[frame["timestamp"] == decision.anchor_ts, "close"]
-                after = Candles(later["timestamp"].to_numpy(), later["close"].to_numpy(),
-                                float(base.iloc[0]) if len(base) else None)
+        frame, problem = _candles(datasets, ref, rows)
+        for row in rows:
+            after, note = None, problem
+            if frame is not None:
+                if row["anchor_ts"] is None:
+                    row["anchor_ts"], note = _bar_at(frame, ref, row["proposed_at"])
+                if row["anchor_ts"] is not None:
+                    later = frame[frame["timestamp"] > row["anchor_ts"]]
+                    base = frame.loc[frame["timestamp"] == row["anchor_ts"], "close"]
+                    after = Candles(later["timestamp"].to_numpy(), later["close"].to_numpy(),
+                                    float(base.iloc[0]) if len(base) else None)
+            decision = _as_decision(row)
             for horizon in HORIZONS:
-                item = outcome(decision, horizon, after, problem)
+                item = outcome(decision, horizon, after, note)
                 result.append({"order_id": decision.order_id, **{f.name: getattr(item, f.name)
                                                                  for f in fields(Outcome)}})
     return result
 
 
+def _lookback_start(ref: str, proposed_at: Any) -> int:
+    """The earliest candle that may anchor an order of ``ref`` proposed at ``proposed_at``."""
+    return clock.to_ms(proposed_at) - ANCHOR_LOOKBACK_BARS * approx_interval_ms(DatasetRef.parse(ref).interval)
+
+
+def _candles(datasets: Datasets, ref: str, rows: list[dict]) -> tuple[Any, str]:
+    """The candles of ``ref`` from the earliest bar 0 of ``rows`` (None when none is needed or readable) and the
+    problem that left them unread."""
+    if not ref:
+        return None, "the order names no dataset of candles"
+    try:
+        starts = [row["anchor_ts"] if row["anchor_ts"] is not None else _lookback_start(ref, row["proposed_at"])
+                  for row in rows if row["anchor_ts"] is not None or row["proposed_at"] is not None]
+        return (datasets.read(DatasetRef.parse(ref), start_ms=min(starts)) if starts else None), ""
+    except NexusError as error:
+        return None, f"candles of {ref} unreadable: {error}"
+
+
+def _bar_at(frame: Any, ref: str, proposed_at: Any) -> tuple[int | None, str]:
+    """Open time of the last candle opened when the order was proposed (within the lookback), or why there is
+    none."""
+    if proposed_at is None:
+        return None, ""
+    at = clock.to_ms(proposed_at)
+    opened = frame.loc[(frame["timestamp"] <= at) & (frame["timestamp"] >= _lookback_start(ref, proposed_at)),
+                       "timestamp"]
+    if opened.empty:
+        return None, (f"no candle of {ref} opened in the {ANCHOR_LOOKBACK_BARS} bars before the order was "
+                      "proposed")
+    return int(opened.iloc[-1]), ""
+
+
 def _rebuild_aggregates(engine: Engine) -> int:
     """Aggregate every stored outcome again (cheap: no candles) and write the rows that changed."""
-    with engine.connect() as connection:
+    with engine.begin() as connection:
         decisions = {r["order_id"]: _as_decision(r)
                      for r in connection.execute(select(review_decisions)).mappings()}
         outcomes = [(decisions[r["order_id"]], _as_outcome(r))
                     for r in connection.execute(select(review_outcomes)).mappings() if r["order_id"] in decisions]
-    rows = [_aggregate_row(scope, key, horizon, item) for (scope, key, horizon), item in aggregate(outcomes).items()]
-    with engine.begin() as connection:
+        rows = [_aggregate_row(scope, key, horizon, item)
+                for (scope, key, horizon), item in aggregate(outcomes).items()]
         return _sync(connection, review_aggregates, ("scope", "key", "horizon"), rows, _AGGREGATE_COLUMNS, None)
 
 
@@ -240,8 +295,9 @@ def _aggregate_row(scope: str, key: str, horizon: str, item: Aggregate) -> dict[
 def _sync(connection: Connection, table: Table, keys: tuple[str, ...], rows: list[dict], columns: tuple[str, ...],
           within: tuple[str, list] | None) -> int:
     """In the caller's transaction, make the part of ``table`` that ``within`` covers (``(column, values)``; None:
-    the whole table) hold exactly ``rows``: new rows inserted, changed ones replaced, others deleted, unchanged ones
-    not touched. Returns the number of rows written or deleted."""
+    the whole table) hold exactly ``rows``: new and changed rows upserted, others deleted, unchanged ones not
+    touched. Keys are written in order, so two transactions writing the same rows at once wait for each other
+    instead of conflicting (or deadlocking). Returns the number of rows written or deleted."""
     def key_of(row: Mapping) -> tuple:
         return tuple(row[k] for k in keys)
 
@@ -252,13 +308,16 @@ def _sync(connection: Connection, table: Table, keys: tuple[str, ...], rows: lis
              else connection.execute(select(table)).mappings().all())
     stored = {key_of(r): content(r) for r in found}
     wanted = {key_of(r) for r in rows}
-    changed = [r for r in rows if stored.get(key_of(r)) != content(r)]
-    stale = [k for k in stored if k not in wanted]
-    for key in stale + [key_of(r) for r in changed if key_of(r) in stored]:
+    changed = sorted((r for r in rows if stored.get(key_of(r)) != content(r)), key=key_of)
+    stale = sorted(k for k in stored if k not in wanted)
+    for key in stale:
         connection.execute(delete(table).where(*(table.c[k] == v for k, v in zip(keys, key, strict=True))))
     if changed:
         now = clock.now()
-        connection.execute(insert(table), [{**{c: r[c] for c in columns}, "updated_at": now} for r in changed])
+        upsert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
+        upsert = upsert.on_conflict_do_update(index_elements=list(keys), set_={
+            c: upsert.excluded[c] for c in (*columns, "updated_at") if c not in keys})
+        connection.execute(upsert, [{**{c: r[c] for c in columns}, "updated_at": now} for r in changed])
     return len(changed) + len(stale)
 
 
@@ -278,18 +337,19 @@ def _comparable(value: Any) -> Any:
 # --- reads (the Review page, nexus review) --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReviewFilter:
-    """Which decisions to look at: one run, symbol or operator (any combination) at one horizon."""
+    """Which decisions to look at: one run, symbol, operator or source (any combination) at one horizon."""
 
     run: str | None = None
     symbol: str | None = None
     operator: str | None = None
+    source: str | None = None
     horizon: str = "5"
 
     def __post_init__(self) -> None:
         if self.horizon not in HORIZONS:
             raise BadInput(f"horizon '{self.horizon}' is not one of {', '.join(HORIZONS)} (bars, or the "
                            "forecast's own horizon)")
-        for name in ("run", "symbol", "operator"):
+        for name in SCOPES:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise BadInput(f"the {name} filter must be a non-empty name (or left out)")
@@ -297,7 +357,7 @@ class ReviewFilter:
     @property
     def scopes(self) -> list[tuple[str, str]]:
         """The stored aggregates this filter asks for: overall, then each scope it names."""
-        named = [(scope, getattr(self, scope)) for scope in ("run", "symbol", "operator")]
+        named = [(scope, getattr(self, scope)) for scope in SCOPES]
         return [("overall", ""), *((scope, key) for scope, key in named if key)]
 
 
@@ -333,7 +393,7 @@ class AggregateRow:
 
     @property
     def label(self) -> str:
-        """``overall``, ``run <id>``, ``symbol AAPL``, ``operator alice``."""
+        """``overall``, ``run <id>``, ``symbol AAPL``, ``operator alice``, ``source manual``."""
         return "overall" if self.scope == "overall" else f"{self.scope} {self.key}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -365,6 +425,8 @@ class DecisionRow:
 
     order_id: str
     run_id: str
+    source: str
+    proposer: str
     symbol: str
     side: str
     status: str
@@ -397,11 +459,12 @@ class DecisionRow:
 
 @dataclass(frozen=True)
 class ReviewOptions:
-    """What the filters can choose among (runs, symbols, operators with a stored decision)."""
+    """What the filters can choose among (runs, symbols, operators, sources with a stored decision)."""
 
     runs: tuple[str, ...]
     symbols: tuple[str, ...]
     operators: tuple[str, ...]
+    sources: tuple[str, ...]
 
 
 class Review:
@@ -420,9 +483,9 @@ class Review:
         return [found[k] for k in wanted if k in found]
 
     def by_scope(self, scope: str, horizon: str) -> list[AggregateRow]:
-        """Every stored aggregate of one scope (run, symbol or operator) at ``horizon``, by key."""
-        if scope not in ("run", "symbol", "operator"):
-            raise BadInput(f"scope '{scope}' is not one of run, symbol, operator")
+        """Every stored aggregate of one scope (run, symbol, operator or source) at ``horizon``, by key."""
+        if scope not in SCOPES:
+            raise BadInput(f"scope '{scope}' is not one of {', '.join(SCOPES)}")
         ReviewFilter(horizon=horizon)
         a = review_aggregates.c
         query = select(review_aggregates).where(a.scope == scope, a.horizon == horizon).order_by(a.key)
@@ -437,10 +500,11 @@ class Review:
                         o.exit_price, o.realised_return, o.hit, o.covered, o.agent_pnl, o.actual_pnl, o.value_added)
                  .join(review_outcomes, and_(o.order_id == d.order_id, o.horizon == chosen.horizon))
                  .order_by(d.decided_at.desc(), d.order_id.desc()).limit(limit))
-        for name in ("run", "symbol", "operator"):
+        columns = {"run": d.run_id, "symbol": d.symbol, "operator": d.operator, "source": d.source}
+        for name in SCOPES:
             value = getattr(chosen, name)
             if value:
-                query = query.where({"run": d.run_id, "symbol": d.symbol, "operator": d.operator}[name] == value)
+                query = query.where(columns[name] == value)
         names = {f.name for f in fields(DecisionRow)}
         with self.engine.connect() as connection:
             latest = [DecisionRow(**{k: v for k, v in r.items() if k in names})
@@ -448,14 +512,15 @@ class Review:
         return latest[::-1]
 
     def options(self) -> ReviewOptions:
-        """The runs (newest first), symbols and operators of the stored decisions."""
+        """The runs (newest first), symbols, operators and sources of the stored decisions."""
         d = review_decisions.c
         with self.engine.connect() as connection:
             runs = [r.run_id for r in connection.execute(
                 select(d.run_id).group_by(d.run_id).order_by(func.max(d.decided_at).desc()))]
             symbols = _distinct(connection, d.symbol)
             operators = [o for o in _distinct(connection, d.operator) if o]
-        return ReviewOptions(tuple(runs), tuple(symbols), tuple(operators))
+            sources = _distinct(connection, d.source)
+        return ReviewOptions(tuple(runs), tuple(symbols), tuple(operators), tuple(sources))
 
 
 def _distinct(connection: Connection, column) -> Iterable[str]:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from services.review import store as review_store
-from tests.support.review import RUN, reviewed_history
+from tests.support.review import API_SOURCE, PROPOSER, RUN, reviewed_history
 
 
 @pytest.fixture
@@ -77,3 +77,31 @@ def test_the_page_only_reads_stored_rows(reviewed, page_app, monkeypatch):
     at.run()
     assert not at.exception, at.exception
     assert _metric(at, "Agent alone") == "-20.00"
+
+
+def test_the_source_filter_shows_manual_and_api_orders_and_says_they_have_no_forecast(make_runtime, page_app):
+    _runtime, made = reviewed_history(make_runtime, others=True)
+    at = page_app("review")
+    at.run()
+    assert not at.exception, at.exception
+    assert any("carry no forecast" in c.value and "not in the hit rate" in c.value for c in at.caption)
+    assert (_metric(at, "Agent alone"), _metric(at, "Agent + operator"), _metric(at, "Hit rate")) == (
+        "-30.00", "+25.00", "75%")  # 3 of the graph's 4 forecasts; the manual and API orders have none
+    decisions = at.dataframe[1].value
+    assert dict(zip(decisions["order"], decisions["proposed by"], strict=True))[f"/orders?order={made['P']}"] == (
+        PROPOSER)
+
+    at.selectbox(key="review_source").set_value(API_SOURCE)
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(zip(table["scope"], table["key"], strict=True)) == [("overall", ""), ("source", API_SOURCE)]
+    assert (_metric(at, "Agent alone"), _metric(at, "Added by rejections"), _metric(at, "Hit rate")) == (
+        "-30.00", "+30.00", "–")
+    (source,) = set(at.dataframe[1].value["source"])
+    assert source == API_SOURCE
+
+    at.selectbox(key="review_horizon").set_value("forecast")
+    at.run()
+    assert not at.exception
+    assert any("have no forecast horizon" in i.value for i in at.info)

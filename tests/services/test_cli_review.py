@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.support.review import RUN, reviewed_history
+from tests.support.review import API_SOURCE, RUN, reviewed_history
 
 
 def nexus(*args: str):
@@ -54,3 +54,25 @@ def test_bad_options_exit_2_with_one_line(reviewed, args, message):
 def test_nothing_reviewed_yet_says_so(runtime):
     done = nexus("review")
     assert done.exit_code == 0 and "no decided order reviewed yet" in done.output
+
+
+def test_source_filters_and_lists_manual_and_api_orders_beside_the_graph(make_runtime):
+    reviewed_history(make_runtime, others=True)
+    done = nexus("review", "--source", "manual")
+    assert done.exit_code == 0, done.output
+    assert done.output.splitlines()[1] == (
+        "source manual at 5 bars: 1 decisions (1 resolved, 0 pending); hit rate – (0/0); agent alone +20.00, "
+        "agent + operator +20.00, value added +0.00 (edits +0.00, rejections +0.00, expiries +0.00, "
+        "unfilled +0.00); 90% interval coverage – (0/0)")
+    by_source = nexus("review", "--by", "source", "--json")
+    assert by_source.exit_code == 0, by_source.output
+    rows = {r["key"]: r for r in map(json.loads, by_source.output.splitlines())}
+    assert set(rows) == {"", "agent-graph", "manual", API_SOURCE}
+    assert (rows["agent-graph"]["agent_pnl"], rows["agent-graph"]["actual_pnl"], rows["agent-graph"]["hits"]) == (
+        -20.0, 5.0, 3)
+    assert (rows[API_SOURCE]["value_rejections"], rows[API_SOURCE]["forecasts"]) == (30.0, 0)
+
+
+def test_a_blank_source_is_refused(reviewed):
+    done = nexus("review", "--source", " ")
+    assert done.exit_code == 2 and "source filter must be a non-empty name" in done.output

@@ -1,4 +1,5 @@
-"""Decision review: constructed histories whose outcomes are known by hand, pending outcomes, idempotent jobs."""
+"""Decision review: constructed histories whose outcomes are known by hand (the graph's, a manual order, an API
+proposal), pending outcomes, partial fills, idempotent and race-safe jobs."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ from services.review.store import JOB_KIND, Review, ReviewFilter, refresh
 from services.trading.orders import Proposal
 from services.trading.risk import Check
 from tests.support.orders import ALICE
-from tests.support.review import ANCHOR, RUN, decide_history, write_future, write_history
+from tests.support.review import (
+    ANCHOR,
+    API_SOURCE,
+    PROPOSER,
+    RUN,
+    decide_history,
+    decide_others,
+    write_future,
+    write_history,
+)
 
 
 @pytest.fixture
@@ -218,3 +228,160 @@ def test_unreadable_candles_leave_the_outcomes_pending_saying_why(history):
     assert rows[made["A"]].outcome_status == "done"
     assert rows[made["B"]].outcome_status == "pending"
     assert rows[made["B"]].note.startswith("candles of sample/DOWN/1d unreadable: no dataset sample/DOWN/1d")
+
+
+@pytest.fixture
+def others(make_runtime):
+    """The manual order M and the API proposal P of tests/support/review.py, without the graph's history."""
+    runtime = make_runtime(paper_slippage_bps=0, paper_fee_bps=0)
+    write_history(runtime)
+    return runtime, decide_others(runtime)
+
+
+def test_a_manual_order_and_an_api_proposal_review_to_the_numbers_worked_out_by_hand(others):
+    runtime, made = others
+    write_future(runtime)
+    refresh(runtime.engine, runtime.datasets)
+    review = Review(runtime.engine)
+    rows = {r.order_id: r for r in review.decisions(ReviewFilter(horizon="5"))}
+    m, p = rows[made["M"]], rows[made["P"]]
+    assert (m.source, m.proposer, m.decision, m.operator, m.executed_quantity, m.fill_price) == (
+        "manual", "alice", "approved", "bob", 10, 100.0)
+    assert (m.agent_pnl, m.actual_pnl, m.value_added, m.exit_price) == (20.0, 20.0, 0.0, 102.0)
+    assert m.realised_return == pytest.approx(math.log(1.02)) and (m.hit, m.covered) == (None, None)
+    assert (p.source, p.proposer, p.decision, p.operator, p.reason) == (
+        API_SOURCE, PROPOSER, "rejected", "alice", "the platform is wrong about DOWN")
+    assert (p.proposed["quantity"], p.agent_pnl, p.actual_pnl, p.value_added) == (10, -30.0, 0.0, 30.0)
+
+    overall = _one(review, "5")[("overall", "")]
+    assert (overall.decisions, overall.resolved, overall.pending) == (2, 2, 0)
+    assert (overall.agent_pnl, overall.actual_pnl, overall.value_rejections) == (-10.0, 20.0, 30.0)
+    assert (overall.forecasts, overall.hit_rate, overall.intervals, overall.coverage) == (0, None, 0, None)
+    manual = _one(review, "5", source="manual")[("source", "manual")]
+    assert (manual.decisions, manual.agent_pnl, manual.actual_pnl, manual.value_added) == (1, 20.0, 20.0, 0.0)
+    api = _one(review, "5", source=API_SOURCE)[("source", API_SOURCE)]
+    assert (api.decisions, api.agent_pnl, api.actual_pnl, api.value_rejections) == (1, -30.0, 0.0, 30.0)
+    one, twenty = _one(review, "1")[("overall", "")], _one(review, "20")[("overall", "")]
+    assert (one.agent_pnl, one.actual_pnl, twenty.agent_pnl, twenty.actual_pnl) == (0.0, 10.0, -10.0, 40.0)
+
+    # no forecast: no forecast horizon, so nothing to aggregate there, and nothing waits for it
+    assert _one(review, "forecast") == {}
+    at_forecast = review.decisions(ReviewFilter(horizon="forecast"))
+    assert {(r.outcome_status, r.note) for r in at_forecast} == {("n/a", "no forecast horizon")}
+    assert refresh(runtime.engine, runtime.datasets) == {"decisions": 2, "reviewed": 0, "pending": 0, "written": 0}
+    assert review.options().sources == (API_SOURCE, "manual")
+    assert [r.order_id for r in review.decisions(ReviewFilter(source="manual"))] == [made["M"]]
+
+
+def test_with_manual_and_api_orders_beside_the_graph_its_numbers_stay_and_only_forecasts_count_in_hit_rate(history):
+    runtime, made = history
+    decide_others(runtime)
+    write_future(runtime)
+    refresh(runtime.engine, runtime.datasets)
+    review = Review(runtime.engine)
+    graph = _one(review, "5", source="agent-graph")[("source", "agent-graph")]
+    assert (graph.decisions, graph.agent_pnl, graph.actual_pnl, graph.hits, graph.forecasts) == (4, -20.0, 5.0, 3, 4)
+    overall = _one(review, "5")[("overall", "")]
+    assert (overall.decisions, overall.agent_pnl, overall.actual_pnl) == (6, -30.0, 25.0)
+    assert (overall.hits, overall.forecasts, overall.value_rejections) == (3, 4, 60.0)
+    at_forecast = _one(review, "forecast")[("overall", "")]
+    assert (at_forecast.decisions, at_forecast.covered, at_forecast.intervals) == (4, 2, 4)
+    alice = _one(review, "5", operator="alice")[("operator", "alice")]
+    assert (alice.decisions, alice.agent_pnl, alice.actual_pnl) == (3, -40.0, 5.0)
+    assert {r.order_id for r in review.decisions(ReviewFilter(source="agent-graph"))} == set(made.values())
+
+
+def test_bad_source_filters_are_refused():
+    with pytest.raises(BadInput, match="source filter"):
+        ReviewFilter(source="")
+
+
+def _partly_filled(runtime, status: str):
+    """Proposal A of the history approved and sent as a resting limit order, then filled 4 of 10 at 100 by the
+    venue, which then reports ``status``."""
+    from services.trading.execution.base import VenueOrder
+
+    (order,) = runtime.orders.propose("run-partial", [Proposal(
+        "p", "UP", "buy", 10, 100.0, order_type="limit", limit_price=50.0, dataset_ref="sample/UP/1d",
+        checks=[Check("max order notional", True, 500.0, 1e6)],
+        context={"forecast": {"expected_return": 0.01, "lower": -0.1, "upper": 0.1, "horizon": 5},
+                 "data_until_ms": ANCHOR})])
+    runtime.orders.approve(order.id, ALICE)
+    sent = runtime.orders.submit(order.id)
+    assert sent.status == "submitted", sent.last_error
+    venue = runtime.orders.venue
+    answers = iter([("partially_filled", "partially_filled"), (status, status)])
+
+    def lookup(client_order_id, venue_order_id=None):
+        ours, raw = next(answers)
+        return VenueOrder(client_order_id, venue_order_id or "v", ours, 4.0, 100.0, 0.0, raw, sent.updated_at)
+
+    venue.lookup = lookup
+    return order
+
+
+@pytest.mark.parametrize("final", ["cancelled", "failed"])
+def test_a_partial_fill_is_scored_for_the_filled_part_once_the_order_is_final(make_runtime, final):
+    runtime = make_runtime(paper_slippage_bps=0, paper_fee_bps=0)
+    write_history(runtime)
+    order = _partly_filled(runtime, final)
+    write_future(runtime)
+    assert runtime.orders.reconcile() == 1
+    refresh(runtime.engine, runtime.datasets)
+    (row,) = Review(runtime.engine).decisions(ReviewFilter())
+    assert (row.status, row.outcome_status, row.note) == ("partially_filled", "pending",
+                                                          "4 filled so far: scored once the order is final")
+    assert runtime.orders.reconcile() == 1 and runtime.orders.get(order.id).status == final
+    refresh(runtime.engine, runtime.datasets)
+    (row,) = Review(runtime.engine).decisions(ReviewFilter())
+    # 4 bought at 100, worth 102 five bars after the anchor; the proposal of 10 at the same fill would make 20
+    assert (row.outcome_status, row.executed_quantity, row.actual_pnl, row.agent_pnl) == ("done", 4, 8.0, 20.0)
+    assert row.value_added == -12.0
+
+
+def test_two_reviews_racing_on_postgresql_both_succeed_and_write_each_row_once(make_runtime, postgres_url,
+                                                                              monkeypatch):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from services.review import store
+
+    runtime = make_runtime(paper_slippage_bps=0, paper_fee_bps=0, database_url=postgres_url)
+    write_history(runtime)
+    decide_history(runtime)
+    write_future(runtime)
+    both_read = threading.Barrier(2, timeout=30)
+    computed = store._outcomes
+
+    def after_both_read(*args):
+        result = computed(*args)
+        both_read.wait()  # neither writes before the other has read: both find nothing stored
+        return result
+
+    monkeypatch.setattr(store, "_outcomes", after_both_read)
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: refresh(runtime.engine, runtime.datasets), range(2)))
+    assert [r["reviewed"] for r in reports] == [4, 4]
+    monkeypatch.setattr(store, "_outcomes", computed)
+    before = _stored(runtime.engine)
+    assert refresh(runtime.engine, runtime.datasets)["written"] == 0 and _stored(runtime.engine) == before
+    assert len(before["review_outcomes"]) == 16
+    overall = _one(Review(runtime.engine), "5")[("overall", "")]
+    assert (overall.decisions, overall.agent_pnl, overall.actual_pnl) == (4, -20.0, 5.0)
+
+
+def test_an_order_naming_no_bar_with_no_candle_before_it_waits_saying_why(others):
+    from sqlalchemy import update
+
+    from services.core import clock
+    from services.core.records import orders
+    from tests.support.market import DAY, T0
+
+    runtime, made = others
+    write_future(runtime)
+    with runtime.engine.begin() as connection:
+        connection.execute(update(orders).where(orders.c.id == made["M"]).values(created_at=clock.from_ms(T0 - DAY)))
+    refresh(runtime.engine, runtime.datasets)
+    (row,) = Review(runtime.engine).decisions(ReviewFilter(source="manual"))
+    assert (row.outcome_status, row.note) == (
+        "pending", "no candle of sample/UP/1d opened in the 100 bars before the order was proposed")

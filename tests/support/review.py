@@ -8,6 +8,12 @@ UP closes at 101 after 1 bar, 102 after 5, 104 after 20; DOWN at 99, 97 and 95.
 At 5 bars: A +20 (agent alone +20), B would have lost 30, C -15 instead of -30, D would have made +20; agent alone
 -20, agent + operator +5; edits +15, rejections +30, expiries -20. Forecast signs right for A, C, D (3 of 4);
 intervals hold the realised return of A and C (2 of 4).
+
+``decide_others`` adds orders from outside the graph, both entered an hour after the anchor bar opened: Alice
+enters a manual buy of 10 UP on the ticket (M), Bob approves it and it fills at 100; agent@platform.io proposes a
+buy of 10 DOWN through the API (P, source ``agent-platform``) and Alice rejects it. Neither has a forecast. At 5
+bars M makes +20 (the proposer alone too), P would have lost 30 (rejections +30); at 1 bar +10 and -10, at 20
+bars +40 and -50.
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ import pandas as pd
 from sqlalchemy import update
 
 from services.core import clock
+from services.core.auth import local_operator
 from services.core.records import orders as orders_table
 from services.market_data.datasets import DatasetRef
+from services.trading.manual import Ticket, enter_order
 from services.trading.orders import Proposal
+from services.trading.proposals import ExternalBatch, ExternalOrder, propose_external
 from services.trading.risk import Check
-from tests.support.market import DAY, T0
+from tests.support.market import DAY, HOUR, T0
 from tests.support.orders import ALICE, BOB
 
 RUN = "run-review-1"
@@ -80,13 +89,38 @@ def decide_history(runtime) -> dict[str, str]:
     return made
 
 
-def reviewed_history(make_runtime, **settings):
-    """A runtime holding the whole history, the future candles and the worker's review of them."""
+PROPOSER = "agent@platform.io"
+API_SOURCE = "agent-platform"
+
+
+def decide_others(runtime) -> dict[str, str]:
+    """Enter M on the ticket (Bob approves, it fills) and propose P through the API (Alice rejects), both an hour
+    into the anchor bar; "M"/"P" → order id."""
+    orders = runtime.orders
+    manual = enter_order(orders, runtime.prices, ALICE, Ticket("review-m", "UP", "buy", quantity=10))
+    orders.approve(manual.id, BOB, "fine by me")
+    orders.submit(manual.id)
+    token, _secret = runtime.tokens.issue(local_operator("admin@bank.com"), PROPOSER, scopes=["orders:propose"])
+    _run, (api,) = propose_external(runtime.engine, orders, orders.book, runtime.prices.quote,
+                                    runtime.prices.dataset_for, token, ExternalBatch(
+                                        API_SOURCE, "mean reversion", [ExternalOrder("DOWN", "buy", 10)]))
+    orders.reject(api.id, ALICE, "the platform is wrong about DOWN")
+    with runtime.engine.begin() as connection:
+        connection.execute(update(orders_table).where(orders_table.c.id.in_((manual.id, api.id))).values(
+            created_at=clock.from_ms(ANCHOR + HOUR)))
+    return {"M": manual.id, "P": api.id}
+
+
+def reviewed_history(make_runtime, others: bool = False, **settings):
+    """A runtime holding the whole history (with ``others``: M and P too), the future candles and the worker's
+    review of them."""
     from services.review.store import refresh
 
     runtime = make_runtime(paper_slippage_bps=0, paper_fee_bps=0, **settings)
     write_history(runtime)
     made = decide_history(runtime)
+    if others:
+        made |= decide_others(runtime)
     write_future(runtime)
     refresh(runtime.engine, runtime.datasets)
     return runtime, made

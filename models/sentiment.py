@@ -1,7 +1,7 @@
 """Financial news sentiment: negative / neutral / positive and a score in [-1, 1]. Pure computation.
 
 The main model reads the packaged all-MiniLM-L6-v2 sentence embeddings (models/embedding.py) with a small fitted
-head (`sentiment_head.npz`, about 10 KB, made by scripts/train_sentiment.py from the training split only): a
+head (`sentiment_head.npz`, 13 KB, made by scripts/train_sentiment.py from the training split only): a
 small int8 MLP on the embeddings averaged with a logistic regression on the thousand most informative hashed word
 uni/bi-grams. When the embedding model is not installed, VADER (vaderSentiment) takes over and says so:
 `is_fallback` is true and its version names it.

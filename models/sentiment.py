@@ -1,9 +1,10 @@
 """Financial news sentiment: negative / neutral / positive and a score in [-1, 1]. Pure computation.
 
 The main model reads the packaged all-MiniLM-L6-v2 sentence embeddings (models/embedding.py) with a small fitted
-head (`sentiment_head.npz`, made by scripts/train_sentiment.py from the training split only): an MLP on the
-embeddings averaged with a logistic regression on hashed word uni/bi-grams. When the embedding model is not
-installed, VADER (vaderSentiment) takes over and says so: `is_fallback` is true and its version names it.
+head (`sentiment_head.npz`, 13 KB, made by scripts/train_sentiment.py from the training split only): a
+small int8 MLP on the embeddings averaged with a logistic regression on the thousand most informative hashed word
+uni/bi-grams. When the embedding model is not installed, VADER (vaderSentiment) takes over and says so:
+`is_fallback` is true and its version names it.
 
 The score is P(positive) - P(negative) for the main model and VADER's compound score for the fallback.
 """
@@ -79,15 +80,26 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _dequantised(z: Any, name: str) -> np.ndarray:
+    """An int8 matrix of the head times its per-column float32 scale (`<name>` and `<name>_scale`)."""
+    return z[name].astype(np.float32) * z[f"{name}_scale"].astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Head:
-    """The fitted classifier head: an MLP on embeddings and a hashed-n-gram logistic regression, mixed."""
+    """The fitted classifier head: an MLP on embeddings and a hashed-n-gram logistic regression, mixed.
+
+    File format (npz, written by scripts/train_sentiment.py): `w1` (384, hidden) and `w2` (hidden, 3) int8 with
+    per-column float32 scales `w1_scale`, `w2_scale`, float32 biases `b1`, `b2`; the n-gram part keeps only its
+    selected hashed ids `ngram_rows` (uint16, sorted) with int8 weights `ngram_w` (rows, 3) and `ngram_w_scale`,
+    bias `ngram_b`; `ngram_weight` its share in the mix; `hash_features`, `hash_ngrams` the hashing settings.
+    """
 
     w1: np.ndarray  # (384, hidden)
     b1: np.ndarray
     w2: np.ndarray  # (hidden, 3)
     b2: np.ndarray
-    ngram_w: np.ndarray  # (HASH_FEATURES, 3), zero for the hashed ids never seen in training
+    ngram_w: np.ndarray  # (HASH_FEATURES, 3), zero except for the selected hashed ids
     ngram_b: np.ndarray  # (3,)
     ngram_weight: float  # share of the n-gram model in the mix
     digest: str
@@ -100,11 +112,14 @@ class Head:
         with np.load(io.BytesIO(data)) as z:
             if int(z["hash_features"]) != HASH_FEATURES or tuple(int(v) for v in z["hash_ngrams"]) != HASH_NGRAMS:
                 raise ValueError("sentiment head was fitted with other n-gram hashing settings")
+            rows = z["ngram_rows"].astype(np.int64)
+            if rows.size and (rows.min() < 0 or rows.max() >= HASH_FEATURES):
+                raise ValueError("sentiment head names n-gram ids outside its hashing settings")
             ngram_w = np.zeros((HASH_FEATURES, len(LABELS)), dtype=np.float32)
-            ngram_w[z["ngram_rows"].astype(np.int64)] = z["ngram_w"]  # stored sparse: only the seen ids
+            ngram_w[rows] = _dequantised(z, "ngram_w")  # stored sparse: only the selected ids
             return cls(
-                w1=z["w1"].astype(np.float32), b1=z["b1"].astype(np.float32),
-                w2=z["w2"].astype(np.float32), b2=z["b2"].astype(np.float32), ngram_w=ngram_w,
+                w1=_dequantised(z, "w1"), b1=z["b1"].astype(np.float32),
+                w2=_dequantised(z, "w2"), b2=z["b2"].astype(np.float32), ngram_w=ngram_w,
                 ngram_b=z["ngram_b"].astype(np.float32), ngram_weight=float(z["ngram_weight"]),
                 digest=hashlib.sha256(data).hexdigest()[:12],
             )

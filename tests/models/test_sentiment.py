@@ -72,7 +72,30 @@ def test_head_refuses_other_hashing_settings():
     np.savez(buffer, **parts)
     with pytest.raises(ValueError, match="hashing settings"):
         Head.from_bytes(buffer.getvalue())
-    assert load_head().w1.shape == (384, 256)
+    assert load_head().w1.shape == (384, 16)
+
+
+def _head_parts() -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO((sentiment.resources.files("models") / sentiment.HEAD_FILE).read_bytes())) as z:
+        return dict(z)
+
+
+def test_committed_head_is_a_few_kb_of_int8_weights():
+    size = len((sentiment.resources.files("models") / sentiment.HEAD_FILE).read_bytes())
+    assert size <= 20_000
+    parts = _head_parts()
+    assert {parts[name].dtype for name in ("w1", "w2", "ngram_w")} == {np.dtype(np.int8)}
+    assert parts["ngram_rows"].dtype == np.uint16 and len(parts["ngram_rows"]) == len(parts["ngram_w"])
+
+
+def test_head_refuses_ngram_ids_outside_the_hashing_settings():
+    parts = _head_parts()
+    parts["ngram_rows"] = parts["ngram_rows"].astype(np.int64)
+    parts["ngram_rows"][-1] = sentiment.HASH_FEATURES
+    buffer = io.BytesIO()
+    np.savez(buffer, **parts)
+    with pytest.raises(ValueError, match="outside its hashing settings"):
+        Head.from_bytes(buffer.getvalue())
 
 
 def test_cli_one_json_object_per_line(model, monkeypatch):

@@ -10,10 +10,11 @@ through a fake OIDC provider speaking the real protocol (``tests/fakes/oidc.py``
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from services.core.config import load_settings
 from services.runtime import Runtime
@@ -48,13 +49,97 @@ def sign_in(page: Page, url: str, oidc: FakeOIDC, email: str) -> None:
     expect(page.get_by_text(f"Signed in as {email}", exact=False)).to_be_visible(timeout=WAIT)
 
 
-def test_sign_in(console, tmp_path):
+def enter_ticket(page: Page, url: str, amount: str, limit: str = "") -> None:
+    """Fill the New order ticket for a buy of ``amount`` IBM (a limit order when ``limit`` is given) and enter it."""
+    page.goto(f"{url}/orders")
+    page.get_by_role("tab", name="New order").click(timeout=WAIT)
+    ticket = visible_tab(page)
+    ticket.get_by_label("Symbol", exact=True).click()
+    page.get_by_role("option", name="IBM", exact=True).click()
+    if limit:
+        ticket.get_by_text("limit", exact=True).click()
+        ticket.get_by_label("Limit price (limit orders)").fill(limit)
+    ticket.get_by_label("Quantity or notional").fill(amount)
+    ticket.get_by_label("Reason (the approver reads it)").fill("e2e: by hand")
+    ticket.get_by_role("button", name="Enter order").click()
+
+
+def visible_tab(page: Page) -> Locator:
+    """The tab panel on screen (the others are drawn too, hidden)."""
+    return page.locator("[role=tabpanel]:visible")
+
+
+def entered(page: Page) -> str:
+    """The id of the order the ticket just filed, from its outcome on screen."""
+    text = page.get_by_text(re.compile(r"^Order \S+ entered: ")).inner_text(timeout=WAIT)
+    return text.split()[1]
+
+
+def test_a_ticket_needs_a_second_person_and_fills(console, tmp_path):
     url, oidc, runtime = console
     with chromium_pages(2) as (a, b):
         sign_in(a, url, oidc, ANN)
         sign_in(b, url, oidc, BOB)
-        a.goto(f"{url}/orders")
-        a.get_by_role("tab", name="New order").click(timeout=WAIT)
-        a.wait_for_timeout(2000)
-        a.screenshot(path="/tmp/e2e-ticket.png", full_page=True)
-        print(a.inner_text("body"))
+        for bad, said in (("three", "the quantity must be a number (got 'three')"),
+                          ("NaN", "the quantity must be a finite number (got 'NaN')")):
+            enter_ticket(a, url, bad)
+            expect(a.get_by_text(said, exact=False)).to_be_visible(timeout=WAIT)
+        assert runtime.orders.list() == []
+
+        enter_ticket(a, url, "3")
+        order_id = entered(a)
+        a.goto(f"{url}/approvals?order={order_id}")
+        expect(a.get_by_role("heading", name="BUY 3 IBM")).to_be_visible(timeout=WAIT)
+        expect(a.get_by_role("button", name="Approve", exact=True)).to_be_disabled()
+        expect(a.get_by_text(f"Approve is off: {ANN} entered this order: four eyes", exact=False)).to_be_visible()
+
+        b.goto(f"{url}/approvals?order={order_id}")
+        expect(b.get_by_role("heading", name="BUY 3 IBM")).to_be_visible(timeout=WAIT)
+        b.get_by_role("button", name="Approve", exact=True).click()
+        expect(b.get_by_text("Approved, sending to paper: BUY 3 IBM", exact=False)).to_be_visible(timeout=WAIT)
+        wait_for_status(runtime, order_id, "filled")
+        since = b.get_by_text(re.compile(r"^Since then: now filled 3 of 3 at [0-9.]+ "))
+        expect(since).to_be_visible(timeout=WAIT)
+        assert len(since.inner_text().split(" at ")[1].split()[0]) <= 12, since.inner_text()  # no float noise
+        for page in (a, b):
+            page.goto(f"{url}/orders?order={order_id}")
+            expect(page.get_by_text("BUY 3 IBM: filled", exact=False)).to_be_visible(timeout=WAIT)
+            page.get_by_role("tab", name="Portfolio").click()
+            expect(page.get_by_role("tab", name="Portfolio")).to_be_visible()
+        b.screenshot(path=str(tmp_path / "b-portfolio.png"), full_page=True)
+        expect(visible_tab(b)).to_contain_text("IBM")
+    order = runtime.orders.get(order_id)
+    assert (order.entered_by, order.approved_by) == (ANN, [BOB])
+
+
+def test_a_resting_limit_order_is_cancelled_with_a_reason(console, tmp_path):
+    url, oidc, runtime = console
+    far_below = f"{runtime.prices.quote('IBM') / 2:.2f}"
+    with chromium_pages(2) as (a, b):
+        sign_in(a, url, oidc, ANN)
+        sign_in(b, url, oidc, BOB)
+        enter_ticket(a, url, "2", limit=far_below)
+        order_id = entered(a)
+        b.goto(f"{url}/approvals?order={order_id}")
+        b.get_by_role("button", name="Approve", exact=True).click(timeout=WAIT)
+        wait_for_status(runtime, order_id, "submitted")
+
+        b.goto(f"{url}/orders?order={order_id}")
+        reason = b.get_by_label("Why cancel (required)")
+        reason.fill("the desk changed its mind")
+        reason.press("Enter")
+        b.get_by_role("button", name="Cancel order").click()
+        expect(b.get_by_text(f"Order {order_id} cancelled", exact=False)).to_be_visible(timeout=WAIT)
+        b.screenshot(path=str(tmp_path / "b-cancelled.png"), full_page=True)
+    order = runtime.orders.get(order_id)
+    assert order.status == "cancelled"
+    (cancel,) = [e for e in runtime.orders.audit(subject=order_id) if e.action == "cancel"]
+    assert cancel.actor == BOB and "the desk changed its mind" in str(cancel)
+
+
+def wait_for_status(runtime: Runtime, order_id: str, status: str, timeout_s: float = 60) -> None:
+    """Wait until the worker has moved the order to ``status``."""
+    deadline = time.monotonic() + timeout_s
+    while runtime.orders.get(order_id).status != status:
+        assert time.monotonic() < deadline, runtime.orders.get(order_id)
+        time.sleep(0.3)

@@ -25,8 +25,8 @@ FOREIGN = ("AZURE_", "LONA_", "ALPACA_", "XAI_", "LIVE_ENGINE", "LANGSMITH_API",
 def running_console(home: Path, start_timeout_s: float = 90, port: int | None = None,
                     **settings: str) -> Iterator[str]:
     """Serve the console on embedded defaults (plus ``settings``, env names) under ``home`` on ``port`` (a free
-    one if None) until the block ends; yields its base URL. Ready means Streamlit's own ``/_stcore/health`` answers; the log is
-    ``home/serve.log``.
+    one if None) until the block ends; yields its base URL. Ready means Streamlit's own ``/_stcore/health``
+    answers; the log is ``home/serve.log``.
     """
     env = console_environment(home, **settings)
     port = port or free_port()

@@ -92,6 +92,7 @@ def test_a_ticket_needs_a_second_person_and_fills(console, tmp_path):
         expect(a.get_by_role("heading", name="BUY 3 IBM")).to_be_visible(timeout=WAIT)
         expect(a.get_by_role("button", name="Approve", exact=True)).to_be_disabled()
         expect(a.get_by_text(f"Approve is off: {ANN} entered this order: four eyes", exact=False)).to_be_visible()
+        a.screenshot(path=str(tmp_path / "a-own-card.png"), full_page=True)
 
         b.goto(f"{url}/approvals?order={order_id}")
         expect(b.get_by_role("heading", name="BUY 3 IBM")).to_be_visible(timeout=WAIT)
@@ -130,6 +131,8 @@ def test_a_resting_limit_order_is_cancelled_with_a_reason(console, tmp_path):
         reason.press("Enter")
         b.get_by_role("button", name="Cancel order").click()
         expect(b.get_by_text(f"Order {order_id} cancelled", exact=False)).to_be_visible(timeout=WAIT)
+        expect(b.get_by_text("BUY 2 IBM: cancelled", exact=False)).to_be_visible()  # the detail drawn after it
+        expect(b.get_by_role("combobox", name="Order detail")).to_have_value(re.compile("· cancelled ·"))
         b.screenshot(path=str(tmp_path / "b-cancelled.png"), full_page=True)
     order = runtime.orders.get(order_id)
     assert order.status == "cancelled"

@@ -41,6 +41,16 @@ def console(tmp_path_factory) -> Iterator[tuple[str, FakeOIDC, Runtime]]:
         runtime.engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def operators(console) -> Iterator[tuple[Page, Page]]:
+    """Ann's and Bob's browser sessions, signed in once for the module."""
+    url, oidc, _runtime = console
+    with chromium_pages(2) as (a, b):
+        sign_in(a, url, oidc, ANN)
+        sign_in(b, url, oidc, BOB)
+        yield a, b
+
+
 def sign_in(page: Page, url: str, oidc: FakeOIDC, email: str) -> None:
     """Sign ``page``'s browser session in as ``email``."""
     page.goto(oidc.login_as_url(email))
@@ -75,65 +85,60 @@ def entered(page: Page) -> str:
     return text.split()[1]
 
 
-def test_a_ticket_needs_a_second_person_and_fills(console, tmp_path):
-    url, oidc, runtime = console
-    with chromium_pages(2) as (a, b):
-        sign_in(a, url, oidc, ANN)
-        sign_in(b, url, oidc, BOB)
-        for bad, said in (("three", "the quantity must be a number (got 'three')"),
-                          ("NaN", "the quantity must be a finite number (got 'NaN')")):
-            enter_ticket(a, url, bad)
-            expect(a.get_by_text(said, exact=False)).to_be_visible(timeout=WAIT)
-        assert runtime.orders.list() == []
+def test_a_ticket_needs_a_second_person_and_fills(console, operators, tmp_path):
+    url, _oidc, runtime = console
+    a, b = operators
+    for bad, said in (("three", "the quantity must be a number (got 'three')"),
+                      ("NaN", "the quantity must be a finite number (got 'NaN')")):
+        enter_ticket(a, url, bad)
+        expect(a.get_by_text(said, exact=False)).to_be_visible(timeout=WAIT)
+    assert runtime.orders.list() == []
 
-        enter_ticket(a, url, "3")
-        order_id = entered(a)
-        a.goto(f"{url}/approvals?order={order_id}")
-        expect(a.get_by_role("heading", name="BUY 3 IBM")).to_be_visible(timeout=WAIT)
-        expect(a.get_by_role("button", name="Approve", exact=True)).to_be_disabled()
-        expect(a.get_by_text(f"Approve is off: {ANN} entered this order: four eyes", exact=False)).to_be_visible()
-        a.screenshot(path=str(tmp_path / "a-own-card.png"), full_page=True)
+    enter_ticket(a, url, "3")
+    order_id = entered(a)
+    a.goto(f"{url}/approvals?order={order_id}")
+    expect(a.get_by_role("heading", name="BUY 3 IBM")).to_be_visible(timeout=WAIT)
+    expect(a.get_by_role("button", name="Approve", exact=True)).to_be_disabled()
+    expect(a.get_by_text(f"Approve is off: {ANN} entered this order: four eyes", exact=False)).to_be_visible()
+    a.screenshot(path=str(tmp_path / "a-own-card.png"), full_page=True)
 
-        b.goto(f"{url}/approvals?order={order_id}")
-        expect(b.get_by_role("heading", name="BUY 3 IBM")).to_be_visible(timeout=WAIT)
-        b.get_by_role("button", name="Approve", exact=True).click()
-        expect(b.get_by_text("Approved, sending to paper: BUY 3 IBM", exact=False)).to_be_visible(timeout=WAIT)
-        wait_for_status(runtime, order_id, "filled")
-        since = b.get_by_text(re.compile(r"^Since then: now filled 3 of 3 at [0-9.]+ "))
-        expect(since).to_be_visible(timeout=WAIT)
-        assert len(since.inner_text().split(" at ")[1].split()[0]) <= 12, since.inner_text()  # no float noise
-        for page in (a, b):
-            page.goto(f"{url}/orders?order={order_id}")
-            expect(page.get_by_text("BUY 3 IBM: filled", exact=False)).to_be_visible(timeout=WAIT)
-            page.get_by_role("tab", name="Portfolio").click()
-            expect(page.get_by_role("tab", name="Portfolio")).to_be_visible()
-        b.screenshot(path=str(tmp_path / "b-portfolio.png"), full_page=True)
-        expect(visible_tab(b)).to_contain_text("IBM")
+    b.goto(f"{url}/approvals?order={order_id}")
+    expect(b.get_by_role("heading", name="BUY 3 IBM")).to_be_visible(timeout=WAIT)
+    b.get_by_role("button", name="Approve", exact=True).click()
+    expect(b.get_by_text("Approved, sending to paper: BUY 3 IBM", exact=False)).to_be_visible(timeout=WAIT)
+    wait_for_status(runtime, order_id, "filled")
+    since = b.get_by_text(re.compile(r"^Since then: now filled 3 of 3 at [0-9.]+ "))
+    expect(since).to_be_visible(timeout=WAIT)
+    assert len(since.inner_text().split(" at ")[1].split()[0]) <= 12, since.inner_text()  # no float noise
+    for page in (a, b):
+        page.goto(f"{url}/orders?order={order_id}")
+        expect(page.get_by_text("BUY 3 IBM: filled", exact=False)).to_be_visible(timeout=WAIT)
+        page.get_by_role("tab", name="Portfolio").click()
+        expect(visible_tab(page).get_by_label("Close position")).to_have_value("IBM")
+    b.screenshot(path=str(tmp_path / "b-portfolio.png"), full_page=True)
     order = runtime.orders.get(order_id)
     assert (order.entered_by, order.approved_by) == (ANN, [BOB])
 
 
-def test_a_resting_limit_order_is_cancelled_with_a_reason(console, tmp_path):
-    url, oidc, runtime = console
+def test_a_resting_limit_order_is_cancelled_with_a_reason(console, operators, tmp_path):
+    url, _oidc, runtime = console
     far_below = f"{runtime.prices.quote('IBM') / 2:.2f}"
-    with chromium_pages(2) as (a, b):
-        sign_in(a, url, oidc, ANN)
-        sign_in(b, url, oidc, BOB)
-        enter_ticket(a, url, "2", limit=far_below)
-        order_id = entered(a)
-        b.goto(f"{url}/approvals?order={order_id}")
-        b.get_by_role("button", name="Approve", exact=True).click(timeout=WAIT)
-        wait_for_status(runtime, order_id, "submitted")
+    a, b = operators
+    enter_ticket(a, url, "2", limit=far_below)
+    order_id = entered(a)
+    b.goto(f"{url}/approvals?order={order_id}")
+    b.get_by_role("button", name="Approve", exact=True).click(timeout=WAIT)
+    wait_for_status(runtime, order_id, "submitted")
 
-        b.goto(f"{url}/orders?order={order_id}")
-        reason = b.get_by_label("Why cancel (required)")
-        reason.fill("the desk changed its mind")
-        reason.press("Enter")
-        b.get_by_role("button", name="Cancel order").click()
-        expect(b.get_by_text(f"Order {order_id} cancelled", exact=False)).to_be_visible(timeout=WAIT)
-        expect(b.get_by_text("BUY 2 IBM: cancelled", exact=False)).to_be_visible()  # the detail drawn after it
-        expect(b.get_by_role("combobox", name="Order detail")).to_have_value(re.compile("· cancelled ·"))
-        b.screenshot(path=str(tmp_path / "b-cancelled.png"), full_page=True)
+    b.goto(f"{url}/orders?order={order_id}")
+    reason = b.get_by_label("Why cancel (required)")
+    reason.fill("the desk changed its mind")
+    reason.press("Enter")
+    b.get_by_role("button", name="Cancel order").click()
+    expect(b.get_by_text(f"Order {order_id} cancelled", exact=False)).to_be_visible(timeout=WAIT)
+    expect(b.get_by_text("BUY 2 IBM: cancelled", exact=False)).to_be_visible()  # the detail drawn after it
+    expect(b.get_by_role("combobox", name="Order detail")).to_have_value(re.compile("· cancelled ·"))
+    b.screenshot(path=str(tmp_path / "b-cancelled.png"), full_page=True)
     order = runtime.orders.get(order_id)
     assert order.status == "cancelled"
     (cancel,) = [e for e in runtime.orders.audit(subject=order_id) if e.action == "cancel"]

@@ -1,6 +1,7 @@
 """The Review page in a real browser (issue 16 §3), on the constructed history of ``tests/support/review.py``
 (decided and reviewed through the services before the console starts): the aggregates worked out by hand are on
-screen, every plot tab draws, a filter narrows the headline, and the browser logs no error."""
+screen, every plot tab draws, a filter narrows the headline, and the browser logs no error. The same console serves
+the Agent Runs form's Lona strategies picker (issue 16 §2), which takes a strategy id typed in."""
 
 from __future__ import annotations
 
@@ -69,3 +70,12 @@ def test_the_review_page_shows_the_aggregates_worked_out_by_hand(console, tmp_pa
         page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
         assert not page.get_by_test_id("stException").count()
     assert not errors, errors
+
+
+def test_agent_runs_offers_a_lona_strategies_picker(console):
+    with chromium_page() as page:
+        page.goto(f"{console}/agent-runs")
+        picker = page.get_by_role("combobox", name="Lona strategies (signals)")
+        picker.fill("strat-e2e-1", timeout=WAIT)
+        picker.press("Enter")
+        expect(page.get_by_test_id("stMultiSelect").filter(has=picker)).to_contain_text("strat-e2e-1")

@@ -2,9 +2,9 @@
 
 Ann (trader and approver) enters a ticket on Orders & Portfolio; her own Approvals card has Approve disabled with
 the four-eyes reason; Bob (approver), signed in in another browser session, approves it, the worker sends it to the
-paper venue and both see it filled. A resting limit order Ann enters and Bob approves is cancelled by Bob, with a
-reason, from the order detail. Bad numbers in the ticket are refused on screen and file nothing. Sign-in goes
-through a fake OIDC provider speaking the real protocol (``tests/fakes/oidc.py``).
+paper venue and both see it filled. A resting limit order Ann enters (a double click: one order) and Bob approves
+is cancelled by Bob, with a reason, from the order detail. Bad numbers in the ticket are refused on screen and file
+nothing. Sign-in goes through a fake OIDC provider speaking the real protocol (``tests/fakes/oidc.py``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def sign_in(page: Page, url: str, oidc: FakeOIDC, email: str) -> None:
     expect(page.get_by_text(f"Signed in as {email}", exact=False)).to_be_visible(timeout=WAIT)
 
 
-def enter_ticket(page: Page, url: str, amount: str, limit: str = "") -> None:
+def enter_ticket(page: Page, url: str, amount: str, limit: str = "", double_click: bool = False) -> None:
     """Fill the New order ticket for a buy of ``amount`` IBM (a limit order when ``limit`` is given) and enter it."""
     page.goto(f"{url}/orders")
     page.get_by_role("tab", name="New order").click(timeout=WAIT)
@@ -71,7 +71,11 @@ def enter_ticket(page: Page, url: str, amount: str, limit: str = "") -> None:
         ticket.get_by_label("Limit price (limit orders)").fill(limit)
     ticket.get_by_label("Quantity or notional").fill(amount)
     ticket.get_by_label("Reason (the approver reads it)").fill("e2e: by hand")
-    ticket.get_by_role("button", name="Enter order").click()
+    enter = ticket.get_by_role("button", name="Enter order")
+    if double_click:
+        enter.dblclick()
+    else:
+        enter.click()
 
 
 def visible_tab(page: Page) -> Locator:
@@ -124,8 +128,11 @@ def test_a_resting_limit_order_is_cancelled_with_a_reason(console, operators, tm
     url, _oidc, runtime = console
     far_below = f"{runtime.prices.quote('IBM') / 2:.2f}"
     a, b = operators
-    enter_ticket(a, url, "2", limit=far_below)
+    before = len(runtime.orders.list())
+    enter_ticket(a, url, "2", limit=far_below, double_click=True)
     order_id = entered(a)
+    a.wait_for_timeout(1500)  # a second order would be filed by now
+    assert len(runtime.orders.list()) == before + 1  # the double click filed one order
     b.goto(f"{url}/approvals?order={order_id}")
     b.get_by_role("button", name="Approve", exact=True).click(timeout=WAIT)
     wait_for_status(runtime, order_id, "submitted")

@@ -2,9 +2,10 @@
 
 Ann (trader and approver) enters a ticket on Orders & Portfolio; her own Approvals card has Approve disabled with
 the four-eyes reason; Bob (approver), signed in in another browser session, approves it, the worker sends it to the
-paper venue and both see it filled. A resting limit order Ann enters (a double click: one order) and Bob approves
-is cancelled by Bob, with a reason, from the order detail. Bad numbers in the ticket are refused on screen and file
-nothing. Sign-in goes through a fake OIDC provider speaking the real protocol (``tests/fakes/oidc.py``).
+paper venue and both see it filled; Ann closes part of the position. A resting limit order Ann enters (a double
+click: one order) and Bob approves is cancelled by Bob, with a reason, from the order detail. Bad numbers in the
+ticket are refused on screen and file nothing. Sign-in goes through a fake OIDC provider speaking the real protocol
+(``tests/fakes/oidc.py``).
 """
 
 from __future__ import annotations
@@ -120,6 +121,10 @@ def test_a_ticket_needs_a_second_person_and_fills(console, operators, tmp_path):
         page.get_by_role("tab", name="Portfolio").click()
         expect(visible_tab(page).get_by_label("Close position")).to_have_value("IBM")
     b.screenshot(path=str(tmp_path / "b-portfolio.png"), full_page=True)
+    close = visible_tab(a)
+    close.get_by_label("Quantity (empty: all)").fill("1")
+    close.get_by_role("button", name="Close position").click()
+    expect(a.get_by_text(re.compile(r"^Order \S+ entered: SELL 1 IBM market"))).to_be_visible(timeout=WAIT)
     order = runtime.orders.get(order_id)
     assert (order.entered_by, order.approved_by) == (ANN, [BOB])
 

@@ -8,6 +8,7 @@ last action stays on the page until dismissed or replaced by the next one.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 
@@ -135,7 +136,10 @@ def _orders_tab() -> None:
     show_table(orders_frame(listed), height=320)
     ids = [o.id for o in listed]
     wanted = st.query_params.get("order")
-    chosen = st.selectbox("Order detail", ids, index=ids.index(wanted) if wanted in ids else 0, key="order_detail",
+    # the browser keeps a picker's drawn label while its key stays (a cancelled order would still read "submitted"
+    # there): the key changes with the statuses, the query parameter keeps the choice
+    key = "order_detail_" + hashlib.sha1(" ".join(f"{o.id}:{o.status}" for o in listed).encode()).hexdigest()[:12]
+    chosen = st.selectbox("Order detail", ids, index=ids.index(wanted) if wanted in ids else 0, key=key,
                           format_func=lambda i: next(f"{o.symbol} {o.side} {o.quantity:g} · {o.status} · {i}"
                                                      for o in listed if o.id == i))
     st.query_params["order"] = chosen

@@ -51,7 +51,7 @@ def _rate(value: float | None) -> str:
 
 
 def _headline(row: AggregateRow, at_forecast: AggregateRow | None) -> None:
-    st.subheader(f"{row.label.capitalize()} at {HORIZON_LABELS[row.horizon]}")
+    st.subheader(f"{row.label[:1].upper()}{row.label[1:]} at {HORIZON_LABELS[row.horizon]}")
     hit, alone, together, edits, rejections, coverage = st.columns(6)
     hit.metric("Hit rate", _rate(row.hit_rate), help=f"{row.hits} of {row.forecasts} resolved forecasts had the "
                "sign of the realised return (manual and API orders carry no forecast and are not counted)")

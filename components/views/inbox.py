@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from services.agents.results import SymbolContext
-from services.core.numbers import exact
+from services.core.numbers import computed, exact
 from services.trading.context import ContextAnomaly, ContextForecast, OrderContext
 from services.trading.inbox import InboxLine, SinceThen
 from services.trading.risk import Check
@@ -59,7 +59,7 @@ def since_text(since: SinceThen) -> str:
                for m in since.moves if m.action in _DECIDED]
     now = f"now {order.status.replace('_', ' ')}"
     if order.filled_quantity and order.average_price is not None:
-        now += f" {exact(order.filled_quantity)} of {exact(order.quantity)} at {exact(order.average_price)}"
+        now += f" {exact(order.filled_quantity)} of {exact(order.quantity)} at {computed(order.average_price)}"
     return f"Since then: {'; '.join([*decided, now])} ({Terms.of(order).describe()})."
 
 

@@ -18,3 +18,12 @@ def exact(value: float | int | None, *, grouping: bool = True, missing: str = "�
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def computed(value: float | int | None, *, missing: str = "–") -> str:
+    """A value the console computed (an average fill price: quote × (1 + slippage)) to 12 significant digits, shown
+    like ``exact``: the float noise of the arithmetic dropped (203.011455, not 203.01145499999998), every digit a
+    venue quotes kept."""
+    if value is None or not math.isfinite(float(value)):
+        return exact(value, missing=missing)
+    return exact(float(f"{float(value):.12g}"))

@@ -33,7 +33,7 @@ def test_cancel_and_close_position_from_the_page(runtime, page_app):
     pending = enter_order(runtime.orders, runtime.prices, BOB, Ticket("t-2", "TEST", "buy", quantity=1))
     at = page_app("orders")
     at.run()
-    at.selectbox(key="order_detail").select(pending.id).run()
+    next(s for s in at.selectbox if s.label == "Order detail").select(pending.id).run()
     at.button(key=f"cancel_{pending.id}").click().run()
     assert any("a reason is required" in e.value for e in at.error)
     at.text_input(key=f"cancel_reason_{pending.id}").input("not needed")

@@ -62,6 +62,11 @@ def test_the_page_shows_the_aggregates_plots_and_decisions_of_the_constructed_hi
     rates = next(c for c in charts if "per symbol" in c["layout"]["title"]["text"])
     assert [(t["name"], t["x"]) for t in rates["data"]] == [("hit rate", ["DOWN", "UP"]), ("coverage", ["DOWN", "UP"])]
 
+    at.selectbox(key="review_run").set_value(None)
+    at.selectbox(key="review_symbol").set_value("UP")
+    at.run()
+    assert at.subheader[0].value == "Symbol UP at 20 bars"  # the symbol as it is spelled, not "Symbol up"
+
 
 def test_the_page_only_reads_stored_rows(reviewed, page_app, monkeypatch):
     runtime, _made = reviewed

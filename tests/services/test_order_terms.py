@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from services.core.errors import BadInput
-from services.core.numbers import exact
+from services.core.numbers import computed, exact
 from services.trading.terms import STALE, Stale, Terms
 from tests.support.orders import ALICE, BOB, proposal, write_prices
 
@@ -82,3 +82,10 @@ def test_bad_numbers_in_an_edit_are_refused_and_nothing_changes(ibm, quantity, l
 def test_numbers_are_shown_exactly_as_stored(value, shown):
     assert exact(value) == shown
     assert exact(43250.0, grouping=False) == "43250"
+
+
+@pytest.mark.parametrize(("value", "shown"), [(203.01145499999998, "203.011455"), (0.1 + 0.2, "0.3"),
+                                              (65432.12, "65,432.12"), (0.000123456789, "0.000123456789")])
+def test_computed_prices_drop_the_float_noise_of_their_arithmetic(value, shown):
+    """An average fill price is quote × (1 + slippage): the operator reads 203.011455, not 203.01145499999998."""
+    assert computed(value) == shown

@@ -22,13 +22,14 @@ FOREIGN = ("AZURE_", "LONA_", "ALPACA_", "XAI_", "LIVE_ENGINE", "LANGSMITH_API",
 
 
 @contextlib.contextmanager
-def running_console(home: Path, start_timeout_s: float = 90, **settings: str) -> Iterator[str]:
-    """Serve the console on embedded defaults (plus ``settings``, env names) under ``home`` until the block
-    ends; yields its base URL. Ready means Streamlit's own ``/_stcore/health`` answers; the log is
-    ``home/serve.log``.
+def running_console(home: Path, start_timeout_s: float = 90, port: int | None = None,
+                    **settings: str) -> Iterator[str]:
+    """Serve the console on embedded defaults (plus ``settings``, env names) under ``home`` on ``port`` (a free
+    one if None) until the block ends; yields its base URL. Ready means Streamlit's own ``/_stcore/health``
+    answers; the log is ``home/serve.log``.
     """
     env = console_environment(home, **settings)
-    port = free_port()
+    port = port or free_port()
     log_path = home / "serve.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port),

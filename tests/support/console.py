@@ -50,7 +50,10 @@ def running_console(home: Path, start_timeout_s: float = 90, port: int | None = 
 def console_environment(home: Path, **settings: str) -> dict[str, str]:
     """The environment of a console under ``home``: this one's, minus real integrations, plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN)}
-    env.update({"NEXUS_HOME": str(home), "LANGSMITH_TRACING": "false", "APP_ENV": "local", **settings})
+    # a throwaway console's worker hands a running job (the start-up knowledge refresh, ~20 s) back at once on
+    # SIGTERM rather than waiting for it: nothing is kept after the test anyway
+    env.update({"NEXUS_HOME": str(home), "LANGSMITH_TRACING": "false", "APP_ENV": "local",
+                "WORKER_SHUTDOWN_GRACE_SECONDS": "1", **settings})
     return env
 
 

@@ -106,7 +106,8 @@ def _ticket_tab() -> None:
     venue = rt.venue
     symbols = ticket_symbols([e.ref.symbol for e in rt.datasets.catalog()], _account())
     st.caption(f"A manual order is a proposal by you: it passes the risk gate and waits in Approvals for an approver "
-               f"other than you. Venue: {venue.name}; quantities in whole lots of the venue.")
+               f"other than you. Venue: {venue.name}; quantities in its lots ("
+               + ("fractions allowed" if venue.fractional else "whole units only") + ").")
     with st.form("ticket_form"):
         symbol, side, kind = st.columns(3)
         symbol.selectbox("Symbol", symbols, key="ticket_symbol", index=None, placeholder="from the catalog or held")

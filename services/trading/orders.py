@@ -257,8 +257,7 @@ class Orders:
         admin's change (or a kill switch pulled meanwhile) never silently undoes it. Returns the rules saved and
         their revision."""
         actor.require("admin", "change the risk policy")
-        if not isinstance(reason, str) or not reason.strip():
-            raise BadInput("say why the risk policy changes (a reason is required)")
+        reason = _required_reason(reason, "say why the risk policy changes (a reason is required)")
         with self.engine.begin() as connection:
             latest = connection.execute(_LATEST_POLICY.with_for_update()).first()
             if seen_revision is not None and (latest.id if latest is not None else 0) != seen_revision:
@@ -279,8 +278,7 @@ class Orders:
     def set_kill_switch(self, on: bool, actor: Actor, reason: str) -> RiskPolicy:
         """Trigger (halt every submission at once) or re-arm the kill switch; admin only, reason required."""
         actor.require("admin", "operate the kill switch")
-        if not isinstance(reason, str) or not reason.strip():
-            raise BadInput("say why the kill switch changes (a reason is required)")
+        reason = _required_reason(reason, "say why the kill switch changes (a reason is required)")
         policy, gate, revision = self.policy_with_revision()
         document = policy.model_dump(exclude_none=True)
         document["killSwitch"] = {"enabled": True, "triggered": on, "triggeredAt": clock.now().isoformat(),
@@ -428,11 +426,10 @@ class Orders:
     def reject(self, order_id: str, actor: Actor, reason: str, seen: Terms | None = None) -> Order:
         """Reject a pending order; a reason is required (``seen`` as for approve)."""
         actor.require("approver", "reject orders")
-        if not reason or not reason.strip():
-            raise BadInput("a reason is required to reject an order")
+        reason = _required_reason(reason, "a reason is required to reject an order")
         order = self.get(order_id)
         self._ensure_decidable(order, seen)
-        return self._move(order, "rejected", actor.name, "reject", reason.strip())
+        return self._move(order, "rejected", actor.name, "reject", reason)
 
     def cancel(self, order_id: str, actor: Actor, reason: str, seen: Terms | None = None) -> Order:
         """Cancel an order that is not final (approver role, reason required, audited with who and why).
@@ -443,9 +440,7 @@ class Orders:
         refused. VenueUnavailable leaves everything as it was.
         """
         actor.require("approver", "cancel orders")
-        if not isinstance(reason, str) or not reason.strip():
-            raise BadInput("say why the order is cancelled (a reason is required); nothing was done")
-        reason = reason.strip()
+        reason = _required_reason(reason, "say why the order is cancelled (a reason is required); nothing was done")
         order = self.get(order_id)
         ensure_seen(seen, order, order.status)
         if order.status in ("pending_approval", "approved"):
@@ -745,6 +740,13 @@ class Orders:
         return _order(row)
 
     _audit = staticmethod(write_audit)
+
+
+def _required_reason(reason: object, refusal: str) -> str:
+    """``reason`` stripped; BadInput(``refusal``) when it is not text or blank (every decision says why)."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise BadInput(refusal)
+    return reason.strip()
 
 
 def own_order(order: Order, actor: Actor) -> str:

@@ -464,9 +464,7 @@ class Datasets:
             if not encoding:
                 self._background.submit(self._encode_records, version, whole)
             return None
-        ts = _column_array(whole, "timestamp")
-        lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, "left"))
-        hi = len(ts) if end_ms is None else int(np.searchsorted(ts, end_ms, "right"))
+        lo, hi = _row_range(_column_array(whole, "timestamp"), start_ms, end_ms)
         return ohlcv.record_bytes(records.column(0).chunk(0), lo, hi)
 
     def _encode_records(self, version: str, whole: pa.Table) -> None:
@@ -926,11 +924,16 @@ def _column_array(table: pa.Table, name: str) -> np.ndarray:
     return column.to_numpy()
 
 
-def _in_range(columns: dict[str, np.ndarray], start_ms: int | None, end_ms: int | None) -> dict[str, np.ndarray]:
-    """Views of the rows of sorted ``columns`` within [start_ms, end_ms]."""
-    ts = columns["timestamp"]
+def _row_range(ts: np.ndarray, start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
+    """The slice ``[lo, hi)`` of the sorted timestamps ``ts`` within [start_ms, end_ms]."""
     lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, "left"))
     hi = len(ts) if end_ms is None else int(np.searchsorted(ts, end_ms, "right"))
+    return lo, hi
+
+
+def _in_range(columns: dict[str, np.ndarray], start_ms: int | None, end_ms: int | None) -> dict[str, np.ndarray]:
+    """Views of the rows of sorted ``columns`` within [start_ms, end_ms]."""
+    lo, hi = _row_range(columns["timestamp"], start_ms, end_ms)
     return {name: values[lo:hi] for name, values in columns.items()}
 
 

@@ -233,17 +233,22 @@ def _sized(pieces: list[bytes | pa.Buffer | memoryview], fmt: str, headers: dict
     in parts of about PIECE_BYTES, each copied once from the pieces as it goes (on the event loop: a copy of a
     megabyte costs less than a hand-over to a worker thread)."""
 
-    async def parts() -> AsyncIterator[bytes]:
+    async def parts() -> AsyncIterator[bytes | memoryview]:
         pending: list[memoryview] = []
         size = 0
         for piece in pieces:
             view = memoryview(piece)
-            for lo in range(0, len(view), PIECE_BYTES):
-                pending.append(view[lo:lo + PIECE_BYTES])
-                size += len(pending[-1])
-                if size >= PIECE_BYTES:
+            if len(view) >= PIECE_BYTES // 4:  # large: handed over as it is, after what waits
+                if pending:
                     yield b"".join(pending)
                     pending, size = [], 0
+                yield view
+                continue
+            pending.append(view)
+            size += len(view)
+            if size >= PIECE_BYTES:
+                yield b"".join(pending)
+                pending, size = [], 0
         if pending:
             yield b"".join(pending)
 

@@ -48,8 +48,9 @@ class RateLimiter:
             return 0.0
 
 
-def runtime() -> Runtime:
-    """The process's services (a dependency, so tests may install their own)."""
+async def runtime() -> Runtime:
+    """The process's services (a dependency, so tests may install their own; async: a plain function would be
+    run on a worker thread, one more hand-over per request)."""
     return get_runtime()
 
 

@@ -80,6 +80,18 @@ def _normalise_url(url: str) -> str:
     return url
 
 
+#: execution option of a connection that only reads (``reading``): SQLite begins it deferred, on a WAL snapshot
+READ_ONLY = "nexus_read_only"
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only (use as ``with reading(engine) as connection``). On SQLite its transaction
+    begins deferred: a snapshot that neither takes nor waits for the write lock, so readers arriving together
+    (twenty API requests authenticating at once) do not queue behind one another as writers do. Never write
+    through it: a deferred transaction that writes fails at once, not in turn, when another writer came first."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL with synchronous=NORMAL, a busy timeout and foreign keys."""
     url = _normalise_url(url)
@@ -102,8 +114,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(connection) -> None:
-            # take the write lock at BEGIN so compare-and-set transactions serialise instead of failing
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # take the write lock at BEGIN so compare-and-set transactions serialise instead of failing;
+            # connections made by ``reading`` only read and begin deferred
+            read_only = connection.get_execution_options().get(READ_ONLY)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     # recycle rather than ping on every checkout: a ping is a round trip on each of the many short transactions

